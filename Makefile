@@ -1,0 +1,46 @@
+# Service Ping: the two commands are `make run` and `make test`. Everything they need is
+# installed on first use by scripts/install-tools.sh and skipped when already present.
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+# Build output; CI points this at a persistent directory so warm runs are incremental.
+export CARGO_TARGET_DIR ?= $(CURDIR)/target
+BIN := $(CARGO_TARGET_DIR)/release/service-ping
+DATA_DIR ?= data
+LISTEN ?= 127.0.0.1:3000
+
+.PHONY: run test tools test-tools build fmt-check clippy unit-test e2e clean-data
+
+## Build the release and run the dashboard on http://$(LISTEN) with its data in ./$(DATA_DIR).
+run: tools build
+	$(BIN) --data-dir $(DATA_DIR) --listen $(LISTEN) migrate
+	@echo "Dashboard: http://$(LISTEN)/admin  (user root, password in $(DATA_DIR)/initial_root_password on first start)"
+	exec $(BIN) --data-dir $(DATA_DIR) --listen $(LISTEN) serve
+
+## Everything CI checks, from a machine that has only rustup, Node and apt.
+test: test-tools fmt-check clippy build unit-test e2e
+
+tools:
+	scripts/install-tools.sh
+
+test-tools:
+	scripts/install-tools.sh --test
+
+build:
+	cargo leptos build --release
+
+fmt-check:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --all-targets --features ssr -- -D warnings
+	cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+# Release profile, so the test build reuses the dependencies `build` just compiled.
+unit-test:
+	cargo test --release --features ssr
+
+e2e:
+	cd end2end && SERVICE_PING_BIN=$(BIN) npx playwright test
+
+clean-data:
+	rm -rf $(DATA_DIR)

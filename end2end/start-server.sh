@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Starts the release server for the Playwright suite with a fresh data directory and a regular
+# (non-admin) account besides the generated `root`. `exec` keeps the server's pid the one
+# Playwright started, so Playwright stops exactly this process.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data=end2end/.data
+bin=${SERVICE_PING_BIN:-target/release/service-ping}
+rm -rf "$data"
+"$bin" --data-dir "$data" admin create --username regular --email regular@example.com \
+  --name "Regular Person" --regular --password-stdin <<< "regular-user-password"
+exec "$bin" --data-dir "$data" --listen 127.0.0.1:3100 serve

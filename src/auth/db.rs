@@ -1,0 +1,141 @@
+//! SQL for accounts and failed sign-in attempts.
+
+use chrono::{DateTime, Utc};
+
+use crate::server::db::Db;
+
+/// An account as stored, hash included. Never sent to a client: see [`super::Account`].
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AccountRecord {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub is_admin: bool,
+    pub state: String,
+}
+
+impl AccountRecord {
+    pub fn is_active(&self) -> bool {
+        self.state == "active"
+    }
+}
+
+/// What it takes to create an account.
+pub struct NewAccount<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub password_hash: &'a str,
+    pub is_admin: bool,
+}
+
+const ACCOUNT_COLUMNS: &str = "id, username, email, name, password_hash, is_admin, state";
+
+#[tracing::instrument(skip_all, err)]
+pub async fn find_by_login(db: &Db, login: &str) -> Result<Option<AccountRecord>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE username = $1 OR email = $1"
+    ))
+    .bind(login)
+    .fetch_optional(db)
+    .await
+}
+
+#[tracing::instrument(skip_all, err)]
+pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<AccountRecord>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+#[tracing::instrument(skip_all, err)]
+pub async fn any_admin_exists(db: &Db) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE is_admin)")
+        .fetch_one(db)
+        .await
+}
+
+/// Inserts an account; a taken username or email comes back as `Ok(None)`.
+#[tracing::instrument(skip_all, err)]
+pub async fn insert(
+    db: &Db,
+    account: NewAccount<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, sqlx::Error> {
+    let inserted = sqlx::query_scalar(
+        "INSERT INTO accounts (username, email, name, password_hash, is_admin, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(account.username)
+    .bind(account.email)
+    .bind(account.name)
+    .bind(account.password_hash)
+    .bind(account.is_admin)
+    .bind(now)
+    .fetch_optional(db)
+    .await?;
+    Ok(inserted)
+}
+
+#[tracing::instrument(skip_all, err)]
+pub async fn record_sign_in(db: &Db, id: i64, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE accounts SET last_sign_in_at = $2, updated_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// Failed attempts for `subject` since `since`, and the oldest of them (it decides when the
+/// window frees up).
+#[tracing::instrument(skip_all, err)]
+pub async fn failures_since(
+    db: &Db,
+    subject: &str,
+    since: DateTime<Utc>,
+) -> Result<(i64, Option<DateTime<Utc>>), sqlx::Error> {
+    sqlx::query_as("SELECT COUNT(*), MIN(failed_at) FROM sign_in_failures WHERE subject = $1 AND failed_at > $2")
+        .bind(subject)
+        .bind(since)
+        .fetch_one(db)
+        .await
+}
+
+#[tracing::instrument(skip_all, err)]
+pub async fn record_failure(
+    db: &Db,
+    subjects: &[&str],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    for subject in subjects {
+        sqlx::query("INSERT INTO sign_in_failures (subject, failed_at) VALUES ($1, $2)")
+            .bind(subject)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
+/// Forgets an account's failures after a successful sign-in, and every failure older than
+/// the window, so the table stays small.
+#[tracing::instrument(skip_all, err)]
+pub async fn clear_failures(
+    db: &Db,
+    subject: &str,
+    older_than: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sign_in_failures WHERE subject = $1 OR failed_at <= $2")
+        .bind(subject)
+        .bind(older_than)
+        .execute(db)
+        .await
+        .map(|_| ())
+}

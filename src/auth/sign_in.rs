@@ -1,0 +1,442 @@
+//! Signing in, throttling failed attempts, and creating accounts. Plain functions over the
+//! pool; the server functions in `mod.rs` are thin adapters over these.
+
+use chrono::{DateTime, Duration, Utc};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::db::{self, AccountRecord, NewAccount};
+use super::password;
+use crate::error::AppError;
+use crate::server::config::{Settings, SignInSettings};
+use crate::server::db::Db;
+
+/// GitLab's wording: it does not say which half was wrong.
+pub const INVALID_CREDENTIALS: &str = "Invalid login or password.";
+
+/// Checks a login (username or email) and password, honouring the throttle. Every failure is
+/// recorded against both the account name and the client address.
+#[tracing::instrument(skip_all, err)]
+pub async fn authenticate(
+    db: &Db,
+    limits: &SignInSettings,
+    login: &str,
+    password_attempt: SecretString,
+    address: &str,
+    now: DateTime<Utc>,
+) -> Result<AccountRecord, AppError> {
+    let login = login.trim();
+    if login.is_empty() || password_attempt.expose_secret().is_empty() {
+        return Err(AppError::Validation(
+            "Enter your username or email and your password.".into(),
+        ));
+    }
+    let account_subject = format!("account:{}", login.to_lowercase());
+    let address_subject = format!("address:{address}");
+    let window = Duration::minutes(i64::from(limits.window_minutes));
+    ensure_not_throttled(
+        db,
+        &account_subject,
+        limits.max_failures_per_account,
+        window,
+        now,
+    )
+    .await?;
+    ensure_not_throttled(
+        db,
+        &address_subject,
+        limits.max_failures_per_address,
+        window,
+        now,
+    )
+    .await?;
+
+    let account = db::find_by_login(db, login).await?;
+    let stored_hash = account.as_ref().map(|a| a.password_hash.clone());
+    let matches = password::verify(password_attempt, stored_hash).await?;
+    match account {
+        Some(account) if matches && account.is_active() => {
+            db::clear_failures(db, &account_subject, now - window).await?;
+            db::record_sign_in(db, account.id, now).await?;
+            Ok(account)
+        }
+        _ => {
+            db::record_failure(db, &[&account_subject, &address_subject], now).await?;
+            Err(AppError::Validation(INVALID_CREDENTIALS.into()))
+        }
+    }
+}
+
+async fn ensure_not_throttled(
+    db: &Db,
+    subject: &str,
+    max_failures: u32,
+    window: Duration,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let (failures, oldest) = db::failures_since(db, subject, now - window).await?;
+    if failures < i64::from(max_failures) {
+        return Ok(());
+    }
+    let frees_at = oldest.unwrap_or(now) + window;
+    let minutes = ((frees_at - now).num_seconds() + 59).div_euclid(60).max(1);
+    Err(AppError::TooManyRequests(format!(
+        "Too many failed sign-in attempts. Try again in {minutes} minute{}.",
+        if minutes == 1 { "" } else { "s" }
+    )))
+}
+
+/// Input for [`create_account`], checked before anything is stored.
+pub struct AccountRequest {
+    pub username: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub password: SecretString,
+    pub is_admin: bool,
+}
+
+/// Minimum length of a password set through the product.
+pub const MIN_PASSWORD_LENGTH: usize = 12;
+
+impl AccountRequest {
+    fn validate(&self) -> Result<(), AppError> {
+        let username_ok = !self.username.is_empty()
+            && self.username.len() <= 64
+            && self
+                .username
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if !username_ok {
+            return Err(AppError::Validation(
+                "Username must be 1–64 characters of letters, digits, '_', '-' or '.'.".into(),
+            ));
+        }
+        let email_ok = self.email.len() <= 254
+            && self
+                .email
+                .split_once('@')
+                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+        if !email_ok {
+            return Err(AppError::Validation(format!(
+                "'{}' is not a valid email address.",
+                self.email
+            )));
+        }
+        if self.password.expose_secret().chars().count() < MIN_PASSWORD_LENGTH {
+            return Err(AppError::Validation(format!(
+                "Password must be at least {MIN_PASSWORD_LENGTH} characters."
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Creates an account after validating it; a taken username or email is a conflict.
+#[tracing::instrument(skip_all, err)]
+pub async fn create_account(
+    db: &Db,
+    request: AccountRequest,
+    now: DateTime<Utc>,
+) -> Result<i64, AppError> {
+    request.validate()?;
+    let password_hash = password::hash(request.password).await?;
+    let name = request.name.as_deref().unwrap_or(&request.username);
+    let new = NewAccount {
+        username: &request.username,
+        email: &request.email,
+        name,
+        password_hash: &password_hash,
+        is_admin: request.is_admin,
+    };
+    db::insert(db, new, now)
+        .await?
+        .ok_or_else(|| AppError::Conflict("That username or email is already taken.".into()))
+}
+
+/// On a first start with no administrator, creates `root` with a random password and writes the
+/// password to `<data-dir>/initial_root_password` (mode 0600), as GitLab does. Returns the path
+/// when it did so. The password itself is never logged.
+#[tracing::instrument(skip_all, err)]
+pub async fn ensure_initial_root(
+    db: &Db,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<Option<std::path::PathBuf>, AppError> {
+    if db::any_admin_exists(db).await? {
+        return Ok(None);
+    }
+    let password = password::generate();
+    let path = settings.initial_root_password_path();
+    write_private_file(&path, &initial_password_text(&password)).await?;
+    let request = AccountRequest {
+        username: "root".into(),
+        email: "admin@example.com".into(),
+        name: Some("Administrator".into()),
+        password,
+        is_admin: true,
+    };
+    create_account(db, request, now).await?;
+    Ok(Some(path))
+}
+
+fn initial_password_text(password: &SecretString) -> String {
+    format!(
+        "# The password of the administrator `root`, generated on first start.\n\
+         # Sign in at /users/sign_in, then delete this file.\n\
+         Password: {}\n",
+        password.expose_secret()
+    )
+}
+
+/// Writes `contents` to a file only its owner can read.
+async fn write_private_file(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = path.to_owned();
+    let contents = contents.to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+        file.write_all(contents.as_bytes())?;
+        Ok(())
+    })
+    .await?
+}
+
+/// Reads the password back from a file written by [`ensure_initial_root`].
+pub fn parse_initial_password(text: &str) -> Option<&str> {
+    text.lines()
+        .find_map(|line| line.strip_prefix("Password: "))
+        .map(str::trim)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> SignInSettings {
+        SignInSettings {
+            max_failures_per_account: 3,
+            max_failures_per_address: 5,
+            window_minutes: 15,
+        }
+    }
+
+    async fn account(db: &Db, username: &str, password: &str) {
+        let request = AccountRequest {
+            username: username.into(),
+            email: format!("{username}@example.com"),
+            name: None,
+            password: SecretString::from(password),
+            is_admin: true,
+        };
+        create_account(db, request, Utc::now()).await.unwrap();
+    }
+
+    #[sqlx::test]
+    async fn sign_in_accepts_username_or_email_and_rejects_a_wrong_password(db: Db) {
+        account(&db, "ada", "analytical-engine").await;
+        let now = Utc::now();
+        let by_name = authenticate(
+            &db,
+            &limits(),
+            "ada",
+            "analytical-engine".into(),
+            "127.0.0.1",
+            now,
+        )
+        .await;
+        assert_eq!(by_name.unwrap().username, "ada");
+        let by_email = authenticate(
+            &db,
+            &limits(),
+            "ADA@example.com",
+            "analytical-engine".into(),
+            "127.0.0.1",
+            now,
+        )
+        .await;
+        assert!(by_email.is_ok());
+        let wrong = authenticate(
+            &db,
+            &limits(),
+            "ada",
+            "difference-engine".into(),
+            "127.0.0.1",
+            now,
+        )
+        .await;
+        assert_eq!(wrong.unwrap_err().to_string(), INVALID_CREDENTIALS);
+    }
+
+    #[sqlx::test]
+    async fn repeated_failures_lock_the_account_for_the_window_even_with_the_right_password(
+        db: Db,
+    ) {
+        account(&db, "grace", "compiler-cobol").await;
+        let start = Utc::now();
+        for _ in 0..3 {
+            let _ = authenticate(
+                &db,
+                &limits(),
+                "grace",
+                "nope-nope-nope".into(),
+                "10.0.0.1",
+                start,
+            )
+            .await;
+        }
+        let locked = authenticate(
+            &db,
+            &limits(),
+            "grace",
+            "compiler-cobol".into(),
+            "10.0.0.2",
+            start,
+        )
+        .await;
+        assert_eq!(
+            locked.unwrap_err().to_string(),
+            "Too many failed sign-in attempts. Try again in 15 minutes."
+        );
+        let later = start + Duration::minutes(16);
+        assert!(
+            authenticate(
+                &db,
+                &limits(),
+                "grace",
+                "compiler-cobol".into(),
+                "10.0.0.2",
+                later
+            )
+            .await
+            .is_ok()
+        );
+    }
+
+    #[sqlx::test]
+    async fn failures_from_one_address_lock_that_address_across_accounts(db: Db) {
+        account(&db, "linus", "kernel-hacker").await;
+        let now = Utc::now();
+        for i in 0..5 {
+            let _ = authenticate(
+                &db,
+                &limits(),
+                &format!("ghost{i}"),
+                "whatever-pw".into(),
+                "10.9.9.9",
+                now,
+            )
+            .await;
+        }
+        let from_same = authenticate(
+            &db,
+            &limits(),
+            "linus",
+            "kernel-hacker".into(),
+            "10.9.9.9",
+            now,
+        )
+        .await;
+        assert!(matches!(from_same, Err(AppError::TooManyRequests(_))));
+        let from_other = authenticate(
+            &db,
+            &limits(),
+            "linus",
+            "kernel-hacker".into(),
+            "10.1.1.1",
+            now,
+        )
+        .await;
+        assert!(from_other.is_ok());
+    }
+
+    #[sqlx::test]
+    async fn account_validation_names_what_is_wrong_and_stores_nothing(db: Db) {
+        let bad = AccountRequest {
+            username: "has space".into(),
+            email: "x@example.com".into(),
+            name: None,
+            password: SecretString::from("long-enough-password"),
+            is_admin: false,
+        };
+        assert!(
+            create_account(&db, bad, Utc::now())
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("Username")
+        );
+        let short = AccountRequest {
+            username: "ok".into(),
+            email: "x@example.com".into(),
+            name: None,
+            password: SecretString::from("short"),
+            is_admin: false,
+        };
+        assert!(
+            create_account(&db, short, Utc::now())
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("at least 12")
+        );
+        assert!(db::find_by_login(&db, "ok").await.unwrap().is_none());
+    }
+
+    #[sqlx::test]
+    async fn a_taken_username_is_a_conflict(db: Db) {
+        account(&db, "twin", "first-password-x").await;
+        let again = AccountRequest {
+            username: "TWIN".into(),
+            email: "other@example.com".into(),
+            name: None,
+            password: SecretString::from("second-password-x"),
+            is_admin: false,
+        };
+        assert!(matches!(
+            create_account(&db, again, Utc::now()).await,
+            Err(AppError::Conflict(_))
+        ));
+    }
+
+    #[sqlx::test]
+    async fn first_start_creates_root_with_a_private_password_file_once(db: Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            data_dir: dir.path().to_owned(),
+            ..Settings::default()
+        };
+        let path = ensure_initial_root(&db, &settings, Utc::now())
+            .await
+            .unwrap()
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let password = parse_initial_password(&text).unwrap().to_string();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let root = authenticate(
+            &db,
+            &limits(),
+            "root",
+            SecretString::from(password),
+            "127.0.0.1",
+            Utc::now(),
+        )
+        .await;
+        assert!(root.unwrap().is_admin);
+        assert!(
+            ensure_initial_root(&db, &settings, Utc::now())
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,32 @@
+//! Service Ping: usage payloads an administrator can inspect byte for byte, the weekly job that
+//! sends them, and the collector that receives them.
+//!
+//! One crate, two features: `ssr` builds the server (axum, sqlx, sessions, jobs) and `hydrate`
+//! builds the browser bundle. Each dashboard area is one folder with its wire types and server
+//! functions (`mod.rs`), its SQL (`db.rs`, ssr only) and its components (`view.rs`).
+#![forbid(unsafe_code)]
+#![recursion_limit = "256"]
+
+pub mod app;
+pub mod auth;
+pub mod components;
+pub mod error;
+pub mod overview;
+pub mod settings;
+
+#[cfg(feature = "ssr")]
+pub mod instance;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// Entry point of the browser bundle: takes over the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+    // Marks the page as interactive, for people's tools and for the browser tests.
+    if let Some(body) = leptos::prelude::document().body() {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
+}

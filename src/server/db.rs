@@ -1,0 +1,58 @@
+//! The database pool. SQLite by default, in the data directory; every query function in the
+//! crate takes this pool (or a transaction) explicitly.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use super::config::Settings;
+
+/// The pool every data-access function takes. An alias, so that moving to another backend
+/// changes this line and the SQL, not the callers.
+pub type Db = sqlx::SqlitePool;
+
+/// Opens (creating if needed) the database and applies the embedded migrations; a migration that
+/// fails stops the process.
+pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Db> {
+    let db = connect(settings).await?;
+    migrate(&db).await?;
+    Ok(db)
+}
+
+pub async fn connect(settings: &Settings) -> anyhow::Result<Db> {
+    let options = SqliteConnectOptions::from_str(settings.database_url().expose_secret())
+        .context("invalid database.url")?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+    SqlitePoolOptions::new()
+        .max_connections(settings.database.max_connections)
+        .connect_with(options)
+        .await
+        .context("opening the database")
+}
+
+pub async fn migrate(db: &Db) -> anyhow::Result<()> {
+    sqlx::migrate!("./migrations")
+        .run(db)
+        .await
+        .context("applying database migrations")
+}
+
+/// Adapter name and server version, as the payload's `database` section reports them.
+pub async fn adapter_and_version(db: &Db) -> Result<(String, String), sqlx::Error> {
+    let version: String = sqlx::query_scalar("SELECT sqlite_version()")
+        .fetch_one(db)
+        .await?;
+    Ok(("sqlite".to_string(), version))
+}
+
+/// Cheap round trip used by the health check.
+pub async fn ping(db: &Db) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(db).await.map(|_| ())
+}

@@ -1,0 +1,334 @@
+//! The server: configuration, start-up, routes, sessions and background tasks.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod security;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{FromRef, MatchedPath, State};
+use axum::http::{Request, StatusCode};
+use axum::routing::get;
+use chrono::Utc;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer, session_store::ExpiredDeletion};
+use tower_sessions_sqlx_store::SqliteStore;
+
+use self::config::{Locks, Settings};
+use self::db::Db;
+use crate::app::{App, shell};
+use crate::error::AppError;
+use crate::instance::{self, InstanceIdentity};
+
+/// Everything a request handler or server function may need, built once at start-up.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub locks: Arc<Locks>,
+    pub identity: Arc<InstanceIdentity>,
+}
+
+/// The state inside a server function.
+pub fn app_state() -> Result<AppState, AppError> {
+    use_context::<AppState>()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("AppState is not in the context")))
+}
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "_service_ping_session";
+
+/// A built instance server: listening, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    session_store: SqliteStore,
+}
+
+impl Application {
+    /// Opens the database (migrating it), loads the instance identity, creates the first
+    /// administrator if there is none, and binds the listener (port 0 picks a free port).
+    pub async fn build(settings: Settings, locks: Locks) -> anyhow::Result<Self> {
+        prepare_data_dir(&settings.data_dir)?;
+        let db = db::connect_and_migrate(&settings).await?;
+        let identity = instance::load_or_create(&db, Utc::now()).await?;
+        if let Some(path) =
+            crate::auth::sign_in::ensure_initial_root(&db, &settings, Utc::now()).await?
+        {
+            tracing::info!(password_file = %path.display(), "created the administrator `root`; its password is in the file");
+        }
+        let session_store = SqliteStore::new(db.clone())
+            .with_table_name("sessions")
+            .map_err(anyhow::Error::msg)?;
+        session_store
+            .migrate()
+            .await
+            .context("creating the session table")?;
+
+        let listener = TcpListener::bind(settings.server.listen)
+            .await
+            .with_context(|| format!("listening on {}", settings.server.listen))?;
+        let address = listener.local_addr()?;
+        let leptos_options = leptos_options(&settings, address);
+        let state = AppState {
+            leptos_options,
+            db,
+            settings: Arc::new(settings),
+            locks: Arc::new(locks),
+            identity: Arc::new(identity),
+        };
+        let router = router(state.clone(), session_store.clone());
+        Ok(Self {
+            listener,
+            router,
+            state,
+            session_store,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The routes, for driving the app without a socket (`tower::ServiceExt::oneshot`).
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then stops background tasks and lets open requests
+    /// finish. If any task ends on its own, the whole process stops and says which and why.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let stop = CancellationToken::new();
+        let server = {
+            let stop = stop.clone();
+            let app = self
+                .router
+                .into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(self.listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+        };
+        let session_cleanup = {
+            let stop = stop.clone();
+            let store = self.session_store;
+            async move {
+                tokio::select! {
+                    result = store.continuously_delete_expired(std::time::Duration::from_secs(300)) => result.map_err(anyhow::Error::msg),
+                    () = stop.cancelled() => Ok(()),
+                }
+            }
+        };
+        let mut server = tokio::spawn(server.into_future());
+        let mut cleanup = tokio::spawn(session_cleanup);
+        tokio::select! {
+            () = shutdown => tracing::info!("shutdown requested"),
+            result = &mut server => log_task_end("web server", result),
+            result = &mut cleanup => log_task_end("session cleanup", result.map(|r| r.map_err(std::io::Error::other))),
+        }
+        stop.cancel();
+        let (server, cleanup) = tokio::join!(server, cleanup);
+        server.context("web server task")??;
+        cleanup.context("session cleanup task")??;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn log_task_end(task: &str, result: Result<std::io::Result<()>, tokio::task::JoinError>) {
+    match result {
+        Ok(Ok(())) => tracing::warn!(task, "task ended"),
+        Ok(Err(error)) => tracing::error!(task, %error, "task failed"),
+        Err(error) => tracing::error!(task, %error, "task panicked or was cancelled"),
+    }
+}
+
+fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating the data directory {}", dir.display()))
+}
+
+/// Leptos options from our configuration, so the binary needs none of cargo-leptos's
+/// environment variables and runs from the repository root as it is.
+fn leptos_options(settings: &Settings, address: SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("service-ping")
+        .site_root(settings.server.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(address)
+        .build()
+}
+
+/// All routes: the Leptos pages and server functions, the health check, and the layers.
+pub fn router(state: AppState, session_store: SqliteStore) -> Router {
+    let routes = generate_route_list(App);
+    let leptos_state = state.clone();
+    let pages = Router::new()
+        .route("/-/health", get(health))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(leptos_state.clone()),
+            {
+                let options = state.leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(
+            {
+                let state = state.clone();
+                move || provide_context(state.clone())
+            },
+            shell,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::require_session_for_admin_pages,
+        ))
+        .layer(session_layer(&state.settings, session_store))
+        .with_state(state);
+    security::with_headers(pages).layer(TraceLayer::new_for_http().make_span_with(
+        |request: &Request<_>| {
+            let route = request
+                .extensions()
+                .get::<MatchedPath>()
+                .map(MatchedPath::as_str)
+                .unwrap_or("(unmatched)");
+            tracing::info_span!("request", method = %request.method(), route)
+        },
+    ))
+}
+
+fn session_layer(settings: &Settings, store: SqliteStore) -> SessionManagerLayer<SqliteStore> {
+    SessionManagerLayer::new(store)
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Strict)
+        .with_secure(settings.server.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(
+            settings.server.session_idle_minutes,
+        ))))
+}
+
+/// `/-/health`: 200 when the database answers, 503 otherwise.
+async fn health(State(db): State<Db>) -> (StatusCode, axum::Json<serde_json::Value>) {
+    match db::ping(&db).await {
+        Ok(()) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok", "database": "ok"})),
+        ),
+        Err(error) => {
+            tracing::error!(%error, "health check: database unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"status": "unavailable", "database": "unavailable"})),
+            )
+        }
+    }
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// Runs one command line; returns the process exit code.
+pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
+    let loaded = config::load(&cli.overrides(), &config::Environment::from_process())?;
+    telemetry::init(&loaded.settings.log);
+    match cli.command.unwrap_or(cli::Command::Serve) {
+        cli::Command::Serve => {
+            let app = Application::build(loaded.settings, loaded.locks).await?;
+            tracing::info!(address = %app.local_addr(), "dashboard listening on http://{}/admin", app.local_addr());
+            app.run_until_stopped(shutdown_signal()).await
+        }
+        cli::Command::Migrate => {
+            prepare_data_dir(&loaded.settings.data_dir)?;
+            db::connect_and_migrate(&loaded.settings).await?;
+            println!("Database is up to date.");
+            Ok(())
+        }
+        cli::Command::Admin(cli::AdminCommand::Create(args)) => {
+            create_account(&loaded.settings, args).await
+        }
+    }
+}
+
+async fn create_account(settings: &Settings, args: cli::CreateAccount) -> anyhow::Result<()> {
+    use secrecy::{ExposeSecret, SecretString};
+    prepare_data_dir(&settings.data_dir)?;
+    let db = db::connect_and_migrate(settings).await?;
+    let (password, generated) = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        (
+            SecretString::from(line.trim_end_matches(['\r', '\n']).to_string()),
+            false,
+        )
+    } else {
+        (crate::auth::password::generate(), true)
+    };
+    let shown = generated.then(|| password.expose_secret().to_string());
+    let request = crate::auth::sign_in::AccountRequest {
+        username: args.username.clone(),
+        email: args.email,
+        name: args.name,
+        password,
+        is_admin: !args.regular,
+    };
+    crate::auth::sign_in::create_account(&db, request, Utc::now())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let role = if args.regular {
+        "account"
+    } else {
+        "administrator"
+    };
+    println!("Created {role} {}.", args.username);
+    if let Some(password) = shown {
+        println!("Password (shown once): {password}");
+    }
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! Starting the real application for tests: on port 0, with a temporary data directory.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use service_ping::server::Application;
+use service_ping::server::config::{Locks, Settings};
+use tokio::sync::oneshot;
+
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub data_dir: tempfile::TempDir,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub fn settings(data_dir: &std::path::Path) -> Settings {
+    let mut settings = Settings {
+        data_dir: data_dir.to_owned(),
+        ..Settings::default()
+    };
+    settings.server.listen = "127.0.0.1:0".parse().unwrap();
+    settings
+}
+
+/// Builds the application (not serving) for router tests.
+pub async fn build_app() -> (Application, tempfile::TempDir) {
+    let data_dir = tempfile::tempdir().unwrap();
+    let app = Application::build(settings(data_dir.path()), Locks::default())
+        .await
+        .unwrap();
+    (app, data_dir)
+}
+
+/// Starts the real server on a free port; it stops when the `TestApp` is stopped or dropped.
+pub async fn spawn_app() -> TestApp {
+    let data_dir = tempfile::tempdir().unwrap();
+    let app = Application::build(settings(data_dir.path()), Locks::default())
+        .await
+        .unwrap();
+    let address = app.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    TestApp {
+        address,
+        data_dir,
+        client,
+        stop: Some(stop),
+        task: Some(task),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    pub fn root_password(&self) -> String {
+        let text =
+            std::fs::read_to_string(self.data_dir.path().join("initial_root_password")).unwrap();
+        service_ping::auth::sign_in::parse_initial_password(&text)
+            .unwrap()
+            .to_string()
+    }
+
+    /// Calls a server function the way the browser's server-fn client does.
+    pub async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url(&format!("/api/{endpoint}")))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn sign_in_as_root(&self) -> reqwest::Response {
+        let password = self.root_password();
+        self.call("sign_in", &[("login", "root"), ("password", &password)])
+            .await
+    }
+
+    /// Stops the server the way SIGTERM does and waits for it to finish.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap().await.unwrap()
+    }
+}
