@@ -1,7 +1,8 @@
 # Service Ping: the two commands are `make run` and `make test`. Everything they need is
 # installed on first use by scripts/install-tools.sh and skipped when already present.
 SHELL := /bin/bash
-export PATH := $(HOME)/.cargo/bin:$(PATH)
+CARGO_HOME ?= $(HOME)/.cargo
+export PATH := $(CARGO_HOME)/bin:$(PATH)
 # Build output; CI points this at a persistent directory so warm runs are incremental.
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 BIN := $(CARGO_TARGET_DIR)/release/service-ping
@@ -13,6 +14,7 @@ LISTEN ?= 127.0.0.1:3000
 ## Build the release and run the dashboard on http://$(LISTEN) with its data in ./$(DATA_DIR).
 run: tools build
 	$(BIN) --data-dir $(DATA_DIR) --listen $(LISTEN) migrate
+	$(BIN) --data-dir $(DATA_DIR) seed --scale 1 --if-empty
 	@echo "Dashboard: http://$(LISTEN)/admin  (user root, password in $(DATA_DIR)/initial_root_password on first start)"
 	exec $(BIN) --data-dir $(DATA_DIR) --listen $(LISTEN) serve
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Starts the release server for the Playwright suite with a fresh data directory and a regular
-# (non-admin) account besides the generated `root`. `exec` keeps the server's pid the one
+# Starts the release server for the Playwright suite with a fresh data directory, the demo
+# platform seeded at scale 1, and a regular (non-admin) account besides the generated `root`. `exec` keeps the server's pid the one
 # Playwright started, so Playwright stops exactly this process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,4 +9,5 @@ bin=${SERVICE_PING_BIN:-target/release/service-ping}
 rm -rf "$data"
 "$bin" --data-dir "$data" admin create --username regular --email regular@example.com \
   --name "Regular Person" --regular --password-stdin <<< "regular-user-password"
+"$bin" --data-dir "$data" seed --scale 1
 exec "$bin" --data-dir "$data" --listen 127.0.0.1:3100 serve

@@ -15,7 +15,8 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 have_version() { command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null | grep -q "$2"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-export PATH="$HOME/.cargo/bin:$PATH"
+cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+export PATH="$cargo_bin:$PATH"
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target"
@@ -51,8 +52,8 @@ if ! have_version wasm-opt "version 116"; then
   say "installing wasm-opt $WASM_OPT_VERSION (builds binaryen from source, about 8 minutes)"
   cargo install wasm-opt --version "$WASM_OPT_VERSION" --locked --force
 fi
-if [ "$(command -v wasm-opt)" != "$HOME/.cargo/bin/wasm-opt" ]; then
-  echo "error: $(command -v wasm-opt) comes before ~/.cargo/bin/wasm-opt on PATH; it breaks hydration" >&2
+if [ "$(command -v wasm-opt)" != "$cargo_bin/wasm-opt" ]; then
+  echo "error: $(command -v wasm-opt) comes before $cargo_bin/wasm-opt on PATH; it breaks hydration" >&2
   exit 1
 fi
 

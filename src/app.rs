@@ -7,7 +7,9 @@ use leptos_router::path;
 
 use crate::auth::view::SignInPage;
 use crate::components::AdminLayout;
+use crate::metric_dictionary::view::MetricDictionaryPage;
 use crate::overview::view::OverviewPage;
+use crate::usage_statistics::view::UsageStatisticsPage;
 
 /// The document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -43,6 +45,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/users/sign_in") view=SignInPage/>
                 <ParentRoute path=path!("/admin") view=AdminLayout>
                     <Route path=path!("") view=OverviewPage/>
+                    <Route path=path!("application_settings/metrics_and_profiling") view=UsageStatisticsPage/>
+                    <Route path=path!("service_ping/metrics") view=MetricDictionaryPage/>
                 </ParentRoute>
             </Routes>
         </Router>

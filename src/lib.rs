@@ -10,9 +10,17 @@
 pub mod app;
 pub mod auth;
 pub mod components;
+#[cfg(feature = "ssr")]
+pub mod engine;
 pub mod error;
+pub mod metric_dictionary;
 pub mod overview;
+#[cfg(feature = "ssr")]
+pub mod platform;
+#[cfg(feature = "ssr")]
+pub mod service_ping;
 pub mod settings;
+pub mod usage_statistics;
 
 #[cfg(feature = "ssr")]
 pub mod instance;

@@ -84,7 +84,19 @@ pub async fn require_account() -> Result<AccountRecord, AppError> {
 /// The signed-in administrator, or 401 (no session) / 403 (not an administrator). Every admin
 /// server function starts with this: hiding a button is not access control.
 pub async fn require_admin() -> Result<AccountRecord, AppError> {
-    let account = require_account().await?;
+    ensure_admin(require_account().await?)
+}
+
+/// The same guard for plain axum handlers, which have the session and state as extractors.
+pub async fn require_admin_in(session: &Session, db: &Db) -> Result<AccountRecord, AppError> {
+    ensure_admin(
+        account_in(session, db)
+            .await?
+            .ok_or(AppError::Unauthorized)?,
+    )
+}
+
+fn ensure_admin(account: AccountRecord) -> Result<AccountRecord, AppError> {
     if !account.is_admin {
         return Err(AppError::Forbidden(
             "You need administrator access for this.".into(),

@@ -13,10 +13,20 @@ struct NavEntry {
     label: &'static str,
 }
 
-const NAVIGATION: &[NavEntry] = &[NavEntry {
-    href: "/admin",
-    label: "Overview",
-}];
+const NAVIGATION: &[NavEntry] = &[
+    NavEntry {
+        href: "/admin",
+        label: "Overview",
+    },
+    NavEntry {
+        href: "/admin/application_settings/metrics_and_profiling",
+        label: "Usage statistics",
+    },
+    NavEntry {
+        href: "/admin/service_ping/metrics",
+        label: "Metric dictionary",
+    },
+];
 
 #[component]
 pub fn AdminLayout() -> impl IntoView {

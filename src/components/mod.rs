@@ -33,6 +33,22 @@ pub fn Fact(label: &'static str, children: Children) -> impl IntoView {
     }
 }
 
+/// Whether Service Ping is on, as a badge.
+#[component]
+pub fn ServicePingBadge(enabled: bool) -> impl IntoView {
+    let (class, label) = if enabled {
+        ("badge badge-success", "Enabled")
+    } else {
+        ("badge badge-muted", "Disabled")
+    };
+    view! { <span class=class data-testid="service-ping-state">{label}</span> }
+}
+
+/// `1 key`, `2 keys`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// How a failed server call is shown to a person.
 #[component]
 pub fn ErrorNotice(error: ApiError) -> impl IntoView {

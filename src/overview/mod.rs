@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::settings::Toggle;
+use crate::usage_statistics::PayloadSummary;
 
 pub mod view;
 
@@ -19,6 +20,7 @@ pub struct InstanceOverview {
     pub database_version: String,
     pub instance_created_at: String,
     pub service_ping: Toggle,
+    pub latest_payload: Option<PayloadSummary>,
 }
 
 #[server(endpoint = "instance_overview")]
@@ -28,6 +30,10 @@ pub async fn get_instance_overview() -> Result<InstanceOverview, ApiError> {
     let service_ping = crate::settings::db::service_ping(&state.db, &state.locks)
         .await
         .map_err(crate::error::AppError::from)?;
+    let latest_payload = crate::service_ping::db::latest(&state.db)
+        .await
+        .map_err(crate::error::AppError::from)?
+        .map(PayloadSummary::from);
     let identity = &state.identity;
     Ok(InstanceOverview {
         uuid: identity.uuid.to_string(),
@@ -37,5 +43,6 @@ pub async fn get_instance_overview() -> Result<InstanceOverview, ApiError> {
         database_version: identity.database.version.clone(),
         instance_created_at: identity.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
         service_ping,
+        latest_payload,
     })
 }

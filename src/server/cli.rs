@@ -36,6 +36,39 @@ pub enum Command {
     /// Manage dashboard accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Fill the demo platform with deterministic data (scale 1 is about 100 000 rows).
+    Seed(SeedArgs),
+    /// Generate and store a payload, then print exactly its bytes (for air-gapped export).
+    Payload(PayloadArgs),
+    /// List the stored payloads: recorded_at, sha256, size, sent_at.
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// Size of the platform: rows grow linearly (100 is about 10 million rows).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub scale: u32,
+    /// Replace the platform's data when it already has some.
+    #[arg(long, conflicts_with = "if_empty")]
+    pub reset: bool,
+    /// Do nothing (and succeed) when the platform already has data.
+    #[arg(long)]
+    pub if_empty: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PayloadArgs {
+    /// Write the payload to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// How many payloads to list, newest first.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+    pub limit: i64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,6 +118,18 @@ mod tests {
         );
         let cli = Cli::try_parse_from(["service-ping"]).unwrap();
         assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn seed_scale_must_be_in_range_and_reset_excludes_if_empty() {
+        assert!(Cli::try_parse_from(["service-ping", "seed", "--scale", "0"]).is_err());
+        assert!(Cli::try_parse_from(["service-ping", "seed", "--scale", "x"]).is_err());
+        assert!(Cli::try_parse_from(["service-ping", "seed", "--reset", "--if-empty"]).is_err());
+        let cli = Cli::try_parse_from(["service-ping", "seed", "--scale", "100"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Seed(SeedArgs { scale: 100, .. }))
+        ));
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub sign_in: SignInSettings,
+    pub instance: InstanceSettings,
     pub service_ping: ServicePingSettings,
     pub log: LogSettings,
 }
@@ -61,11 +62,24 @@ pub struct SignInSettings {
     pub window_minutes: u32,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// How this installation describes itself in the payload.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InstanceSettings {
+    /// The payload's `hostname`: the name people reach this instance by. Defaults to the
+    /// machine's host name.
+    pub hostname: Option<String>,
+    /// The payload's `installation_type` (GitLab: `omnibus-gitlab`, `helm`, ...).
+    pub installation_type: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServicePingSettings {
     /// When set, locks Service Ping on or off; the dashboard shows the control greyed out.
     pub enabled: Option<bool>,
+    /// The metric dictionary: one YAML file per metric, validated at start-up.
+    pub metrics_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -90,6 +104,7 @@ impl Default for Settings {
             server: ServerSettings::default(),
             database: DatabaseSettings::default(),
             sign_in: SignInSettings::default(),
+            instance: InstanceSettings::default(),
             service_ping: ServicePingSettings::default(),
             log: LogSettings::default(),
         }
@@ -122,6 +137,24 @@ impl Default for SignInSettings {
             max_failures_per_account: 5,
             max_failures_per_address: 20,
             window_minutes: 15,
+        }
+    }
+}
+
+impl Default for InstanceSettings {
+    fn default() -> Self {
+        Self {
+            hostname: None,
+            installation_type: "service-ping-binary".into(),
+        }
+    }
+}
+
+impl Default for ServicePingSettings {
+    fn default() -> Self {
+        Self {
+            enabled: None,
+            metrics_dir: PathBuf::from("metrics"),
         }
     }
 }
@@ -284,6 +317,18 @@ impl Settings {
         anyhow::ensure!(
             self.sign_in.max_failures_per_account > 0 && self.sign_in.max_failures_per_address > 0,
             "sign_in.max_failures_per_account and max_failures_per_address must be at least 1"
+        );
+        if let Some(hostname) = &self.instance.hostname {
+            anyhow::ensure!(
+                !hostname.trim().is_empty()
+                    && hostname.len() <= 255
+                    && !hostname.contains(char::is_whitespace),
+                "instance.hostname must be a host name without spaces"
+            );
+        }
+        anyhow::ensure!(
+            !self.instance.installation_type.trim().is_empty(),
+            "instance.installation_type must not be empty"
         );
         if let Some(url) = &self.database.url {
             let url = url.expose_secret();

@@ -1,6 +1,7 @@
 //! The server: configuration, start-up, routes, sessions and background tasks.
 
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod db;
 pub mod security;
@@ -27,8 +28,10 @@ use tower_sessions_sqlx_store::SqliteStore;
 use self::config::{Locks, Settings};
 use self::db::Db;
 use crate::app::{App, shell};
+use crate::engine::Dictionary;
 use crate::error::AppError;
 use crate::instance::{self, InstanceIdentity};
+use crate::service_ping::{GenerationDeps, GenerationTracker};
 
 /// Everything a request handler or server function may need, built once at start-up.
 #[derive(Clone, FromRef)]
@@ -38,6 +41,21 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub locks: Arc<Locks>,
     pub identity: Arc<InstanceIdentity>,
+    pub dictionary: Arc<Dictionary>,
+    pub generation: Arc<GenerationTracker>,
+}
+
+impl AppState {
+    /// What generating a payload needs, borrowed from the state.
+    pub fn generation_deps(&self) -> GenerationDeps<'_> {
+        GenerationDeps {
+            db: &self.db,
+            dictionary: &self.dictionary,
+            identity: &self.identity,
+            instance: &self.settings.instance,
+            locks: &self.locks,
+        }
+    }
 }
 
 /// The state inside a server function.
@@ -64,6 +82,12 @@ impl Application {
         prepare_data_dir(&settings.data_dir)?;
         let db = db::connect_and_migrate(&settings).await?;
         let identity = instance::load_or_create(&db, Utc::now()).await?;
+        let dictionary =
+            crate::service_ping::load_dictionary(&settings.service_ping.metrics_dir, &db).await?;
+        tracing::info!(
+            metrics = dictionary.definitions.len(),
+            "metric dictionary loaded"
+        );
         if let Some(path) =
             crate::auth::sign_in::ensure_initial_root(&db, &settings, Utc::now()).await?
         {
@@ -88,6 +112,8 @@ impl Application {
             settings: Arc::new(settings),
             locks: Arc::new(locks),
             identity: Arc::new(identity),
+            dictionary: Arc::new(dictionary),
+            generation: Arc::new(GenerationTracker::default()),
         };
         let router = router(state.clone(), session_store.clone());
         Ok(Self {
@@ -162,7 +188,7 @@ fn log_task_end(task: &str, result: Result<std::io::Result<()>, tokio::task::Joi
     }
 }
 
-fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+pub(crate) fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -188,6 +214,10 @@ pub fn router(state: AppState, session_store: SqliteStore) -> Router {
     let leptos_state = state.clone();
     let pages = Router::new()
         .route("/-/health", get(health))
+        .route(
+            "/admin/service_ping/payloads/{id}/download",
+            get(crate::usage_statistics::download::download_payload),
+        )
         .leptos_routes_with_context(
             &state,
             routes,
@@ -291,6 +321,11 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Admin(cli::AdminCommand::Create(args)) => {
             create_account(&loaded.settings, args).await
         }
+        cli::Command::Seed(args) => commands::seed(&loaded.settings, args).await,
+        cli::Command::Payload(args) => {
+            commands::payload(&loaded.settings, &loaded.locks, args).await
+        }
+        cli::Command::History(args) => commands::history(&loaded.settings, args).await,
     }
 }
 

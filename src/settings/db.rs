@@ -13,3 +13,11 @@ pub async fn service_ping(db: &Db, locks: &Locks) -> Result<Toggle, sqlx::Error>
             .await?;
     Ok(Toggle::resolve(stored, locks.service_ping_enabled.as_ref()))
 }
+
+/// Whether metrics of the `optional` category go into payloads.
+#[tracing::instrument(skip_all, err)]
+pub async fn include_optional_data(db: &Db) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT include_optional_data FROM application_settings WHERE id = 1")
+        .fetch_one(db)
+        .await
+}

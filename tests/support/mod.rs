@@ -21,6 +21,8 @@ pub fn settings(data_dir: &std::path::Path) -> Settings {
         ..Settings::default()
     };
     settings.server.listen = "127.0.0.1:0".parse().unwrap();
+    settings.service_ping.metrics_dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("metrics");
     settings
 }
 

@@ -1,0 +1,572 @@
+//! Evaluating metric definitions against the database.
+//!
+//! Database metrics over the same table are fused into one scan: each metric becomes one
+//! aggregate (`COUNT(*) FILTER (WHERE ...)`, `COUNT(DISTINCT ...)`, ...) of a single
+//! `SELECT ... FROM table`, whatever its time frame, so every table is read once. When every
+//! metric of a table is windowed, the scan is limited to the union of the windows, which the
+//! `created_at` index serves. If a fused scan fails, its metrics are evaluated one by one so
+//! that only the faulty ones fall back to their sentinel. HyperLogLog estimates and reviewed
+//! SQL queries run as their own statements.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use super::definition::{MetricDefinition, ValueType};
+use super::hll;
+use super::instrumentation::{
+    Comparison, Condition, DatabaseMetric, Instrumentation, Literal, NamedQuery, Operation,
+    SystemValue,
+};
+use super::time_frame::{TimeFrame, Window};
+use crate::server::db::Db;
+
+/// GitLab's sentinel for a failed metric.
+pub const FAILED: i64 = -1;
+/// GitLab's sentinel for a failed HyperLogLog estimate.
+pub const ESTIMATE_FAILED: i64 = -2;
+/// GitLab's value for a retired metric whose key is kept.
+pub const DEPRECATED: i64 = -1000;
+
+/// Facts about the instance that system metrics report.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub uuid: String,
+    pub hostname: String,
+    pub version: String,
+    pub installation_type: String,
+    pub edition: String,
+    pub database_adapter: String,
+    pub database_version: String,
+    pub operating_system: String,
+    pub service_ping_enabled: bool,
+    pub include_optional_data: bool,
+    pub collected_data_categories: Vec<String>,
+}
+
+/// The result of one metric: its value (or sentinel), the error if it failed, and what it cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricOutcome {
+    pub key_path: String,
+    pub value: Value,
+    pub error: Option<String>,
+    /// For fused metrics, an equal share of their scan's time.
+    pub duration: Duration,
+    /// The table of the fused scan that computed it, if any.
+    pub scan: Option<String>,
+}
+
+/// One scan per table, or one query per metric (the naive baseline the benchmark compares with).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    Fused,
+    PerMetric,
+}
+
+/// Reports progress as (metrics done, metrics in total).
+pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Send + Sync);
+
+/// Evaluates `definitions` for a payload recorded at `recorded_at`. Never fails as a whole:
+/// a metric that cannot be computed gets its sentinel and its error.
+pub async fn evaluate(
+    db: &Db,
+    definitions: &[&MetricDefinition],
+    facts: &Facts,
+    recorded_at: DateTime<Utc>,
+    strategy: Strategy,
+    progress: Progress<'_>,
+) -> Vec<MetricOutcome> {
+    let total = definitions.len();
+    let mut outcomes: Vec<MetricOutcome> = Vec::with_capacity(total);
+    let mut fused: BTreeMap<&str, Vec<&MetricDefinition>> = BTreeMap::new();
+    for definition in definitions {
+        match &definition.instrumentation {
+            Instrumentation::System(value) => {
+                outcomes.push(system_outcome(definition, *value, facts, recorded_at))
+            }
+            Instrumentation::Database(metric)
+                if strategy == Strategy::Fused
+                    && metric.operation != Operation::EstimateDistinct =>
+            {
+                fused
+                    .entry(metric.table.as_str())
+                    .or_default()
+                    .push(definition);
+            }
+            _ => {}
+        }
+    }
+    progress(outcomes.len(), total);
+    for (table, group) in fused {
+        outcomes.extend(fused_scan(db, table, &group, recorded_at).await);
+        progress(outcomes.len(), total);
+    }
+    for definition in definitions {
+        let standalone = match &definition.instrumentation {
+            Instrumentation::Database(metric) => {
+                strategy == Strategy::PerMetric || metric.operation == Operation::EstimateDistinct
+            }
+            Instrumentation::Sql(_) => true,
+            Instrumentation::System(_) => false,
+        };
+        if standalone {
+            outcomes.push(single(db, definition, recorded_at).await);
+            progress(outcomes.len(), total);
+        }
+    }
+    outcomes
+}
+
+fn system_outcome(
+    definition: &MetricDefinition,
+    value: SystemValue,
+    facts: &Facts,
+    recorded_at: DateTime<Utc>,
+) -> MetricOutcome {
+    let value = match value {
+        SystemValue::RecordedAt => json!(format_timestamp(recorded_at)),
+        // Filled in when the payload is assembled, after every other metric.
+        SystemValue::RecordingFinishedAt => Value::Null,
+        SystemValue::Uuid => json!(facts.uuid),
+        SystemValue::Hostname => json!(facts.hostname),
+        SystemValue::Version => json!(facts.version),
+        SystemValue::InstallationType => json!(facts.installation_type),
+        SystemValue::Edition => json!(facts.edition),
+        SystemValue::DatabaseAdapter => json!(facts.database_adapter),
+        SystemValue::DatabaseVersion => json!(facts.database_version),
+        // Only PostgreSQL has a system identifier; other adapters report none.
+        SystemValue::PgSystemId => Value::Null,
+        SystemValue::DatabaseFlavor => Value::Null,
+        SystemValue::OperatingSystem => json!(facts.operating_system),
+        SystemValue::CollectedDataCategories => json!(facts.collected_data_categories),
+        SystemValue::ServicePingEnabled => json!(facts.service_ping_enabled),
+        SystemValue::IncludeOptionalData => json!(facts.include_optional_data),
+        // No license support yet: an unlicensed instance has no license fields to report.
+        SystemValue::License(_) => Value::Null,
+        SystemValue::Deprecated => json!(DEPRECATED),
+    };
+    MetricOutcome {
+        key_path: definition.key_path.clone(),
+        value,
+        error: None,
+        duration: Duration::ZERO,
+        scan: None,
+    }
+}
+
+/// The timestamp format of `recorded_at` in payloads: RFC 3339, milliseconds, `Z`.
+pub fn format_timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// What a failed metric reports, by type.
+pub fn sentinel(definition: &MetricDefinition) -> Value {
+    match (&definition.instrumentation, definition.value_type) {
+        (Instrumentation::Database(m), _) if m.operation == Operation::EstimateDistinct => {
+            json!(ESTIMATE_FAILED)
+        }
+        (_, ValueType::Number) => json!(FAILED),
+        _ => Value::Null,
+    }
+}
+
+fn failed(
+    definition: &MetricDefinition,
+    error: String,
+    duration: Duration,
+    scan: Option<String>,
+) -> MetricOutcome {
+    MetricOutcome {
+        key_path: definition.key_path.clone(),
+        value: sentinel(definition),
+        error: Some(error),
+        duration,
+        scan,
+    }
+}
+
+/// SQL text and its parameters, in order.
+#[derive(Debug, Default)]
+struct Statement {
+    sql: String,
+    binds: Vec<Literal>,
+}
+
+impl Statement {
+    fn bind_all(&self) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'_>> {
+        let mut query = sqlx::query(&self.sql);
+        for bind in &self.binds {
+            query = match bind {
+                Literal::Int(v) => query.bind(*v),
+                Literal::Real(v) => query.bind(*v),
+                Literal::Text(v) => query.bind(v.as_str()),
+            };
+        }
+        query
+    }
+}
+
+/// `created_at BETWEEN ? AND ? AND state = ? ...`, appending parameters to `binds`.
+fn conditions(
+    metric: &DatabaseMetric,
+    window: Option<&Window>,
+    binds: &mut Vec<Literal>,
+) -> String {
+    let mut parts = Vec::new();
+    if let Some(window) = window {
+        parts.push(format!("{} BETWEEN ? AND ?", metric.time_column));
+        binds.push(Literal::Text(window.start.clone()));
+        binds.push(Literal::Text(window.end.clone()));
+    }
+    for condition in &metric.filter {
+        parts.push(condition_sql(condition, binds));
+    }
+    parts.join(" AND ")
+}
+
+fn condition_sql(condition: &Condition, binds: &mut Vec<Literal>) -> String {
+    let column = &condition.column;
+    let operator = match condition.comparison {
+        Comparison::IsNull => return format!("{column} IS NULL"),
+        Comparison::IsNotNull => return format!("{column} IS NOT NULL"),
+        Comparison::In | Comparison::NotIn => {
+            let marks = vec!["?"; condition.values.len()].join(", ");
+            binds.extend(condition.values.iter().cloned());
+            let not = if condition.comparison == Comparison::NotIn {
+                "NOT "
+            } else {
+                ""
+            };
+            return format!("{column} {not}IN ({marks})");
+        }
+        Comparison::Eq => "=",
+        Comparison::Ne => "<>",
+        Comparison::Gt => ">",
+        Comparison::Gte => ">=",
+        Comparison::Lt => "<",
+        Comparison::Lte => "<=",
+    };
+    binds.extend(condition.values.iter().cloned());
+    format!("{column} {operator} ?")
+}
+
+/// One aggregate expression for `metric`.
+fn aggregate(metric: &DatabaseMetric, window: Option<&Window>, binds: &mut Vec<Literal>) -> String {
+    let condition = conditions(metric, window, binds);
+    let filter = if condition.is_empty() {
+        String::new()
+    } else {
+        format!(" FILTER (WHERE {condition})")
+    };
+    let column = metric.column.as_deref().unwrap_or("*");
+    match metric.operation {
+        Operation::Count => format!("COUNT(*){filter}"),
+        Operation::DistinctCount => format!("COUNT(DISTINCT {column}){filter}"),
+        Operation::Sum => format!("COALESCE(SUM({column}){filter}, 0)"),
+        Operation::Average => format!("COALESCE(AVG({column}){filter}, 0)"),
+        Operation::EstimateDistinct => unreachable!("estimates run as their own statement"),
+    }
+}
+
+fn database_metric(definition: &MetricDefinition) -> &DatabaseMetric {
+    match &definition.instrumentation {
+        Instrumentation::Database(metric) => metric,
+        _ => unreachable!("only database metrics are scanned"),
+    }
+}
+
+/// The statement computing every metric of `group` (all over `table`) in one pass.
+fn fused_statement(
+    table: &str,
+    group: &[&MetricDefinition],
+    recorded_at: DateTime<Utc>,
+) -> Statement {
+    let mut statement = Statement::default();
+    let aggregates: Vec<String> = group
+        .iter()
+        .map(|d| {
+            aggregate(
+                database_metric(d),
+                d.time_frame.window(recorded_at).as_ref(),
+                &mut statement.binds,
+            )
+        })
+        .collect();
+    statement.sql = format!("SELECT {} FROM {table}", aggregates.join(", "));
+    if let Some((column, window)) = covering_window(group, recorded_at) {
+        statement
+            .sql
+            .push_str(&format!(" WHERE {column} BETWEEN ? AND ?"));
+        statement.binds.push(Literal::Text(window.start));
+        statement.binds.push(Literal::Text(window.end));
+    }
+    statement
+}
+
+/// When every metric of a scan is windowed on the same column, the smallest window holding
+/// them all: rows outside it cannot count, so the scan skips them.
+fn covering_window(
+    group: &[&MetricDefinition],
+    recorded_at: DateTime<Utc>,
+) -> Option<(String, Window)> {
+    let columns: HashSet<&str> = group
+        .iter()
+        .map(|d| database_metric(d).time_column.as_str())
+        .collect();
+    if columns.len() != 1 {
+        return None;
+    }
+    let windows: Option<Vec<Window>> = group
+        .iter()
+        .map(|d| d.time_frame.window(recorded_at))
+        .collect();
+    let windows = windows?;
+    let start = windows.iter().map(|w| w.start.clone()).min()?;
+    let end = windows.iter().map(|w| w.end.clone()).max()?;
+    Some((
+        columns.into_iter().next()?.to_string(),
+        Window { start, end },
+    ))
+}
+
+async fn fused_scan(
+    db: &Db,
+    table: &str,
+    group: &[&MetricDefinition],
+    recorded_at: DateTime<Utc>,
+) -> Vec<MetricOutcome> {
+    let statement = fused_statement(table, group, recorded_at);
+    let started = Instant::now();
+    let result = statement.bind_all().fetch_one(db).await;
+    let share = started.elapsed() / group.len() as u32;
+    match result {
+        Ok(row) => group
+            .iter()
+            .enumerate()
+            .map(|(index, definition)| match number_at(&row, index) {
+                Ok(value) => MetricOutcome {
+                    key_path: definition.key_path.clone(),
+                    value,
+                    error: None,
+                    duration: share,
+                    scan: Some(table.to_string()),
+                },
+                Err(error) => failed(
+                    definition,
+                    error.to_string(),
+                    share,
+                    Some(table.to_string()),
+                ),
+            })
+            .collect(),
+        Err(error) => {
+            tracing::warn!(table, %error, "fused scan failed; evaluating its metrics one by one");
+            let mut outcomes = Vec::with_capacity(group.len());
+            for definition in group {
+                outcomes.push(single(db, definition, recorded_at).await);
+            }
+            outcomes
+        }
+    }
+}
+
+/// A numeric column as JSON: integers stay integers; NULL (an empty SUM) is 0.
+fn number_at(row: &sqlx::sqlite::SqliteRow, index: usize) -> Result<Value, sqlx::Error> {
+    if let Ok(value) = row.try_get::<Option<i64>, _>(index) {
+        return Ok(json!(value.unwrap_or(0)));
+    }
+    let value: Option<f64> = row.try_get(index)?;
+    Ok(json!(round(value.unwrap_or(0.0))))
+}
+
+/// Averages are reported to four decimals, enough for any dashboard and stable across runs.
+fn round(value: f64) -> f64 {
+    (value * 10_000.0).round() / 10_000.0
+}
+
+/// Evaluates one metric with its own statement.
+async fn single(
+    db: &Db,
+    definition: &MetricDefinition,
+    recorded_at: DateTime<Utc>,
+) -> MetricOutcome {
+    let started = Instant::now();
+    let window = definition.time_frame.window(recorded_at);
+    let result = match &definition.instrumentation {
+        Instrumentation::Database(metric) if metric.operation == Operation::EstimateDistinct => {
+            estimate(db, metric, window.as_ref()).await
+        }
+        Instrumentation::Database(metric) => {
+            let mut statement = Statement::default();
+            let expression = aggregate(metric, window.as_ref(), &mut statement.binds);
+            statement.sql = format!("SELECT {expression} FROM {}", metric.table);
+            statement
+                .bind_all()
+                .fetch_one(db)
+                .await
+                .and_then(|row| number_at(&row, 0))
+        }
+        Instrumentation::Sql(query) => {
+            named_query(db, query, definition.time_frame, recorded_at).await
+        }
+        Instrumentation::System(_) => unreachable!("system metrics need no statement"),
+    };
+    match result {
+        Ok(value) => MetricOutcome {
+            key_path: definition.key_path.clone(),
+            value,
+            error: None,
+            duration: started.elapsed(),
+            scan: None,
+        },
+        Err(error) => failed(definition, error.to_string(), started.elapsed(), None),
+    }
+}
+
+async fn named_query(
+    db: &Db,
+    query: &NamedQuery,
+    time_frame: TimeFrame,
+    recorded_at: DateTime<Utc>,
+) -> Result<Value, sqlx::Error> {
+    let window = time_frame.window(recorded_at).unwrap_or_else(|| Window {
+        start: "0000-01-01 00:00:00".into(),
+        end: "9999-12-31 23:59:59".into(),
+    });
+    let row = sqlx::query(query.sql)
+        .bind(window.start)
+        .bind(window.end)
+        .fetch_one(db)
+        .await?;
+    number_at(&row, 0)
+}
+
+/// HyperLogLog estimate of the distinct values of an integer column: the database hashes each
+/// value and keeps the minimum per bucket; the estimate is computed here from 512 minima.
+async fn estimate(
+    db: &Db,
+    metric: &DatabaseMetric,
+    window: Option<&Window>,
+) -> Result<Value, sqlx::Error> {
+    let column = metric.column.as_deref().expect("estimates have a column");
+    let mut binds = Vec::new();
+    let mut condition = conditions(metric, window, &mut binds);
+    if !condition.is_empty() {
+        condition = format!(" AND {condition}");
+    }
+    let sql = format!(
+        "SELECT h & {mask} AS bucket, MIN(h >> {bits}) FROM ({hashed}) GROUP BY bucket",
+        mask = hll::BUCKETS - 1,
+        bits = hll::BUCKET_BITS,
+        hashed = hll::hash_sql(&format!(
+            "SELECT {column} & 4294967295 AS v FROM {} WHERE {column} IS NOT NULL{condition}",
+            metric.table
+        )),
+    );
+    let statement = Statement { sql, binds };
+    let rows = statement.bind_all().fetch_all(db).await?;
+    let mut minima: HashMap<u32, u32> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let bucket: i64 = row.try_get(0)?;
+        let minimum: i64 = row.try_get(1)?;
+        minima.insert(bucket as u32, minimum as u32);
+    }
+    Ok(json!(hll::estimate(&minima).round() as i64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::definition::{DataCategory, Status};
+    use crate::engine::instrumentation::Instrumentation;
+    use chrono::TimeZone;
+
+    fn definition(
+        key_path: &str,
+        time_frame: TimeFrame,
+        class: &str,
+        options: serde_json::Value,
+    ) -> MetricDefinition {
+        let instrumentation =
+            Instrumentation::parse(class, options.as_object().unwrap(), ValueType::Number).unwrap();
+        MetricDefinition {
+            key_path: key_path.into(),
+            description: String::new(),
+            product_group: "test".into(),
+            value_type: ValueType::Number,
+            status: Status::Active,
+            time_frame,
+            data_source: "database".into(),
+            data_category: DataCategory::Operational,
+            instrumentation_class: class.into(),
+            instrumentation,
+            tier: vec!["free".into()],
+            milestone: "1.0".into(),
+            file: "test.yml".into(),
+        }
+    }
+
+    #[test]
+    fn a_fused_statement_reads_the_table_once_with_one_aggregate_per_metric() {
+        let recorded_at = Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap();
+        let all = definition(
+            "counts.pipelines",
+            TimeFrame::All,
+            "CountMetric",
+            json!({"table": "ci_pipelines"}),
+        );
+        let failed = definition(
+            "counts.failed",
+            TimeFrame::All,
+            "CountMetric",
+            json!({"table": "ci_pipelines", "filter": {"status": "failed"}}),
+        );
+        let weekly = definition(
+            "w.users",
+            TimeFrame::Week,
+            "DistinctCountMetric",
+            json!({"table": "ci_pipelines", "column": "user_id"}),
+        );
+        let statement = fused_statement("ci_pipelines", &[&all, &failed, &weekly], recorded_at);
+        assert_eq!(
+            statement.sql,
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE status = ?), COUNT(DISTINCT user_id) FILTER (WHERE created_at BETWEEN ? AND ?) FROM ci_pipelines"
+        );
+        assert_eq!(statement.binds.len(), 3);
+    }
+
+    #[test]
+    fn a_scan_of_only_windowed_metrics_is_limited_to_their_union() {
+        let recorded_at = Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap();
+        let weekly = definition(
+            "w",
+            TimeFrame::Week,
+            "CountMetric",
+            json!({"table": "issues"}),
+        );
+        let monthly = definition(
+            "m",
+            TimeFrame::FourWeeks,
+            "CountMetric",
+            json!({"table": "issues"}),
+        );
+        let statement = fused_statement("issues", &[&weekly, &monthly], recorded_at);
+        assert!(
+            statement
+                .sql
+                .ends_with("FROM issues WHERE created_at BETWEEN ? AND ?"),
+            "{}",
+            statement.sql
+        );
+        assert_eq!(
+            statement.binds[4..],
+            [
+                Literal::Text("2026-10-26 00:00:00".into()),
+                Literal::Text("2026-11-23 00:00:00".into())
+            ]
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! Command-line tools that work on the instance's database: seeding the demo platform and
+//! generating, printing and listing payloads. They print for people on standard output; logs go
+//! to standard error.
+
+use std::io::Write;
+
+use anyhow::Context;
+use chrono::Utc;
+
+use super::cli::{HistoryArgs, PayloadArgs, SeedArgs};
+use super::config::{Locks, Settings};
+use super::{db, prepare_data_dir};
+use crate::platform::seed::{self, SeedError};
+use crate::service_ping::{self, GenerationDeps, Trigger, TriggerKind};
+
+async fn open_database(settings: &Settings) -> anyhow::Result<db::Db> {
+    prepare_data_dir(&settings.data_dir)?;
+    db::connect_and_migrate(settings).await
+}
+
+/// `service-ping seed`: the demo platform, with history up to today.
+pub async fn seed(settings: &Settings, args: SeedArgs) -> anyhow::Result<()> {
+    let db = open_database(settings).await?;
+    let started = std::time::Instant::now();
+    match seed::seed(&db, args.scale, Utc::now().date_naive(), args.reset).await {
+        Ok(report) => {
+            println!(
+                "Seeded the platform at scale {}: {} rows of history up to {} in {:.1} s.",
+                args.scale,
+                report.rows,
+                report.anchor,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Err(SeedError::NotEmpty { users }) if args.if_empty => {
+            println!("The platform already has data ({users} users); left as it is.");
+            Ok(())
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// `service-ping payload`: generates and stores a payload, then prints exactly the stored bytes.
+pub async fn payload(settings: &Settings, locks: &Locks, args: PayloadArgs) -> anyhow::Result<()> {
+    let db = open_database(settings).await?;
+    let identity = crate::instance::load_or_create(&db, Utc::now()).await?;
+    let dictionary = service_ping::load_dictionary(&settings.service_ping.metrics_dir, &db).await?;
+    let deps = GenerationDeps {
+        db: &db,
+        dictionary: &dictionary,
+        identity: &identity,
+        instance: &settings.instance,
+        locks,
+    };
+    let progress = |done: usize, total: usize| eprint!("\rgenerating: {done}/{total} metrics");
+    let trigger = Trigger {
+        kind: TriggerKind::Cli,
+        account_id: None,
+    };
+    let stored = service_ping::generate_and_store(deps, trigger, Utc::now(), &progress).await?;
+    eprintln!();
+    let generated = &stored.payload;
+    match &args.out {
+        Some(path) => std::fs::write(path, &generated.bytes)
+            .with_context(|| format!("writing {}", path.display()))?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&generated.bytes)?;
+            stdout.flush()?;
+        }
+    }
+    let failed = generated
+        .outcomes
+        .iter()
+        .filter(|o| o.error.is_some())
+        .count();
+    eprintln!(
+        "payload #{} recorded_at {} sha256 {} ({} bytes, {} metrics, {} failed) in {} ms; peak memory {}",
+        stored.id,
+        generated.recorded_at,
+        generated.sha256,
+        generated.bytes.len(),
+        generated.outcomes.len(),
+        failed,
+        generated.elapsed.as_millis(),
+        peak_memory().unwrap_or_else(|| "unknown".into()),
+    );
+    Ok(())
+}
+
+/// `service-ping history`: the stored payloads, newest first.
+pub async fn history(settings: &Settings, args: HistoryArgs) -> anyhow::Result<()> {
+    let db = open_database(settings).await?;
+    let payloads = service_ping::db::list(&db, args.limit).await?;
+    if payloads.is_empty() {
+        println!("No payload has been generated yet.");
+        return Ok(());
+    }
+    println!(
+        "{:<26} {:<64} {:>9}  {:<26} TRIGGER",
+        "RECORDED_AT", "SHA256", "BYTES", "SENT_AT"
+    );
+    for payload in payloads {
+        println!(
+            "{:<26} {:<64} {:>9}  {:<26} {}",
+            payload.recorded_at,
+            payload.sha256,
+            payload.size_bytes,
+            payload.sent_at.as_deref().unwrap_or("not sent"),
+            payload.trigger
+        );
+    }
+    Ok(())
+}
+
+/// The process's peak resident memory (`VmHWM`), as "12.3 MB".
+fn peak_memory() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kilobytes: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(format!("{:.1} MB", kilobytes / 1024.0))
+}

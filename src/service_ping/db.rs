@@ -1,0 +1,149 @@
+//! SQL for `raw_usage_data`: every generated payload, kept once as its exact bytes, with the
+//! value, error and cost of each metric.
+
+use chrono::{DateTime, Utc};
+use sqlx::{QueryBuilder, Sqlite};
+
+use crate::engine::MetricOutcome;
+use crate::server::db::Db;
+
+/// A payload to store.
+#[derive(Debug)]
+pub struct NewRawUsageData<'a> {
+    pub recorded_at: &'a str,
+    pub payload: &'a [u8],
+    pub sha256: &'a str,
+    pub generation_ms: i64,
+    pub trigger: &'a str,
+    pub triggered_by: Option<i64>,
+    pub outcomes: &'a [MetricOutcome],
+}
+
+/// A stored payload without its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RawUsageData {
+    pub id: i64,
+    pub recorded_at: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub metrics_total: i64,
+    pub metrics_failed: i64,
+    pub generation_ms: i64,
+    pub trigger: String,
+    /// Username of the account that asked for it, if a person did.
+    pub triggered_by: Option<String>,
+    pub sent_at: Option<String>,
+    pub usage_data_id: Option<i64>,
+}
+
+/// The value, error and cost of one metric of a stored payload.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct MetricResult {
+    pub key_path: String,
+    /// The value as JSON text.
+    pub value: String,
+    pub error: Option<String>,
+    pub duration_us: i64,
+}
+
+const SELECT_RAW_USAGE_DATA: &str = "SELECT r.id, r.recorded_at, r.sha256, r.size_bytes, \
+    r.metrics_total, r.metrics_failed, r.generation_ms, r.trigger, a.username AS triggered_by, \
+    r.sent_at, r.usage_data_id FROM raw_usage_data AS r LEFT JOIN accounts AS a ON a.id = r.triggered_by";
+
+/// Stores a payload and its metric results in one transaction; returns its id. A second payload
+/// with the same `recorded_at` is refused by the unique constraint.
+#[tracing::instrument(skip_all, err)]
+pub async fn insert(
+    db: &Db,
+    new: &NewRawUsageData<'_>,
+    now: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let failed = new.outcomes.iter().filter(|o| o.error.is_some()).count() as i64;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO raw_usage_data (recorded_at, payload, sha256, size_bytes, metrics_total, \
+         metrics_failed, generation_ms, trigger, triggered_by, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+    )
+    .bind(new.recorded_at)
+    .bind(new.payload)
+    .bind(new.sha256)
+    .bind(new.payload.len() as i64)
+    .bind(new.outcomes.len() as i64)
+    .bind(failed)
+    .bind(new.generation_ms)
+    .bind(new.trigger)
+    .bind(new.triggered_by)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    // Chunks keep each statement well under SQLite's limit of bound parameters.
+    for chunk in new.outcomes.chunks(1000) {
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO raw_usage_data_metrics (raw_usage_data_id, key_path, value, error, duration_us, scan) ",
+        );
+        query.push_values(chunk, |mut row, outcome| {
+            row.push_bind(id)
+                .push_bind(outcome.key_path.as_str())
+                .push_bind(outcome.value.to_string())
+                .push_bind(outcome.error.as_deref())
+                .push_bind(outcome.duration.as_micros() as i64)
+                .push_bind(outcome.scan.as_deref());
+        });
+        query.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(id)
+}
+
+#[tracing::instrument(skip_all, err)]
+pub async fn latest(db: &Db) -> Result<Option<RawUsageData>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{SELECT_RAW_USAGE_DATA} ORDER BY r.recorded_at DESC, r.id DESC LIMIT 1"
+    ))
+    .fetch_optional(db)
+    .await
+}
+
+#[tracing::instrument(skip(db), err)]
+pub async fn find(db: &Db, id: i64) -> Result<Option<RawUsageData>, sqlx::Error> {
+    sqlx::query_as(&format!("{SELECT_RAW_USAGE_DATA} WHERE r.id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// The newest `limit` payloads, newest first.
+#[tracing::instrument(skip(db), err)]
+pub async fn list(db: &Db, limit: i64) -> Result<Vec<RawUsageData>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{SELECT_RAW_USAGE_DATA} ORDER BY r.recorded_at DESC, r.id DESC LIMIT $1"
+    ))
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// The exact stored bytes of a payload.
+#[tracing::instrument(skip(db), err)]
+pub async fn payload_bytes(db: &Db, id: i64) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT payload FROM raw_usage_data WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Every metric result of a stored payload, by key path.
+#[tracing::instrument(skip(db), err)]
+pub async fn metric_results(
+    db: &Db,
+    raw_usage_data_id: i64,
+) -> Result<Vec<MetricResult>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT key_path, value, error, duration_us FROM raw_usage_data_metrics \
+         WHERE raw_usage_data_id = $1 ORDER BY key_path",
+    )
+    .bind(raw_usage_data_id)
+    .fetch_all(db)
+    .await
+}

@@ -1,0 +1,174 @@
+//! Generating a payload: the permitted metric definitions, evaluated against the database at one
+//! `recorded_at`, assembled into bytes that are stored once and never rebuilt.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::{db, facts};
+use crate::engine::evaluate::{Progress, evaluate, format_timestamp};
+use crate::engine::instrumentation::{Instrumentation, SystemValue};
+use crate::engine::{DataCategory, Dictionary, MetricOutcome, Strategy, payload};
+use crate::instance::InstanceIdentity;
+use crate::server::config::{InstanceSettings, Locks};
+use crate::server::db::Db;
+
+/// What a generation needs from the running instance.
+#[derive(Clone, Copy)]
+pub struct GenerationDeps<'a> {
+    pub db: &'a Db,
+    pub dictionary: &'a Dictionary,
+    pub identity: &'a InstanceIdentity,
+    pub instance: &'a InstanceSettings,
+    pub locks: &'a Locks,
+}
+
+/// Why a payload was generated; stored with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TriggerKind {
+    /// The weekly job.
+    Schedule,
+    /// "Send now" in the dashboard.
+    Manual,
+    /// `service-ping payload` or `service-ping submit`.
+    Cli,
+    /// "Generate new preview" in the dashboard.
+    Preview,
+}
+
+impl TriggerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerKind::Schedule => "schedule",
+            TriggerKind::Manual => "manual",
+            TriggerKind::Cli => "cli",
+            TriggerKind::Preview => "preview",
+        }
+    }
+}
+
+/// Why, and for whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trigger {
+    pub kind: TriggerKind,
+    /// The account that asked, when a person did.
+    pub account_id: Option<i64>,
+}
+
+/// A generated payload: its exact bytes and what each metric gave.
+#[derive(Debug, Clone)]
+pub struct GeneratedPayload {
+    pub recorded_at: String,
+    pub bytes: Vec<u8>,
+    pub sha256: String,
+    pub outcomes: Vec<MetricOutcome>,
+    pub elapsed: Duration,
+}
+
+/// A payload that has been stored.
+#[derive(Debug, Clone)]
+pub struct StoredPayload {
+    pub id: i64,
+    pub payload: GeneratedPayload,
+}
+
+/// Builds the payload recorded at `recorded_at` from every metric the settings permit. Never
+/// fails because of one metric (it gets its sentinel); fails only when the settings cannot be
+/// read.
+#[tracing::instrument(skip_all, err)]
+pub async fn generate(
+    deps: GenerationDeps<'_>,
+    recorded_at: DateTime<Utc>,
+    strategy: Strategy,
+    progress: Progress<'_>,
+) -> Result<GeneratedPayload, sqlx::Error> {
+    let service_ping = crate::settings::db::service_ping(deps.db, deps.locks).await?;
+    let include_optional = crate::settings::db::include_optional_data(deps.db).await?;
+    let categories = DataCategory::permitted(include_optional);
+    let definitions: Vec<_> = deps
+        .dictionary
+        .definitions
+        .iter()
+        .filter(|d| d.is_reported(&categories))
+        .collect();
+    let facts = facts::gather(
+        deps.identity,
+        deps.instance,
+        service_ping.enabled,
+        &categories,
+    );
+    let started = Instant::now();
+    let mut outcomes = evaluate(
+        deps.db,
+        &definitions,
+        &facts,
+        recorded_at,
+        strategy,
+        progress,
+    )
+    .await;
+    let elapsed = started.elapsed();
+    let finished_at = recorded_at + chrono::Duration::from_std(elapsed).unwrap_or_default();
+    for outcome in &mut outcomes {
+        let is_finish_time = deps.dictionary.get(&outcome.key_path).is_some_and(|d| {
+            d.instrumentation == Instrumentation::System(SystemValue::RecordingFinishedAt)
+        });
+        if is_finish_time {
+            outcome.value = json!(format_timestamp(finished_at));
+        }
+    }
+    let bytes = payload::to_bytes(&payload::assemble(&outcomes));
+    Ok(GeneratedPayload {
+        recorded_at: format_timestamp(recorded_at),
+        sha256: payload::sha256_hex(&bytes),
+        bytes,
+        outcomes,
+        elapsed,
+    })
+}
+
+/// Generates the payload recorded at `recorded_at` and stores it; the stored bytes are what
+/// every later preview, download and submission uses.
+pub async fn generate_and_store(
+    deps: GenerationDeps<'_>,
+    trigger: Trigger,
+    recorded_at: DateTime<Utc>,
+    progress: Progress<'_>,
+) -> anyhow::Result<StoredPayload> {
+    let generated = generate(deps, recorded_at, Strategy::Fused, progress)
+        .await
+        .context("reading the Service Ping settings")?;
+    let new = db::NewRawUsageData {
+        recorded_at: &generated.recorded_at,
+        payload: &generated.bytes,
+        sha256: &generated.sha256,
+        generation_ms: generated.elapsed.as_millis() as i64,
+        trigger: trigger.kind.as_str(),
+        triggered_by: trigger.account_id,
+        outcomes: &generated.outcomes,
+    };
+    let id = db::insert(deps.db, &new, Utc::now())
+        .await
+        .with_context(|| format!("storing the payload recorded at {}", generated.recorded_at))?;
+    let failed = generated
+        .outcomes
+        .iter()
+        .filter(|o| o.error.is_some())
+        .count();
+    tracing::info!(
+        id,
+        recorded_at = %generated.recorded_at,
+        sha256 = %generated.sha256,
+        metrics = generated.outcomes.len(),
+        failed,
+        elapsed_ms = generated.elapsed.as_millis() as u64,
+        trigger = trigger.kind.as_str(),
+        "stored a Service Ping payload"
+    );
+    Ok(StoredPayload {
+        id,
+        payload: generated,
+    })
+}

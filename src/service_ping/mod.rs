@@ -1,0 +1,32 @@
+//! Service Ping on the instance side: generating payloads from the metric dictionary and keeping
+//! them, byte for byte, as raw usage data. Plain server code (no Leptos): the dashboard, the
+//! command line and (later) the weekly job all call these functions.
+
+pub mod db;
+pub mod facts;
+pub mod generate;
+pub mod tracker;
+
+pub use generate::{GenerationDeps, Trigger, TriggerKind, generate_and_store};
+pub use tracker::GenerationTracker;
+
+use std::path::Path;
+
+use crate::engine::Dictionary;
+use crate::engine::catalog::Catalog;
+use crate::server::db::Db;
+
+/// Loads the metric dictionary and checks every table and column it names against the
+/// database. Any problem is an error naming the file and the field, and the process must not
+/// start with it.
+pub async fn load_dictionary(dir: &Path, db: &Db) -> anyhow::Result<Dictionary> {
+    let dictionary = Dictionary::load(dir)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .map_err(|e| e.context(format!("loading the metric dictionary {}", dir.display())))?;
+    let catalog = Catalog::read(db).await?;
+    catalog
+        .check(&dictionary)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .map_err(|e| e.context(format!("checking the metric dictionary {}", dir.display())))?;
+    Ok(dictionary)
+}
