@@ -69,8 +69,30 @@ pub enum Strategy {
 /// Reports progress as (metrics done, metrics in total).
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Send + Sync);
 
+/// How many statements a generation runs at once. SQLite in WAL mode serves readers in
+/// parallel, one connection each; the cap leaves the pool's other connections to the dashboard.
+fn parallelism() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().min(4))
+}
+
+/// One unit of database work: a fused scan of a table, or one metric on its own.
+enum Job<'a> {
+    Scan(&'a str, Vec<&'a MetricDefinition>),
+    Single(&'a MetricDefinition),
+}
+
+impl Job<'_> {
+    async fn run(self, db: &Db, recorded_at: DateTime<Utc>) -> Vec<MetricOutcome> {
+        match self {
+            Job::Scan(table, group) => fused_scan(db, table, &group, recorded_at).await,
+            Job::Single(definition) => vec![single(db, definition, recorded_at).await],
+        }
+    }
+}
+
 /// Evaluates `definitions` for a payload recorded at `recorded_at`. Never fails as a whole:
-/// a metric that cannot be computed gets its sentinel and its error.
+/// a metric that cannot be computed gets its sentinel and its error. Both strategies run their
+/// statements [`parallelism`] at a time, so they differ only in how many statements there are.
 pub async fn evaluate(
     db: &Db,
     definitions: &[&MetricDefinition],
@@ -79,9 +101,12 @@ pub async fn evaluate(
     strategy: Strategy,
     progress: Progress<'_>,
 ) -> Vec<MetricOutcome> {
+    use futures::StreamExt;
+
     let total = definitions.len();
     let mut outcomes: Vec<MetricOutcome> = Vec::with_capacity(total);
     let mut fused: BTreeMap<&str, Vec<&MetricDefinition>> = BTreeMap::new();
+    let mut jobs = Vec::new();
     for definition in definitions {
         match &definition.instrumentation {
             Instrumentation::System(value) => {
@@ -96,26 +121,27 @@ pub async fn evaluate(
                     .or_default()
                     .push(definition);
             }
-            _ => {}
-        }
-    }
-    progress(outcomes.len(), total);
-    for (table, group) in fused {
-        outcomes.extend(fused_scan(db, table, &group, recorded_at).await);
-        progress(outcomes.len(), total);
-    }
-    for definition in definitions {
-        let standalone = match &definition.instrumentation {
-            Instrumentation::Database(metric) => {
-                strategy == Strategy::PerMetric || metric.operation == Operation::EstimateDistinct
+            Instrumentation::Database(_) | Instrumentation::Sql(_) => {
+                jobs.push(Job::Single(definition))
             }
-            Instrumentation::Sql(_) => true,
-            Instrumentation::System(_) => false,
-        };
-        if standalone {
-            outcomes.push(single(db, definition, recorded_at).await);
-            progress(outcomes.len(), total);
         }
+    }
+    jobs.extend(
+        fused
+            .into_iter()
+            .map(|(table, group)| Job::Scan(table, group)),
+    );
+    progress(outcomes.len(), total);
+    // The futures are made before they go into the stream: a closure inside it would make the
+    // stream's type too general for the compiler to prove it `Send`.
+    let pending: Vec<_> = jobs
+        .into_iter()
+        .map(|job| job.run(db, recorded_at))
+        .collect();
+    let mut running = futures::stream::iter(pending).buffer_unordered(parallelism());
+    while let Some(done) = running.next().await {
+        outcomes.extend(done);
+        progress(outcomes.len(), total);
     }
     outcomes
 }

@@ -132,7 +132,7 @@ fn MetricTableRow(metric: MetricRow) -> impl IntoView {
             <td>{metric.data_category.clone()}</td>
             <td>{metric.time_frame.clone()}</td>
             <td><span class=status_class>{metric.status.clone()}</span></td>
-            <td class="numeric"><code>{value}</code></td>
+            <td class="numeric last-value"><code>{value}</code></td>
             <td class="numeric" data-testid="metric-duration">{format_duration(metric.last_duration_us)}</td>
         </tr>
     }

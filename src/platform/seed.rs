@@ -17,6 +17,8 @@ use crate::server::db::Db;
 const SEED: u64 = 0x5e41_1ce0_0017;
 /// Days of history before the anchor.
 pub const HISTORY_DAYS: i64 = 400;
+/// Page cache of the seeding connection, in KiB.
+const SEED_CACHE_KIB: u32 = 256 * 1024;
 /// Rows per INSERT statement (well under SQLite's 32 766 bound parameters).
 const ROWS_PER_STATEMENT: usize = 500;
 
@@ -100,7 +102,30 @@ pub async fn seed(
     if users > 0 && !reset {
         return Err(SeedError::NotEmpty { users });
     }
-    let mut tx = db.begin().await?;
+    // One transaction writes millions of rows into indexes in random date order; with
+    // SQLite's default 2 MB page cache every spilled page is read back from the WAL again and
+    // again. This connection gets a larger cache for the length of the seed.
+    let mut connection = db.acquire().await?;
+    sqlx::query(&format!("PRAGMA cache_size = -{SEED_CACHE_KIB}"))
+        .execute(&mut *connection)
+        .await?;
+    let rows = fill(&mut connection, scale, anchor).await;
+    sqlx::query("PRAGMA cache_size = -2000")
+        .execute(&mut *connection)
+        .await?;
+    let rows = rows?;
+    sqlx::query("ANALYZE").execute(db).await?;
+    Ok(SeedReport { rows, anchor })
+}
+
+/// Replaces the platform's rows with generated ones, in one transaction.
+async fn fill(
+    connection: &mut sqlx::SqliteConnection,
+    scale: u32,
+    anchor: NaiveDate,
+) -> Result<u64, sqlx::Error> {
+    use sqlx::Connection;
+    let mut tx = connection.begin().await?;
     // Rows are buffered per table and written in batches, so a child batch (jobs of pipelines)
     // can reach the database before its parents; the keys are checked when the transaction
     // commits instead.
@@ -112,11 +137,11 @@ pub async fn seed(
             .execute(&mut *tx)
             .await?;
     }
-    let mut generator = Generator::new(u64::from(scale), anchor);
-    let rows = generator.write_all(&mut tx).await?;
+    let rows = Generator::new(u64::from(scale), anchor)
+        .write_all(&mut tx)
+        .await?;
     tx.commit().await?;
-    sqlx::query("ANALYZE").execute(db).await?;
-    Ok(SeedReport { rows, anchor })
+    Ok(rows)
 }
 
 /// A value of a generated row.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
+use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::config::Settings;
@@ -29,7 +30,10 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Db> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10));
+        .busy_timeout(Duration::from_secs(10))
+        // Seeding and payload scans are long by design; sqlx would log each one's full SQL
+        // as a warning. Slow statements are still there at debug level.
+        .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
     SqlitePoolOptions::new()
         .max_connections(settings.database.max_connections)
         .connect_with(options)
