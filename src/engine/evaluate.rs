@@ -1,12 +1,12 @@
 //! Evaluating metric definitions against the database.
 //!
-//! Database metrics over the same table are fused into one scan: each metric becomes one
-//! aggregate (`COUNT(*) FILTER (WHERE ...)`, `COUNT(DISTINCT ...)`, ...) of a single
-//! `SELECT ... FROM table`, whatever its time frame, so every table is read once. When every
-//! metric of a table is windowed, the scan is limited to the union of the windows, which the
-//! `created_at` index serves. If a fused scan fails, its metrics are evaluated one by one so
-//! that only the faulty ones fall back to their sentinel. HyperLogLog estimates and reviewed
-//! SQL queries run as their own statements.
+//! Database metrics over the same table and time column are fused into one scan: each metric
+//! becomes one aggregate (`COUNT(*) FILTER (WHERE ...)`, `COUNT(DISTINCT ...)`, ...) of a
+//! single `SELECT ... FROM table`. All-time metrics of a table share one full read of it;
+//! windowed (7d, 28d) metrics share one read of the union of their windows, which the time
+//! column's index serves. If a fused scan fails, its metrics are evaluated one by one so that
+//! only the faulty ones fall back to their sentinel. HyperLogLog estimates and reviewed SQL
+//! queries run as their own statements.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -105,7 +105,9 @@ pub async fn evaluate(
 
     let total = definitions.len();
     let mut outcomes: Vec<MetricOutcome> = Vec::with_capacity(total);
-    let mut fused: BTreeMap<&str, Vec<&MetricDefinition>> = BTreeMap::new();
+    // One scan per table and time column: all-time metrics read the whole table once; windowed
+    // ones read only the rows of their windows, through the time column's index.
+    let mut fused: BTreeMap<(&str, Option<&str>), Vec<&MetricDefinition>> = BTreeMap::new();
     let mut jobs = Vec::new();
     for definition in definitions {
         match &definition.instrumentation {
@@ -116,8 +118,10 @@ pub async fn evaluate(
                 if strategy == Strategy::Fused
                     && metric.operation != Operation::EstimateDistinct =>
             {
+                let windowed = definition.time_frame.window(recorded_at).is_some();
+                let time_column = windowed.then_some(metric.time_column.as_str());
                 fused
-                    .entry(metric.table.as_str())
+                    .entry((metric.table.as_str(), time_column))
                     .or_default()
                     .push(definition);
             }
@@ -129,7 +133,7 @@ pub async fn evaluate(
     jobs.extend(
         fused
             .into_iter()
-            .map(|(table, group)| Job::Scan(table, group)),
+            .map(|((table, _), group)| Job::Scan(table, group)),
     );
     progress(outcomes.len(), total);
     // The futures are made before they go into the stream: a closure inside it would make the
@@ -470,13 +474,17 @@ async fn named_query(
     number_at(&row, 0)
 }
 
-/// HyperLogLog estimate of the distinct values of an integer column: the database hashes each
-/// value and keeps the minimum per bucket; the estimate is computed here from 512 minima.
+/// HyperLogLog estimate of the distinct values of an integer column. The database hands over
+/// each distinct value once (duplicates never change a HyperLogLog register, so the estimate is
+/// the same as over every row); they are hashed and bucketed here as they stream in, so memory
+/// stays at 512 registers whatever the table's size.
 async fn estimate(
     db: &Db,
     metric: &DatabaseMetric,
     window: Option<&Window>,
 ) -> Result<Value, sqlx::Error> {
+    use futures::TryStreamExt;
+
     let column = metric.column.as_deref().expect("estimates have a column");
     let mut binds = Vec::new();
     let mut condition = conditions(metric, window, &mut binds);
@@ -484,21 +492,18 @@ async fn estimate(
         condition = format!(" AND {condition}");
     }
     let sql = format!(
-        "SELECT h & {mask} AS bucket, MIN(h >> {bits}) FROM ({hashed}) GROUP BY bucket",
-        mask = hll::BUCKETS - 1,
-        bits = hll::BUCKET_BITS,
-        hashed = hll::hash_sql(&format!(
-            "SELECT {column} & 4294967295 AS v FROM {} WHERE {column} IS NOT NULL{condition}",
-            metric.table
-        )),
+        "SELECT DISTINCT {column} FROM {} WHERE {column} IS NOT NULL{condition}",
+        metric.table
     );
     let statement = Statement { sql, binds };
-    let rows = statement.bind_all().fetch_all(db).await?;
-    let mut minima: HashMap<u32, u32> = HashMap::with_capacity(rows.len());
-    for row in rows {
-        let bucket: i64 = row.try_get(0)?;
-        let minimum: i64 = row.try_get(1)?;
-        minima.insert(bucket as u32, minimum as u32);
+    let mut minima: HashMap<u32, u32> = HashMap::with_capacity(hll::BUCKETS as usize);
+    let mut values = statement.bind_all().fetch(db);
+    while let Some(row) = values.try_next().await? {
+        let value: i64 = row.try_get(0)?;
+        // The low 32 bits identify an id well enough for an estimate.
+        let hash = hll::hash(value as u32);
+        let minimum = minima.entry(hash & (hll::BUCKETS - 1)).or_insert(u32::MAX);
+        *minimum = (*minimum).min(hash >> hll::BUCKET_BITS);
     }
     Ok(json!(hll::estimate(&minima).round() as i64))
 }

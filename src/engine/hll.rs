@@ -1,7 +1,7 @@
 //! HyperLogLog with 512 buckets, as GitLab's `estimate_batch_distinct_count` (standard error
-//! 1.04/√512, about 4.6 %). The database computes a 32-bit hash of each value and keeps, per bucket,
-//! the minimum of the remaining bits; the smallest value has the longest run of leading zeros,
-//! which is all HyperLogLog needs from a bucket.
+//! 1.04/√512, about 4.6 %). Each value is hashed to 32 bits and, per bucket, the minimum of the
+//! remaining bits is kept; the smallest value has the longest run of leading zeros, which is all
+//! HyperLogLog needs from a bucket.
 
 use std::collections::HashMap;
 
@@ -10,23 +10,8 @@ pub const BUCKETS: u32 = 1 << BUCKET_BITS;
 /// Bits left for the rank once the bucket bits are taken from a 32-bit hash.
 const REST_BITS: u32 = 32 - BUCKET_BITS;
 
-/// Wraps `source` (a query yielding one integer column `v`) in SQL computing a well-mixed 32-bit
-/// hash `h` of `v` (the "hash32" integer mix: xor-shift, multiply, xor-shift, multiply,
-/// xor-shift). SQLite has no XOR operator, so `a ^ b` is written `(a | b) - (a & b)`; the
-/// products stay below 2^59, inside SQLite's 64-bit integers.
-pub fn hash_sql(source: &str) -> String {
-    const K: u64 = 0x045d_9f3b;
-    let mix = |inner: &str, from: &str| {
-        format!(
-            "SELECT ((({inner} | ({inner} >> 16)) - ({inner} & ({inner} >> 16))) * {K}) & 4294967295 AS v FROM ({from})"
-        )
-    };
-    let once = mix("v", source);
-    let twice = mix("v", &once);
-    format!("SELECT (v | (v >> 16)) - (v & (v >> 16)) AS h FROM ({twice})")
-}
-
-/// The same hash in Rust, for tests.
+/// A well-mixed 32-bit hash of `value` (the "hash32" integer mix: xor-shift, multiply,
+/// xor-shift, multiply, xor-shift): the low [`BUCKET_BITS`] choose the bucket, the rest the rank.
 pub fn hash(value: u32) -> u32 {
     let mut h = value;
     h = ((h >> 16) ^ h).wrapping_mul(0x045d_9f3b);

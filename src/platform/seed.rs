@@ -126,12 +126,6 @@ async fn fill(
 ) -> Result<u64, sqlx::Error> {
     use sqlx::Connection;
     let mut tx = connection.begin().await?;
-    // Rows are buffered per table and written in batches, so a child batch (jobs of pipelines)
-    // can reach the database before its parents; the keys are checked when the transaction
-    // commits instead.
-    sqlx::query("PRAGMA defer_foreign_keys = ON")
-        .execute(&mut *tx)
-        .await?;
     for table in TABLES.iter().rev() {
         sqlx::query(&format!("DELETE FROM {table}"))
             .execute(&mut *tx)
@@ -212,6 +206,20 @@ impl TableWriter {
             self.flush(tx).await?;
         }
         Ok(())
+    }
+
+    /// Pushes a row that references rows of `parent`; before this table's batch is written,
+    /// the parent's pending rows are, so every foreign key already has its row.
+    async fn push_child(
+        &mut self,
+        tx: &mut sqlx::SqliteConnection,
+        row: Vec<Cell>,
+        parent: &mut TableWriter,
+    ) -> Result<(), sqlx::Error> {
+        if self.rows.len() + 1 == ROWS_PER_STATEMENT {
+            parent.flush(tx).await?;
+        }
+        self.push(tx, row).await
     }
 
     async fn flush(&mut self, tx: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
@@ -925,7 +933,7 @@ impl Generator {
                 let name = self.choose(JOB_NAMES);
                 let job_duration = duration.map(|d| d / jobs as i64);
                 builds
-                    .push(
+                    .push_child(
                         tx,
                         vec![
                             build_id.into(),
@@ -938,6 +946,7 @@ impl Generator {
                             stamp(created).into(),
                             stamp(created).into(),
                         ],
+                        &mut pipelines,
                     )
                     .await?;
             }
@@ -1012,7 +1021,7 @@ impl Generator {
                 ("running", 2),
             ]);
             deployments
-                .push(
+                .push_child(
                     tx,
                     vec![
                         id.into(),
@@ -1023,6 +1032,7 @@ impl Generator {
                         stamp(created).into(),
                         stamp(created).into(),
                     ],
+                    &mut environments,
                 )
                 .await?;
         }
