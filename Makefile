@@ -5,6 +5,10 @@ CARGO_HOME ?= $(HOME)/.cargo
 export PATH := $(CARGO_HOME)/bin:$(PATH)
 # Build output; CI points this at a persistent directory so warm runs are incremental.
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
+# cargo-leptos builds with LEPTOS_OUTPUT_NAME set, and Leptos names the wasm file it links
+# differently without it; setting it for every cargo command keeps `cargo test` from rebuilding
+# the release binary into one that asks for a wasm file that does not exist.
+export LEPTOS_OUTPUT_NAME := service-ping
 BIN := $(CARGO_TARGET_DIR)/release/service-ping
 DATA_DIR ?= data
 LISTEN ?= 127.0.0.1:3000
@@ -19,7 +23,8 @@ run: tools build
 	exec $(BIN) --data-dir $(DATA_DIR) --listen $(LISTEN) serve
 
 ## Everything CI checks, from a machine that has only rustup, Node and apt.
-test: test-tools fmt-check clippy build unit-test e2e
+# The release build comes last before the browser tests, so they run the binary it made.
+test: test-tools fmt-check clippy unit-test build e2e
 
 tools:
 	scripts/install-tools.sh

@@ -10,6 +10,8 @@ scale=${1:-100}
 [[ "$scale" =~ ^[0-9]+$ ]] || { echo "usage: bench/payload.sh [SCALE]" >&2; exit 2; }
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+# As the Makefile: cargo-leptos's output name for every cargo command (see the comment there).
+export LEPTOS_OUTPUT_NAME=service-ping
 scripts/install-tools.sh
 cargo leptos build --release
 bin=$CARGO_TARGET_DIR/release/service-ping

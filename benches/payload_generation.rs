@@ -60,7 +60,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let ours = generate_and_store(deps, trigger, recorded_at, &|_, _| {}).await?;
     let fused = started.elapsed();
-    let peak_after_ours = peak_rss_mb();
+    let peak_after_ours = service_ping::server::commands::peak_memory_mb();
 
     let started = Instant::now();
     let naive = generate(deps, recorded_at, Strategy::PerMetric, &|_, _| {}).await?;
@@ -140,18 +140,4 @@ fn disagreements(
 
 fn secs(duration: Duration) -> f64 {
     duration.as_secs_f64()
-}
-
-/// The process's peak resident memory so far (`VmHWM`), in MB.
-fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kilobytes: f64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kilobytes / 1024.0)
 }

@@ -44,6 +44,30 @@ pub fn ServicePingBadge(enabled: bool) -> impl IntoView {
     view! { <span class=class data-testid="service-ping-state">{label}</span> }
 }
 
+/// A search field that filters a list as a person types.
+#[component]
+pub fn SearchBox(
+    /// Read by screen readers; the field shows `placeholder`.
+    label: &'static str,
+    placeholder: &'static str,
+    test_id: &'static str,
+    query: ReadSignal<String>,
+    set_query: WriteSignal<String>,
+) -> impl IntoView {
+    view! {
+        <label class="search">
+            <span class="visually-hidden">{label}</span>
+            <input
+                type="search"
+                placeholder=placeholder
+                data-testid=test_id
+                prop:value=query
+                on:input=move |ev| set_query.set(event_target_value(&ev))
+            />
+        </label>
+    }
+}
+
 /// `1 key`, `2 keys`.
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{MetricDictionary, MetricRow, get_metric_dictionary};
-use crate::components::{ErrorNotice, PageHeader};
+use crate::components::{ErrorNotice, PageHeader, SearchBox};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SortOrder {
@@ -62,16 +62,13 @@ fn MetricTable(dictionary: MetricDictionary) -> impl IntoView {
     view! {
         <section class="card">
             <div class="preview-toolbar">
-                <label class="search">
-                    <span class="visually-hidden">"Search metrics"</span>
-                    <input
-                        type="search"
-                        placeholder="Search key paths and descriptions"
-                        data-testid="metric-search"
-                        prop:value=query
-                        on:input=move |ev| set_query.set(event_target_value(&ev))
-                    />
-                </label>
+                <SearchBox
+                    label="Search metrics"
+                    placeholder="Search key paths and descriptions"
+                    test_id="metric-search"
+                    query
+                    set_query
+                />
                 <label class="inline-field">
                     "Sort "
                     <select

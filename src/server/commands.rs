@@ -84,7 +84,7 @@ pub async fn payload(settings: &Settings, locks: &Locks, args: PayloadArgs) -> a
         generated.outcomes.len(),
         failed,
         generated.elapsed.as_millis(),
-        peak_memory().unwrap_or_else(|| "unknown".into()),
+        peak_memory_mb().map_or_else(|| "unknown".into(), |mb| format!("{mb:.1} MB")),
     );
     Ok(())
 }
@@ -114,8 +114,8 @@ pub async fn history(settings: &Settings, args: HistoryArgs) -> anyhow::Result<(
     Ok(())
 }
 
-/// The process's peak resident memory (`VmHWM`), as "12.3 MB".
-fn peak_memory() -> Option<String> {
+/// The process's peak resident memory so far (`VmHWM`), in MB.
+pub fn peak_memory_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kilobytes: f64 = status
         .lines()
@@ -125,5 +125,5 @@ fn peak_memory() -> Option<String> {
         .trim()
         .parse()
         .ok()?;
-    Some(format!("{:.1} MB", kilobytes / 1024.0))
+    Some(kilobytes / 1024.0)
 }

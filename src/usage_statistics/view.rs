@@ -8,7 +8,7 @@ use super::{
     GenerationStatus, PayloadPreview, PayloadSummary, UsageStatistics, generate_preview,
     get_generation_status, get_usage_statistics,
 };
-use crate::components::{ErrorNotice, Fact, PageHeader, ServicePingBadge, plural};
+use crate::components::{ErrorNotice, Fact, PageHeader, SearchBox, ServicePingBadge, plural};
 use crate::error::ApiError;
 
 /// How often the page asks for progress while a payload is being generated.
@@ -200,16 +200,13 @@ fn Preview(preview: PayloadPreview, sent: bool) -> impl IntoView {
         </div>
         <div class:is-hidden=move || tab.get() != PreviewTab::Tree>
             <div class="preview-toolbar">
-                <label class="search">
-                    <span class="visually-hidden">"Search keys"</span>
-                    <input
-                        type="search"
-                        placeholder="Search keys, e.g. counts_monthly"
-                        data-testid="key-search"
-                        prop:value=query
-                        on:input=move |ev| set_query.set(event_target_value(&ev))
-                    />
-                </label>
+                <SearchBox
+                    label="Search keys"
+                    placeholder="Search keys, e.g. counts_monthly"
+                    test_id="key-search"
+                    query
+                    set_query
+                />
                 <span class="muted" data-testid="match-count">{move || plural(matching(), "key", "keys")}</span>
                 <div class="button-row">
                     <button type="button" class="button button-ghost" on:click=move |_| set_expansion(true)>"Expand all"</button>
