@@ -14,8 +14,9 @@ use crate::server::db::Db;
 pub const INVALID_CREDENTIALS: &str = "Invalid login or password.";
 
 /// Checks a login (username or email) and password, honouring the throttle. Every failure is
-/// recorded against both the account name and the client address.
-#[tracing::instrument(skip_all, err)]
+/// recorded against both the account name and the client address. Refusals are the client's
+/// doing (a wrong password, the throttle), so they are logged as warnings, not errors.
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn authenticate(
     db: &Db,
     limits: &SignInSettings,
