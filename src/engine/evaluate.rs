@@ -59,7 +59,8 @@ pub struct MetricOutcome {
     pub scan: Option<String>,
 }
 
-/// One scan per table, or one query per metric (the naive baseline the benchmark compares with).
+/// One scan per table and time column, or one query per metric (the naive baseline the
+/// benchmark compares with).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
     Fused,

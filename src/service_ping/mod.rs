@@ -20,13 +20,12 @@ use crate::server::db::Db;
 /// database. Any problem is an error naming the file and the field, and the process must not
 /// start with it.
 pub async fn load_dictionary(dir: &Path, db: &Db) -> anyhow::Result<Dictionary> {
+    use anyhow::Context;
     let dictionary = Dictionary::load(dir)
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .map_err(|e| e.context(format!("loading the metric dictionary {}", dir.display())))?;
-    let catalog = Catalog::read(db).await?;
-    catalog
+        .with_context(|| format!("loading the metric dictionary {}", dir.display()))?;
+    Catalog::read(db)
+        .await?
         .check(&dictionary)
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .map_err(|e| e.context(format!("checking the metric dictionary {}", dir.display())))?;
+        .with_context(|| format!("checking the metric dictionary {}", dir.display()))?;
     Ok(dictionary)
 }

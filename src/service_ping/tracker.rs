@@ -1,7 +1,7 @@
 //! The state of the payload generation started from the dashboard, so that any page (and any
 //! administrator) can follow its progress while it runs. One generation at a time.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
@@ -25,34 +25,32 @@ pub struct GenerationTracker {
 }
 
 impl GenerationTracker {
-    /// Marks a generation as started; `false` when one is already running.
-    pub fn try_start(&self, now: DateTime<Utc>) -> bool {
+    /// Marks a generation as started and hands back its handle; `None` when one is already
+    /// running.
+    pub fn try_start(self: &Arc<Self>, now: DateTime<Utc>) -> Option<RunningGeneration> {
         let mut state = self.lock();
         if state.running {
-            return false;
+            return None;
         }
         *state = GenerationState {
             running: true,
             started_at: Some(now),
             ..GenerationState::default()
         };
-        true
-    }
-
-    pub fn progress(&self, done: usize, total: usize) {
-        let mut state = self.lock();
-        state.done = done;
-        state.total = total;
-    }
-
-    pub fn finish(&self, outcome: Result<i64, String>) {
-        let mut state = self.lock();
-        state.running = false;
-        state.outcome = Some(outcome);
+        Some(RunningGeneration {
+            tracker: Arc::clone(self),
+            finished: false,
+        })
     }
 
     pub fn snapshot(&self) -> GenerationState {
         self.lock().clone()
+    }
+
+    fn finish(&self, outcome: Result<i64, String>) {
+        let mut state = self.lock();
+        state.running = false;
+        state.outcome = Some(outcome);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, GenerationState> {
@@ -63,22 +61,71 @@ impl GenerationTracker {
     }
 }
 
+/// The generation in progress. If it is dropped without [`RunningGeneration::finish`] (its
+/// task panicked or was cancelled), the generation is recorded as failed, so the dashboard can
+/// start another instead of showing "Generating…" forever.
+#[derive(Debug)]
+pub struct RunningGeneration {
+    tracker: Arc<GenerationTracker>,
+    finished: bool,
+}
+
+impl RunningGeneration {
+    pub fn progress(&self, done: usize, total: usize) {
+        let mut state = self.tracker.lock();
+        state.done = done;
+        state.total = total;
+    }
+
+    pub fn finish(mut self, outcome: Result<i64, String>) {
+        self.finished = true;
+        self.tracker.finish(outcome);
+    }
+}
+
+impl Drop for RunningGeneration {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.tracker
+                .finish(Err("the generation stopped before it finished".into()));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn only_one_generation_runs_at_a_time_and_its_end_is_remembered() {
-        let tracker = GenerationTracker::default();
-        assert!(tracker.try_start(Utc::now()));
-        assert!(!tracker.try_start(Utc::now()));
-        tracker.progress(3, 10);
+        let tracker = Arc::new(GenerationTracker::default());
+        let running = tracker.try_start(Utc::now()).unwrap();
+        assert!(tracker.try_start(Utc::now()).is_none());
+        running.progress(3, 10);
         assert_eq!((tracker.snapshot().done, tracker.snapshot().total), (3, 10));
-        tracker.finish(Ok(7));
+        running.finish(Ok(7));
         let state = tracker.snapshot();
         assert!(!state.running);
         assert_eq!(state.outcome, Some(Ok(7)));
-        assert!(tracker.try_start(Utc::now()));
+        let _again = tracker.try_start(Utc::now()).unwrap();
         assert_eq!(tracker.snapshot().outcome, None);
+    }
+
+    #[test]
+    fn a_generation_that_stops_without_finishing_is_recorded_as_failed() {
+        let tracker = Arc::new(GenerationTracker::default());
+        let running = tracker.try_start(Utc::now()).unwrap();
+        let task = std::thread::spawn(move || {
+            let _running = running;
+            panic!("the task died");
+        });
+        assert!(task.join().is_err());
+        let state = tracker.snapshot();
+        assert!(!state.running);
+        assert_eq!(
+            state.outcome,
+            Some(Err("the generation stopped before it finished".into()))
+        );
+        assert!(tracker.try_start(Utc::now()).is_some());
     }
 }

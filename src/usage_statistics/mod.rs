@@ -146,11 +146,10 @@ pub async fn generate_preview() -> Result<GenerationStatus, ApiError> {
     let account = crate::auth::session::require_admin().await?;
     let state = crate::server::app_state()?;
     let now = chrono::Utc::now();
-    if state.generation.try_start(now) {
+    if let Some(running) = state.generation.try_start(now) {
         let task_state = state.clone();
         tokio::spawn(async move {
-            let tracker = task_state.generation.clone();
-            let progress = |done: usize, total: usize| tracker.progress(done, total);
+            let progress = |done: usize, total: usize| running.progress(done, total);
             let trigger = Trigger {
                 kind: TriggerKind::Preview,
                 account_id: Some(account.id),
@@ -162,7 +161,7 @@ pub async fn generate_preview() -> Result<GenerationStatus, ApiError> {
                 &progress,
             )
             .await;
-            tracker.finish(result.map(|stored| stored.id).map_err(|error| {
+            running.finish(result.map(|stored| stored.id).map_err(|error| {
                 tracing::error!(error = format!("{error:#}"), "payload generation failed");
                 format!("{error:#}")
             }));
