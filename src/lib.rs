@@ -9,6 +9,8 @@
 
 pub mod app;
 pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod collector;
 pub mod components;
 #[cfg(feature = "ssr")]
 pub mod engine;

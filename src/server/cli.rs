@@ -42,6 +42,22 @@ pub enum Command {
     Payload(PayloadArgs),
     /// List the stored payloads: recorded_at, sha256, size, sent_at.
     History(HistoryArgs),
+    /// Generate a payload and send it to the collector now (refused when Service Ping is off).
+    Submit,
+    /// Run the collector (GitLab's Versions application) that instances send their pings to.
+    Collector(CollectorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CollectorArgs {
+    #[command(subcommand)]
+    pub command: Option<CollectorCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CollectorCommand {
+    /// Receive pings on --listen, storing them in --data-dir (the default).
+    Serve,
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +146,24 @@ mod tests {
             cli.command,
             Some(Command::Seed(SeedArgs { scale: 100, .. }))
         ));
+    }
+
+    #[test]
+    fn collector_takes_the_global_listen_and_data_dir_flags() {
+        let cli = Cli::try_parse_from([
+            "service-ping",
+            "collector",
+            "--listen",
+            "127.0.0.1:3002",
+            "--data-dir",
+            "/tmp/c",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Collector(CollectorArgs { command: None }))
+        ));
+        assert_eq!(cli.listen.unwrap().port(), 3002);
     }
 
     #[test]

@@ -41,18 +41,41 @@ pub async fn seed(settings: &Settings, args: SeedArgs) -> anyhow::Result<()> {
     }
 }
 
+/// What the payload commands need from the instance: its database, identity and dictionary.
+struct Instance {
+    db: db::Db,
+    identity: crate::instance::InstanceIdentity,
+    dictionary: crate::engine::Dictionary,
+}
+
+impl Instance {
+    async fn open(settings: &Settings) -> anyhow::Result<Self> {
+        let db = open_database(settings).await?;
+        let identity = crate::instance::load_or_create(&db, Utc::now()).await?;
+        let dictionary =
+            service_ping::load_dictionary(&settings.service_ping.metrics_dir, &db).await?;
+        Ok(Self {
+            db,
+            identity,
+            dictionary,
+        })
+    }
+
+    fn deps<'a>(&'a self, settings: &'a Settings, locks: &'a Locks) -> GenerationDeps<'a> {
+        GenerationDeps {
+            db: &self.db,
+            dictionary: &self.dictionary,
+            identity: &self.identity,
+            instance: &settings.instance,
+            locks,
+        }
+    }
+}
+
 /// `service-ping payload`: generates and stores a payload, then prints exactly the stored bytes.
 pub async fn payload(settings: &Settings, locks: &Locks, args: PayloadArgs) -> anyhow::Result<()> {
-    let db = open_database(settings).await?;
-    let identity = crate::instance::load_or_create(&db, Utc::now()).await?;
-    let dictionary = service_ping::load_dictionary(&settings.service_ping.metrics_dir, &db).await?;
-    let deps = GenerationDeps {
-        db: &db,
-        dictionary: &dictionary,
-        identity: &identity,
-        instance: &settings.instance,
-        locks,
-    };
+    let instance = Instance::open(settings).await?;
+    let deps = instance.deps(settings, locks);
     let progress = |done: usize, total: usize| eprint!("\rgenerating: {done}/{total} metrics");
     let trigger = Trigger {
         kind: TriggerKind::Cli,
@@ -85,6 +108,30 @@ pub async fn payload(settings: &Settings, locks: &Locks, args: PayloadArgs) -> a
         failed,
         generated.elapsed.as_millis(),
         peak_memory_mb().map_or_else(|| "unknown".into(), |mb| format!("{mb:.1} MB")),
+    );
+    Ok(())
+}
+
+/// `service-ping submit`: the same path as the dashboard's "Send now". Fails (non-zero exit)
+/// when Service Ping is off or the collector refuses.
+pub async fn submit(settings: &Settings, locks: &Locks) -> anyhow::Result<()> {
+    use crate::service_ping::submit::Stage;
+    let instance = Instance::open(settings).await?;
+    let client = service_ping::CollectorClient::new(&settings.collector)?;
+    let progress = |stage: Stage| match stage {
+        Stage::Generating { done, total } => eprint!("\rgenerating: {done}/{total} metrics"),
+        Stage::Sending => eprintln!("\nsending to the collector…"),
+    };
+    let trigger = Trigger {
+        kind: TriggerKind::Cli,
+        account_id: None,
+    };
+    let sent =
+        service_ping::submit_now(instance.deps(settings, locks), &client, trigger, &progress)
+            .await?;
+    println!(
+        "Sent payload #{}; the collector stored it as usage_data_id {}.",
+        sent.payload_id, sent.accepted.usage_data_id
     );
     Ok(())
 }

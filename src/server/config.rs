@@ -26,6 +26,7 @@ pub struct Settings {
     pub sign_in: SignInSettings,
     pub instance: InstanceSettings,
     pub service_ping: ServicePingSettings,
+    pub collector: CollectorSettings,
     pub log: LogSettings,
 }
 
@@ -78,8 +79,29 @@ pub struct InstanceSettings {
 pub struct ServicePingSettings {
     /// When set, locks Service Ping on or off; the dashboard shows the control greyed out.
     pub enabled: Option<bool>,
+    /// When set, locks "Include optional data" on or off.
+    pub include_optional_data: Option<bool>,
+    /// The weekly send waits a random 0..=this many seconds, so a fleet does not send at once.
+    pub schedule_jitter_seconds: u32,
     /// The metric dictionary: one YAML file per metric, validated at start-up.
     pub metrics_dir: PathBuf,
+}
+
+/// Both sides of the collector: where this instance sends (`url`), and how the collector role
+/// (`service-ping collector`) guards what it receives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CollectorSettings {
+    /// Base URL the instance sends its pings to. Without one, sending fails with a clear error.
+    pub url: Option<url::Url>,
+    /// Whole-request timeout for each request to the collector.
+    pub timeout_seconds: u32,
+    /// Largest ping body the collector accepts.
+    pub max_body_bytes: usize,
+    /// Deepest JSON nesting the collector accepts.
+    pub max_depth: usize,
+    /// Requests per hour the collector accepts from one instance uuid, per endpoint.
+    pub rate_limit_per_hour: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -106,6 +128,7 @@ impl Default for Settings {
             sign_in: SignInSettings::default(),
             instance: InstanceSettings::default(),
             service_ping: ServicePingSettings::default(),
+            collector: CollectorSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -154,7 +177,21 @@ impl Default for ServicePingSettings {
     fn default() -> Self {
         Self {
             enabled: None,
+            include_optional_data: None,
+            schedule_jitter_seconds: 60,
             metrics_dir: PathBuf::from("metrics"),
+        }
+    }
+}
+
+impl Default for CollectorSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            timeout_seconds: 30,
+            max_body_bytes: 10 * 1024 * 1024,
+            max_depth: 32,
+            rate_limit_per_hour: 60,
         }
     }
 }
@@ -220,6 +257,7 @@ pub struct Lock {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Locks {
     pub service_ping_enabled: Option<Lock>,
+    pub include_optional_data: Option<Lock>,
 }
 
 /// Configuration plus the facts about where it came from.
@@ -256,6 +294,13 @@ pub fn load(overrides: &Overrides, env: &Environment) -> anyhow::Result<LoadedCo
     settings.validate()?;
     let locks = Locks {
         service_ping_enabled: service_ping_lock(&settings, overrides, env),
+        include_optional_data: settings
+            .service_ping
+            .include_optional_data
+            .map(|value| Lock {
+                value,
+                reason: configured_reason("SERVICE_PING__INCLUDE_OPTIONAL_DATA", overrides, env),
+            }),
     };
     Ok(LoadedConfig { settings, locks })
 }
@@ -280,8 +325,14 @@ fn service_ping_lock(
         });
     }
     let value = settings.service_ping.enabled?;
-    let env_name = format!("{ENV_PREFIX}__SERVICE_PING__ENABLED");
-    let reason = if env.get(&env_name).is_some() {
+    let reason = configured_reason("SERVICE_PING__ENABLED", overrides, env);
+    Some(Lock { value, reason })
+}
+
+/// Where a locked value came from: the environment variable `SERVICE_PING__<key>`, else the file.
+fn configured_reason(key: &str, overrides: &Overrides, env: &Environment) -> String {
+    let env_name = format!("{ENV_PREFIX}__{key}");
+    if env.get(&env_name).is_some() {
         format!("set by the environment variable {env_name}")
     } else {
         let file = overrides
@@ -289,8 +340,7 @@ fn service_ping_lock(
             .as_deref()
             .map(|p| p.display().to_string());
         format!("set in the configuration file {}", file.unwrap_or_default())
-    };
-    Some(Lock { value, reason })
+    }
 }
 
 fn is_truthy(value: &str) -> bool {
@@ -330,6 +380,28 @@ impl Settings {
             !self.instance.installation_type.trim().is_empty(),
             "instance.installation_type must not be empty"
         );
+        anyhow::ensure!(
+            self.collector.timeout_seconds > 0 && self.collector.timeout_seconds <= 600,
+            "collector.timeout_seconds must be between 1 and 600"
+        );
+        anyhow::ensure!(
+            self.collector.max_body_bytes >= 1024 && self.collector.max_depth >= 4,
+            "collector.max_body_bytes must be at least 1024 and collector.max_depth at least 4"
+        );
+        anyhow::ensure!(
+            self.collector.rate_limit_per_hour > 0,
+            "collector.rate_limit_per_hour must be at least 1"
+        );
+        if let Some(url) = &self.collector.url {
+            anyhow::ensure!(
+                matches!(url.scheme(), "http" | "https") && url.host().is_some(),
+                "collector.url must be an http or https URL"
+            );
+        }
+        anyhow::ensure!(
+            self.service_ping.schedule_jitter_seconds <= 3600,
+            "service_ping.schedule_jitter_seconds must be at most 3600"
+        );
         if let Some(url) = &self.database.url {
             let url = url.expose_secret();
             anyhow::ensure!(
@@ -349,6 +421,12 @@ impl Settings {
                 SecretString::from(format!("sqlite://{}?mode=rwc", file.display()))
             }
         }
+    }
+
+    /// The collector role's own database, beside the instance's in the data directory.
+    pub fn collector_database_url(&self) -> SecretString {
+        let file = self.data_dir.join("collector.sqlite3");
+        SecretString::from(format!("sqlite://{}?mode=rwc", file.display()))
     }
 
     /// Where the first administrator's generated password is written.
@@ -488,6 +566,43 @@ mod tests {
                 value: false,
                 reason: "DO_NOT_TRACK is set in the environment".into()
             }
+        );
+    }
+
+    #[test]
+    fn optional_data_set_in_the_environment_locks_its_control() {
+        let loaded = load(
+            &Overrides::default(),
+            &env(&[("SERVICE_PING__SERVICE_PING__INCLUDE_OPTIONAL_DATA", "false")]),
+        )
+        .unwrap();
+        let lock = loaded.locks.include_optional_data.unwrap();
+        assert!(!lock.value);
+        assert!(
+            lock.reason
+                .contains("SERVICE_PING__SERVICE_PING__INCLUDE_OPTIONAL_DATA")
+        );
+    }
+
+    #[test]
+    fn collector_url_must_be_http() {
+        let error = format!(
+            "{:#}",
+            load(
+                &Overrides::default(),
+                &env(&[("SERVICE_PING__COLLECTOR__URL", "ftp://example.com")])
+            )
+            .unwrap_err()
+        );
+        assert!(error.contains("collector.url"), "{error}");
+        let loaded = load(
+            &Overrides::default(),
+            &env(&[("SERVICE_PING__COLLECTOR__URL", "http://127.0.0.1:3002")]),
+        )
+        .unwrap();
+        assert_eq!(
+            loaded.settings.collector.url.unwrap().as_str(),
+            "http://127.0.0.1:3002/"
         );
     }
 

@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
@@ -24,7 +24,12 @@ pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Db> {
 }
 
 pub async fn connect(settings: &Settings) -> anyhow::Result<Db> {
-    let options = SqliteConnectOptions::from_str(settings.database_url().expose_secret())
+    connect_url(&settings.database_url(), settings.database.max_connections).await
+}
+
+/// Opens the SQLite database at `url` with the settings every pool of ours uses.
+pub async fn connect_url(url: &SecretString, max_connections: u32) -> anyhow::Result<Db> {
+    let options = SqliteConnectOptions::from_str(url.expose_secret())
         .context("invalid database.url")?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -35,7 +40,7 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Db> {
         // as a warning. Slow statements are still there at debug level.
         .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
     SqlitePoolOptions::new()
-        .max_connections(settings.database.max_connections)
+        .max_connections(max_connections)
         .connect_with(options)
         .await
         .context("opening the database")
@@ -46,6 +51,14 @@ pub async fn migrate(db: &Db) -> anyhow::Result<()> {
         .run(db)
         .await
         .context("applying database migrations")
+}
+
+/// The collector role's migrations, kept apart: its database is a different one.
+pub async fn migrate_collector(db: &Db) -> anyhow::Result<()> {
+    sqlx::migrate!("./migrations/collector")
+        .run(db)
+        .await
+        .context("applying the collector's database migrations")
 }
 
 /// Adapter name and server version, as the payload's `database` section reports them.

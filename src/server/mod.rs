@@ -31,7 +31,7 @@ use crate::app::{App, shell};
 use crate::engine::Dictionary;
 use crate::error::AppError;
 use crate::instance::{self, InstanceIdentity};
-use crate::service_ping::{GenerationDeps, GenerationTracker};
+use crate::service_ping::{CollectorClient, GenerationDeps, GenerationTracker};
 
 /// Everything a request handler or server function may need, built once at start-up.
 #[derive(Clone, FromRef)]
@@ -43,6 +43,9 @@ pub struct AppState {
     pub identity: Arc<InstanceIdentity>,
     pub dictionary: Arc<Dictionary>,
     pub generation: Arc<GenerationTracker>,
+    pub collector: Arc<CollectorClient>,
+    /// This process's name in the weekly job's lease.
+    pub schedule_owner: String,
 }
 
 impl AppState {
@@ -106,6 +109,7 @@ impl Application {
             .with_context(|| format!("listening on {}", settings.server.listen))?;
         let address = listener.local_addr()?;
         let leptos_options = leptos_options(&settings, address);
+        let collector = Arc::new(CollectorClient::new(&settings.collector)?);
         let state = AppState {
             leptos_options,
             db,
@@ -114,6 +118,8 @@ impl Application {
             identity: Arc::new(identity),
             dictionary: Arc::new(dictionary),
             generation: Arc::new(GenerationTracker::default()),
+            collector,
+            schedule_owner: format!("serve-{}", uuid::Uuid::new_v4()),
         };
         let router = router(state.clone(), session_store.clone());
         Ok(Self {
@@ -166,13 +172,18 @@ impl Application {
         };
         let mut server = tokio::spawn(server.into_future());
         let mut cleanup = tokio::spawn(session_cleanup);
+        let mut weekly = tokio::spawn(crate::service_ping::schedule::run_forever(
+            self.state.clone(),
+            stop.clone(),
+        ));
         tokio::select! {
             () = shutdown => tracing::info!("shutdown requested"),
             result = &mut server => log_task_end("web server", result),
             result = &mut cleanup => log_task_end("session cleanup", result.map(|r| r.map_err(std::io::Error::other))),
+            result = &mut weekly => log_task_end("weekly Service Ping", result.map(Ok)),
         }
         stop.cancel();
-        let (server, cleanup) = tokio::join!(server, cleanup);
+        let (server, cleanup, _) = tokio::join!(server, cleanup, weekly);
         server.context("web server task")??;
         cleanup.context("session cleanup task")??;
         tracing::info!("stopped");
@@ -326,6 +337,15 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
             commands::payload(&loaded.settings, &loaded.locks, args).await
         }
         cli::Command::History(args) => commands::history(&loaded.settings, args).await,
+        cli::Command::Submit => commands::submit(&loaded.settings, &loaded.locks).await,
+        cli::Command::Collector(args) => match args.command.unwrap_or(cli::CollectorCommand::Serve)
+        {
+            cli::CollectorCommand::Serve => {
+                let collector = crate::collector::Collector::build(&loaded.settings).await?;
+                tracing::info!(address = %collector.local_addr(), "collector listening on http://{}/", collector.local_addr());
+                collector.run_until_stopped(shutdown_signal()).await
+            }
+        },
     }
 }
 

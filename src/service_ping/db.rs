@@ -147,3 +147,108 @@ pub async fn metric_results(
     .fetch_all(db)
     .await
 }
+
+/// Records that a send of payload `raw_usage_data_id` has started; returns the attempt's id.
+#[tracing::instrument(skip(db), err)]
+pub async fn start_submission(
+    db: &Db,
+    raw_usage_data_id: i64,
+    trigger: &str,
+    triggered_by: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO service_ping_submissions (raw_usage_data_id, trigger, triggered_by, started_at, status) \
+         VALUES ($1, $2, $3, $4, 'sending') RETURNING id",
+    )
+    .bind(raw_usage_data_id)
+    .bind(trigger)
+    .bind(triggered_by)
+    .bind(timestamp(now))
+    .fetch_one(db)
+    .await
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmissionEnd {
+    pub http_status: Option<u16>,
+    pub duration_ms: i64,
+    /// The collector's id on success, else why it failed.
+    pub result: Result<i64, String>,
+}
+
+/// Records how attempt `id` of payload `raw_usage_data_id` ended; on success, marks the payload
+/// sent with the collector's id. One transaction, so a payload is never sent without its record.
+#[tracing::instrument(skip(db, end), err)]
+pub async fn finish_submission(
+    db: &Db,
+    id: i64,
+    raw_usage_data_id: i64,
+    end: &SubmissionEnd,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let (status, usage_data_id, error) = match &end.result {
+        Ok(usage_data_id) => ("sent", Some(*usage_data_id), None),
+        Err(error) => ("failed", None, Some(error.as_str())),
+    };
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "UPDATE service_ping_submissions SET finished_at = $2, status = $3, http_status = $4, \
+         error = $5, duration_ms = $6, usage_data_id = $7 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(timestamp(now))
+    .bind(status)
+    .bind(end.http_status.map(i64::from))
+    .bind(error)
+    .bind(end.duration_ms)
+    .bind(usage_data_id)
+    .execute(&mut *tx)
+    .await?;
+    if let Some(usage_data_id) = usage_data_id {
+        sqlx::query(
+            "UPDATE raw_usage_data SET sent_at = $2, usage_data_id = $3, updated_at = $2 WHERE id = $1",
+        )
+        .bind(raw_usage_data_id)
+        .bind(timestamp(now))
+        .bind(usage_data_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// One attempt to send a payload, as history shows it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Submission {
+    pub id: i64,
+    pub raw_usage_data_id: i64,
+    pub trigger: String,
+    pub triggered_by: Option<String>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub status: String,
+    pub http_status: Option<i64>,
+    pub error: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub usage_data_id: Option<i64>,
+}
+
+/// Every attempt to send payload `raw_usage_data_id`, oldest first.
+#[tracing::instrument(skip(db), err)]
+pub async fn submissions(db: &Db, raw_usage_data_id: i64) -> Result<Vec<Submission>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.id, s.raw_usage_data_id, s.trigger, a.username AS triggered_by, s.started_at, \
+         s.finished_at, s.status, s.http_status, s.error, s.duration_ms, s.usage_data_id \
+         FROM service_ping_submissions AS s LEFT JOIN accounts AS a ON a.id = s.triggered_by \
+         WHERE s.raw_usage_data_id = $1 ORDER BY s.id",
+    )
+    .bind(raw_usage_data_id)
+    .fetch_all(db)
+    .await
+}
+
+fn timestamp(at: DateTime<Utc>) -> String {
+    crate::engine::evaluate::format_timestamp(at)
+}

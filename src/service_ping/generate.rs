@@ -85,7 +85,9 @@ pub async fn generate(
     progress: Progress<'_>,
 ) -> Result<GeneratedPayload, sqlx::Error> {
     let service_ping = crate::settings::db::service_ping(deps.db, deps.locks).await?;
-    let include_optional = crate::settings::db::include_optional_data(deps.db).await?;
+    let include_optional = crate::settings::db::include_optional_data(deps.db, deps.locks)
+        .await?
+        .enabled;
     let categories = DataCategory::permitted(include_optional);
     let definitions: Vec<_> = deps
         .dictionary

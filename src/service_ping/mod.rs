@@ -1,13 +1,16 @@
 //! Service Ping on the instance side: generating payloads from the metric dictionary and keeping
 //! them, byte for byte, as raw usage data. Plain server code (no Leptos): the dashboard, the
-//! command line and (later) the weekly job all call these functions.
+//! command line and the weekly job all call these functions.
 
 pub mod db;
 pub mod facts;
 pub mod generate;
+pub mod schedule;
+pub mod submit;
 pub mod tracker;
 
 pub use generate::{GenerationDeps, Trigger, TriggerKind, generate_and_store};
+pub use submit::{CollectorClient, SubmitError, submit_now};
 pub use tracker::GenerationTracker;
 
 use std::path::Path;

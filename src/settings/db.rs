@@ -16,8 +16,13 @@ pub async fn service_ping(db: &Db, locks: &Locks) -> Result<Toggle, sqlx::Error>
 
 /// Whether metrics of the `optional` category go into payloads.
 #[tracing::instrument(skip_all, err)]
-pub async fn include_optional_data(db: &Db) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT include_optional_data FROM application_settings WHERE id = 1")
-        .fetch_one(db)
-        .await
+pub async fn include_optional_data(db: &Db, locks: &Locks) -> Result<Toggle, sqlx::Error> {
+    let stored: bool =
+        sqlx::query_scalar("SELECT include_optional_data FROM application_settings WHERE id = 1")
+            .fetch_one(db)
+            .await?;
+    Ok(Toggle::resolve(
+        stored,
+        locks.include_optional_data.as_ref(),
+    ))
 }

@@ -1,0 +1,253 @@
+//! The collector's JSON endpoints, as GitLab's Versions application answers them:
+//! `POST /usage_data`, `POST /usage_ping_metadata` and `POST /usage_ping_errors`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::CollectorState;
+use super::db::{self, ErrorReport, Source, Stored};
+use super::ingest::{self, Rejection};
+
+/// A refused request: a 4xx status and `{"reason": ...}`.
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub reason: String,
+    pub retry_after_secs: Option<u64>,
+}
+
+impl Refusal {
+    pub fn new(status: StatusCode, reason: impl Into<String>) -> Self {
+        Self {
+            status,
+            reason: reason.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    fn internal(error: impl std::fmt::Display) -> Self {
+        tracing::error!(%error, "collector: storing failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the collector could not store the request; try again later",
+        )
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(json!({ "reason": self.reason }))).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+impl From<Rejection> for Refusal {
+    fn from(rejection: Rejection) -> Self {
+        let status = match rejection {
+            Rejection::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::Empty
+            | Rejection::Malformed(_)
+            | Rejection::NotAnObject
+            | Rejection::TooDeep { .. } => StatusCode::BAD_REQUEST,
+            Rejection::Missing { .. } | Rejection::WrongType { .. } | Rejection::Invalid { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+        };
+        Refusal::new(status, rejection.to_string())
+    }
+}
+
+/// The body, or why it could not be read (too large, most likely).
+fn read_body(
+    state: &CollectorState,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, Refusal> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Rejection::TooLarge {
+                limit: state.limits.max_body_bytes,
+            }
+            .into()
+        } else {
+            Refusal::new(rejection.status(), rejection.body_text())
+        }
+    })
+}
+
+fn require_json(headers: &HeaderMap) -> Result<(), Refusal> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if is_json {
+        Ok(())
+    } else {
+        Err(Refusal::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the payload as Content-Type: application/json",
+        ))
+    }
+}
+
+/// The answer to an accepted ping. The DevOps Score numbers join `usage_data_id` in
+/// `conv_index` once the collector computes them.
+pub fn accepted(status: StatusCode, usage_data_id: i64) -> Response {
+    (
+        status,
+        Json(json!({ "conv_index": { "usage_data_id": usage_data_id } })),
+    )
+        .into_response()
+}
+
+/// Validates, rate-limits and stores a ping; the same path for the API and the upload page.
+/// Answers 201 for a new ping and 200 for an exact resend (same id, nothing stored).
+pub async fn ingest(
+    state: &CollectorState,
+    body: &[u8],
+    source: Source,
+) -> Result<(StatusCode, i64), Refusal> {
+    let ping = ingest::validate(body, state.limits)?;
+    state.admit("usage_data", &ping.uuid)?;
+    let sha256 = crate::engine::payload::sha256_hex(body);
+    match db::store_ping(&state.db, &ping, body, &sha256, source, Utc::now())
+        .await
+        .map_err(Refusal::internal)?
+    {
+        Stored::Created(id) => {
+            tracing::info!(id, size = body.len(), "collector: ping received");
+            Ok((StatusCode::CREATED, id))
+        }
+        Stored::AlreadyReceived(id) => {
+            tracing::info!(id, "collector: ping resent; nothing new stored");
+            Ok((StatusCode::OK, id))
+        }
+        Stored::Conflict => Err(Refusal::new(
+            StatusCode::CONFLICT,
+            "a different payload with this uuid and recorded_at was already received",
+        )),
+    }
+}
+
+/// `POST /usage_data`.
+pub async fn receive_usage_data(
+    State(state): State<CollectorState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Refusal> {
+    let body = read_body(&state, body)?;
+    require_json(&headers)?;
+    let (status, id) = ingest(&state, &body, Source::Api).await?;
+    Ok(accepted(status, id))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetadataEnvelope {
+    metadata: Metadata,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Metadata {
+    uuid: String,
+    metrics: Vec<MetricMetadata>,
+}
+
+#[derive(Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct MetricMetadata {
+    name: String,
+    time_elapsed: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ErrorEnvelope {
+    error: ErrorReport,
+}
+
+/// Reads a JSON body into `T` under the collector's limits, or says what is wrong with it.
+fn decode<T: serde::de::DeserializeOwned>(
+    state: &CollectorState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, Refusal> {
+    let body = read_body(state, body)?;
+    require_json(headers)?;
+    let object = ingest::parse_object(&body, state.limits)?;
+    serde_json::from_value(serde_json::Value::Object(object))
+        .map_err(|e| Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
+}
+
+fn require_uuid(uuid: &str) -> Result<(), Refusal> {
+    if uuid.is_empty() || uuid.len() > 64 {
+        return Err(Refusal::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "`uuid` must be 1 to 64 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /usage_ping_metadata`: `{"metadata": {"uuid", "metrics": [{name, time_elapsed, error}]}}`.
+pub async fn receive_metadata(
+    State(state): State<CollectorState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Refusal> {
+    let MetadataEnvelope { metadata } = decode(&state, &headers, body)?;
+    require_uuid(&metadata.uuid)?;
+    state.admit("usage_ping_metadata", &metadata.uuid)?;
+    let failed = metadata
+        .metrics
+        .iter()
+        .filter(|m| m.error.is_some())
+        .count();
+    let metrics = serde_json::to_value(&metadata.metrics).map_err(Refusal::internal)?;
+    let id = db::store_metadata(
+        &state.db,
+        &metadata.uuid,
+        &metrics,
+        metadata.metrics.len(),
+        failed,
+        Utc::now(),
+    )
+    .await
+    .map_err(Refusal::internal)?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
+}
+
+/// `POST /usage_ping_errors`: `{"error": {time, uuid, hostname, version, message, elapsed}}`.
+pub async fn receive_error(
+    State(state): State<CollectorState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Refusal> {
+    let ErrorEnvelope { error } = decode(&state, &headers, body)?;
+    require_uuid(&error.uuid)?;
+    state.admit("usage_ping_errors", &error.uuid)?;
+    let id = db::store_error(&state.db, &error, Utc::now())
+        .await
+        .map_err(Refusal::internal)?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
+}
+
+/// Answers an unknown path with JSON rather than an empty 404.
+pub async fn not_found() -> Refusal {
+    Refusal::new(StatusCode::NOT_FOUND, "no such endpoint; see /openapi.json")
+}

@@ -1,0 +1,179 @@
+//! SQL for the collector's own database: received pings, their metadata and error reports.
+
+use chrono::{DateTime, Utc};
+
+use super::ingest::Ping;
+use crate::server::db::Db;
+
+/// Where a ping came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `POST /usage_data` from an instance.
+    Api,
+    /// The upload page, for offline instances.
+    Upload,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Api => "api",
+            Source::Upload => "upload",
+        }
+    }
+}
+
+/// What storing a ping did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// A new ping, stored under this id.
+    Created(i64),
+    /// The same bytes were received before under this id; nothing new was stored.
+    AlreadyReceived(i64),
+    /// Another payload with the same uuid and recorded_at was received before: refused.
+    Conflict,
+}
+
+/// Stores a validated ping once per (uuid, recorded_at).
+#[tracing::instrument(skip_all, fields(uuid = %ping.uuid), err)]
+pub async fn store_ping(
+    db: &Db,
+    ping: &Ping,
+    bytes: &[u8],
+    sha256: &str,
+    source: Source,
+    now: DateTime<Utc>,
+) -> Result<Stored, sqlx::Error> {
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO usage_data (uuid, recorded_at, hostname, version, edition, payload, sha256, \
+         size_bytes, source, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (uuid, recorded_at) DO NOTHING RETURNING id",
+    )
+    .bind(&ping.uuid)
+    .bind(&ping.recorded_at)
+    .bind(&ping.hostname)
+    .bind(&ping.version)
+    .bind(&ping.edition)
+    .bind(bytes)
+    .bind(sha256)
+    .bind(bytes.len() as i64)
+    .bind(source.as_str())
+    .bind(crate::engine::evaluate::format_timestamp(now))
+    .fetch_optional(db)
+    .await?;
+    if let Some(id) = inserted {
+        return Ok(Stored::Created(id));
+    }
+    let (id, earlier_sha256): (i64, String) =
+        sqlx::query_as("SELECT id, sha256 FROM usage_data WHERE uuid = $1 AND recorded_at = $2")
+            .bind(&ping.uuid)
+            .bind(&ping.recorded_at)
+            .fetch_one(db)
+            .await?;
+    Ok(if earlier_sha256 == sha256 {
+        Stored::AlreadyReceived(id)
+    } else {
+        Stored::Conflict
+    })
+}
+
+/// Stores an instance's per-metric timings and errors.
+#[tracing::instrument(skip_all, err)]
+pub async fn store_metadata(
+    db: &Db,
+    uuid: &str,
+    metrics: &serde_json::Value,
+    metric_count: usize,
+    failed_count: usize,
+    now: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO usage_ping_metadata (uuid, metrics, metric_count, failed_count, received_at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(uuid)
+    .bind(metrics.to_string())
+    .bind(metric_count as i64)
+    .bind(failed_count as i64)
+    .bind(crate::engine::evaluate::format_timestamp(now))
+    .fetch_one(db)
+    .await
+}
+
+/// An instance's report that it could not send.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorReport {
+    pub uuid: String,
+    pub hostname: Option<String>,
+    pub version: Option<String>,
+    pub message: String,
+    pub elapsed: Option<f64>,
+    pub time: Option<String>,
+}
+
+#[tracing::instrument(skip_all, err)]
+pub async fn store_error(
+    db: &Db,
+    report: &ErrorReport,
+    now: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO usage_ping_errors (uuid, hostname, version, message, elapsed, time, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(&report.uuid)
+    .bind(&report.hostname)
+    .bind(&report.version)
+    .bind(&report.message)
+    .bind(report.elapsed)
+    .bind(&report.time)
+    .bind(crate::engine::evaluate::format_timestamp(now))
+    .fetch_one(db)
+    .await
+}
+
+/// A received ping as the collector's pages list it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReceivedPing {
+    pub id: i64,
+    pub uuid: String,
+    pub recorded_at: String,
+    pub hostname: Option<String>,
+    pub version: String,
+    pub edition: Option<String>,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub source: String,
+    pub received_at: String,
+}
+
+/// The newest `limit` pings, newest first.
+#[tracing::instrument(skip(db), err)]
+pub async fn recent_pings(db: &Db, limit: i64) -> Result<Vec<ReceivedPing>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, uuid, recorded_at, hostname, version, edition, sha256, size_bytes, source, \
+         received_at FROM usage_data ORDER BY id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// How many rows each of the collector's tables holds: pings, metadata, error reports.
+pub async fn counts(db: &Db) -> Result<(i64, i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM usage_data), (SELECT count(*) FROM usage_ping_metadata), \
+         (SELECT count(*) FROM usage_ping_errors)",
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// The exact bytes received for ping `id`.
+pub async fn ping_bytes(db: &Db, id: i64) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT payload FROM usage_data WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
