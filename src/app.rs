@@ -5,10 +5,12 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::path;
 
+use crate::access_tokens::view::AccessTokensPage;
 use crate::auth::view::SignInPage;
 use crate::components::AdminLayout;
 use crate::metric_dictionary::view::MetricDictionaryPage;
 use crate::overview::view::OverviewPage;
+use crate::payload_history::view::{PayloadDetailPage, PayloadDiffPage, PayloadHistoryPage};
 use crate::usage_statistics::view::UsageStatisticsPage;
 
 /// The document around the app, rendered on the server only.
@@ -47,6 +49,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=OverviewPage/>
                     <Route path=path!("application_settings/metrics_and_profiling") view=UsageStatisticsPage/>
                     <Route path=path!("service_ping/metrics") view=MetricDictionaryPage/>
+                    <Route path=path!("service_ping/history") view=PayloadHistoryPage/>
+                    <Route path=path!("service_ping/history/diff") view=PayloadDiffPage/>
+                    <Route path=path!("service_ping/history/:id") view=PayloadDetailPage/>
+                    <Route path=path!("access_tokens") view=AccessTokensPage/>
                 </ParentRoute>
             </Routes>
         </Router>

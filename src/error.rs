@@ -56,6 +56,13 @@ impl FromServerFnError for ApiError {
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
             ServerFnErrorErr::Args(reason) | ServerFnErrorErr::MissingArg(reason) => {
+                // A malformed request is the client's mistake: 422, not the default 500.
+                #[cfg(feature = "ssr")]
+                if let Some(response) =
+                    leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+                {
+                    response.set_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+                }
                 ApiError::Validation(format!("The request was malformed: {reason}"))
             }
             other => ApiError::Transport(other.to_string()),

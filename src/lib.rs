@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 #![recursion_limit = "256"]
 
+pub mod access_tokens;
 pub mod app;
 pub mod auth;
 #[cfg(feature = "ssr")]
@@ -17,6 +18,7 @@ pub mod engine;
 pub mod error;
 pub mod metric_dictionary;
 pub mod overview;
+pub mod payload_history;
 #[cfg(feature = "ssr")]
 pub mod platform;
 #[cfg(feature = "ssr")]

@@ -23,8 +23,16 @@ const NAVIGATION: &[NavEntry] = &[
         label: "Usage statistics",
     },
     NavEntry {
+        href: "/admin/service_ping/history",
+        label: "Payload history",
+    },
+    NavEntry {
         href: "/admin/service_ping/metrics",
         label: "Metric dictionary",
+    },
+    NavEntry {
+        href: "/admin/access_tokens",
+        label: "Access tokens",
     },
 ];
 
@@ -83,6 +91,7 @@ pub fn AdminLayout() -> impl IntoView {
                                         <p>{reason}</p>
                                     </section>
                                 }.into_any(),
+                                Ok(_) => view! { <ServicePingNotice/><Outlet/> }.into_any(),
                                 _ => view! { <Outlet/> }.into_any(),
                             }
                         })}
@@ -90,6 +99,35 @@ pub fn AdminLayout() -> impl IntoView {
                 </main>
             </div>
         </div>
+    }
+}
+
+/// The one-time notice for the first administrator: Service Ping is on, and how to turn it off.
+#[component]
+fn ServicePingNotice() -> impl IntoView {
+    let notice = Resource::new(|| (), |_| crate::settings::service_ping_notice());
+    let dismiss = Action::new(|_: &()| crate::settings::dismiss_service_ping_notice());
+    let dismissed = move || dismiss.value().get().is_some_and(|r| r.is_ok());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || {
+                let gone = dismissed();
+                Suspend::new(async move {
+                let show = notice.await.unwrap_or(false);
+                (show && !gone).then(|| view! {
+                    <div class="flash flash-notice notice-banner" role="status" data-testid="service-ping-notice">
+                        <p>
+                            "Service Ping is on: once a week this instance sends a usage payload (counts, never people's data). "
+                            "You can read exactly what is sent, or turn it off, in "
+                            <a href="/admin/application_settings/metrics_and_profiling">"Usage statistics"</a>"."
+                        </p>
+                        <button type="button" class="button button-secondary" data-testid="dismiss-notice" on:click=move |_| { dismiss.dispatch(()); }>
+                            "Dismiss"
+                        </button>
+                    </div>
+                })
+            })}}
+        </Suspense>
     }
 }
 

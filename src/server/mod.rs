@@ -229,6 +229,11 @@ pub fn router(state: AppState, session_store: SqliteStore) -> Router {
             "/admin/service_ping/payloads/{id}/download",
             get(crate::usage_statistics::download::download_payload),
         )
+        .route(
+            "/api/v4/usage_data/service_ping",
+            get(crate::access_tokens::api::latest_service_ping),
+        )
+        .route("/api/v4/user", get(crate::access_tokens::api::current_user))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -34,6 +34,9 @@ pub struct RawUsageData {
     pub triggered_by: Option<String>,
     pub sent_at: Option<String>,
     pub usage_data_id: Option<i64>,
+    /// How the newest attempt to send it ended (`sending`, `sent`, `failed`), if it was sent.
+    pub submission_status: Option<String>,
+    pub submission_attempts: i64,
 }
 
 /// The value, error and cost of one metric of a stored payload.
@@ -48,7 +51,10 @@ pub struct MetricResult {
 
 const SELECT_RAW_USAGE_DATA: &str = "SELECT r.id, r.recorded_at, r.sha256, r.size_bytes, \
     r.metrics_total, r.metrics_failed, r.generation_ms, r.trigger, a.username AS triggered_by, \
-    r.sent_at, r.usage_data_id FROM raw_usage_data AS r LEFT JOIN accounts AS a ON a.id = r.triggered_by";
+    r.sent_at, r.usage_data_id, \
+    (SELECT s.status FROM service_ping_submissions AS s WHERE s.raw_usage_data_id = r.id ORDER BY s.id DESC LIMIT 1) AS submission_status, \
+    (SELECT count(*) FROM service_ping_submissions AS s WHERE s.raw_usage_data_id = r.id) AS submission_attempts \
+    FROM raw_usage_data AS r LEFT JOIN accounts AS a ON a.id = r.triggered_by";
 
 /// Stores a payload and its metric results in one transaction; returns its id. A second payload
 /// with the same `recorded_at` is refused by the unique constraint.

@@ -9,6 +9,10 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GenerationState {
     pub running: bool,
+    /// The payload is generated and now on its way to the collector ("Send now").
+    pub sending: bool,
+    /// Whether this run sends the payload (else it is a preview).
+    pub sends: bool,
     /// Metrics evaluated so far.
     pub done: usize,
     /// Metrics the payload will hold.
@@ -27,13 +31,18 @@ pub struct GenerationTracker {
 impl GenerationTracker {
     /// Marks a generation as started and hands back its handle; `None` when one is already
     /// running.
-    pub fn try_start(self: &Arc<Self>, now: DateTime<Utc>) -> Option<RunningGeneration> {
+    pub fn try_start(
+        self: &Arc<Self>,
+        now: DateTime<Utc>,
+        sends: bool,
+    ) -> Option<RunningGeneration> {
         let mut state = self.lock();
         if state.running {
             return None;
         }
         *state = GenerationState {
             running: true,
+            sends,
             started_at: Some(now),
             ..GenerationState::default()
         };
@@ -50,6 +59,7 @@ impl GenerationTracker {
     fn finish(&self, outcome: Result<i64, String>) {
         let mut state = self.lock();
         state.running = false;
+        state.sending = false;
         state.outcome = Some(outcome);
     }
 
@@ -77,6 +87,11 @@ impl RunningGeneration {
         state.total = total;
     }
 
+    /// Generation is done; the payload is being sent.
+    pub fn sending(&self) {
+        self.tracker.lock().sending = true;
+    }
+
     pub fn finish(mut self, outcome: Result<i64, String>) {
         self.finished = true;
         self.tracker.finish(outcome);
@@ -99,22 +114,22 @@ mod tests {
     #[test]
     fn only_one_generation_runs_at_a_time_and_its_end_is_remembered() {
         let tracker = Arc::new(GenerationTracker::default());
-        let running = tracker.try_start(Utc::now()).unwrap();
-        assert!(tracker.try_start(Utc::now()).is_none());
+        let running = tracker.try_start(Utc::now(), false).unwrap();
+        assert!(tracker.try_start(Utc::now(), false).is_none());
         running.progress(3, 10);
         assert_eq!((tracker.snapshot().done, tracker.snapshot().total), (3, 10));
         running.finish(Ok(7));
         let state = tracker.snapshot();
         assert!(!state.running);
         assert_eq!(state.outcome, Some(Ok(7)));
-        let _again = tracker.try_start(Utc::now()).unwrap();
+        let _again = tracker.try_start(Utc::now(), false).unwrap();
         assert_eq!(tracker.snapshot().outcome, None);
     }
 
     #[test]
     fn a_generation_that_stops_without_finishing_is_recorded_as_failed() {
         let tracker = Arc::new(GenerationTracker::default());
-        let running = tracker.try_start(Utc::now()).unwrap();
+        let running = tracker.try_start(Utc::now(), false).unwrap();
         let task = std::thread::spawn(move || {
             let _running = running;
             panic!("the task died");
@@ -126,6 +141,6 @@ mod tests {
             state.outcome,
             Some(Err("the generation stopped before it finished".into()))
         );
-        assert!(tracker.try_start(Utc::now()).is_some());
+        assert!(tracker.try_start(Utc::now(), false).is_some());
     }
 }

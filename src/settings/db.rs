@@ -1,6 +1,6 @@
 //! SQL for `application_settings`.
 
-use super::Toggle;
+use super::{AuditEntry, Setting, Toggle};
 use crate::server::config::Locks;
 use crate::server::db::Db;
 
@@ -25,4 +25,89 @@ pub async fn include_optional_data(db: &Db, locks: &Locks) -> Result<Toggle, sql
         stored,
         locks.include_optional_data.as_ref(),
     ))
+}
+
+/// Stores the administrator's choice for `setting` and writes the audit entry, in one
+/// transaction; returns the value it replaced.
+#[tracing::instrument(skip(db), err)]
+pub async fn change(
+    db: &Db,
+    setting: Setting,
+    value: bool,
+    account_id: i64,
+    actor: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, sqlx::Error> {
+    let column = setting.column();
+    let mut tx = db.begin().await?;
+    let old: bool = sqlx::query_scalar(&format!(
+        "SELECT {column} FROM application_settings WHERE id = 1"
+    ))
+    .fetch_one(&mut *tx)
+    .await?;
+    if old != value {
+        let at = crate::engine::evaluate::format_timestamp(now);
+        sqlx::query(&format!(
+            "UPDATE application_settings SET {column} = $1, updated_at = $2 WHERE id = 1"
+        ))
+        .bind(value)
+        .bind(&at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO audit_events (account_id, actor, action, target, old_value, new_value, created_at) \
+             VALUES ($1, $2, 'setting_changed', $3, $4, $5, $6)",
+        )
+        .bind(account_id)
+        .bind(actor)
+        .bind(setting.label())
+        .bind(on_off(old))
+        .bind(on_off(value))
+        .bind(&at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(old)
+}
+
+fn on_off(value: bool) -> &'static str {
+    if value { "on" } else { "off" }
+}
+
+/// The newest `limit` audit entries.
+#[tracing::instrument(skip(db), err)]
+pub async fn audit_log(db: &Db, limit: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, actor, target, old_value, new_value, created_at FROM audit_events \
+         ORDER BY id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Whether `account_id` should see the one-time notice: it is the first administrator and has
+/// not dismissed it.
+pub async fn shows_service_ping_notice(db: &Db, account_id: i64) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1 AND service_ping_notice_dismissed_at IS NULL \
+         AND id = (SELECT min(id) FROM accounts WHERE is_admin))",
+    )
+    .bind(account_id)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn dismiss_service_ping_notice(
+    db: &Db,
+    account_id: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE accounts SET service_ping_notice_dismissed_at = $2 WHERE id = $1")
+        .bind(account_id)
+        .bind(crate::engine::evaluate::format_timestamp(now))
+        .execute(db)
+        .await
+        .map(|_| ())
 }

@@ -27,12 +27,17 @@ impl Default for Expansion {
 
 /// Every leaf's dotted key path, in document order.
 pub fn leaf_paths(document: &Value) -> Vec<String> {
-    fn walk(prefix: &str, map: &Map<String, Value>, out: &mut Vec<String>) {
+    leaves(document).into_iter().map(|(path, _)| path).collect()
+}
+
+/// Every leaf of `document` with its dotted key path, in document order.
+pub fn leaves(document: &Value) -> Vec<(String, &Value)> {
+    fn walk<'a>(prefix: &str, map: &'a Map<String, Value>, out: &mut Vec<(String, &'a Value)>) {
         for (key, value) in map {
             let path = join(prefix, key);
             match value {
                 Value::Object(children) if !children.is_empty() => walk(&path, children, out),
-                _ => out.push(path),
+                _ => out.push((path, value)),
             }
         }
     }

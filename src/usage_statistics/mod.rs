@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::settings::Toggle;
+use crate::settings::{AuditEntry, Toggle};
 
 #[cfg(feature = "ssr")]
 pub mod download;
@@ -28,6 +28,11 @@ pub struct PayloadSummary {
     /// Username of the administrator who asked for it, if one did.
     pub triggered_by: Option<String>,
     pub sent_at: Option<String>,
+    /// The collector's id for it, once sent.
+    pub usage_data_id: Option<i64>,
+    /// How the newest attempt to send it ended: `sending`, `sent` or `failed`.
+    pub submission_status: Option<String>,
+    pub submission_attempts: i64,
 }
 
 impl PayloadSummary {
@@ -54,13 +59,36 @@ pub struct PayloadPreview {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageStatistics {
     pub service_ping: Toggle,
+    pub include_optional_data: Toggle,
     pub preview: Option<PayloadPreview>,
+    pub schedule: ScheduleInfo,
+    /// Where payloads are sent, if a collector is configured.
+    pub collector_url: Option<String>,
+    /// The newest changes to these settings.
+    pub audit: Vec<AuditEntry>,
 }
 
-/// Progress of the payload generation started from the dashboard.
+/// The weekly submission as the dashboard describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleInfo {
+    /// `Tuesday 14:07 UTC`.
+    pub weekly_slot: String,
+    /// When the job sends next; `None` while Service Ping is off.
+    pub next_run: Option<String>,
+    /// `idle`, `sending`, `retrying`, `sent`, `gave_up` or `skipped`.
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+/// Progress of the payload generation (and send) started from the dashboard.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenerationStatus {
     pub running: bool,
+    /// "Send now": generated, now sending.
+    pub sending: bool,
+    /// This run sends its payload (else it is a preview).
+    pub sends: bool,
     pub done: usize,
     pub total: usize,
     /// The payload the last generation stored.
@@ -83,6 +111,9 @@ impl From<crate::service_ping::db::RawUsageData> for PayloadSummary {
             trigger: row.trigger,
             triggered_by: row.triggered_by,
             sent_at: row.sent_at,
+            usage_data_id: row.usage_data_id,
+            submission_status: row.submission_status,
+            submission_attempts: row.submission_attempts,
         }
     }
 }
@@ -97,6 +128,8 @@ impl From<crate::service_ping::tracker::GenerationState> for GenerationStatus {
         };
         GenerationStatus {
             running: state.running,
+            sending: state.sending,
+            sends: state.sends,
             done: state.done,
             total: state.total,
             payload_id,
@@ -128,12 +161,40 @@ pub async fn latest_preview(
 pub async fn get_usage_statistics() -> Result<UsageStatistics, ApiError> {
     crate::auth::session::require_admin().await?;
     let state = crate::server::app_state()?;
-    let service_ping = crate::settings::db::service_ping(&state.db, &state.locks)
+    let db = &state.db;
+    let service_ping = crate::settings::db::service_ping(db, &state.locks)
+        .await
+        .map_err(crate::error::AppError::from)?;
+    let include_optional_data = crate::settings::db::include_optional_data(db, &state.locks)
         .await
         .map_err(crate::error::AppError::from)?;
     Ok(UsageStatistics {
+        schedule: schedule_info(&state, service_ping.enabled).await?,
         service_ping,
-        preview: latest_preview(&state.db).await?,
+        include_optional_data,
+        preview: latest_preview(db).await?,
+        collector_url: state.collector.base_url().map(|u| u.to_string()),
+        audit: crate::settings::db::audit_log(db, 10)
+            .await
+            .map_err(crate::error::AppError::from)?,
+    })
+}
+
+#[cfg(feature = "ssr")]
+async fn schedule_info(
+    state: &crate::server::AppState,
+    enabled: bool,
+) -> Result<ScheduleInfo, crate::error::AppError> {
+    use crate::service_ping::schedule::{WeeklySlot, load_state, next_run};
+    let slot = WeeklySlot::for_instance(&state.identity.uuid.to_string());
+    let job = load_state(&state.db).await?;
+    Ok(ScheduleInfo {
+        weekly_slot: slot.describe(),
+        next_run: next_run(&job, &slot, enabled, chrono::Utc::now())
+            .map(crate::engine::evaluate::format_timestamp),
+        status: job.status,
+        attempts: job.attempts,
+        last_error: job.last_error,
     })
 }
 
@@ -146,7 +207,7 @@ pub async fn generate_preview() -> Result<GenerationStatus, ApiError> {
     let account = crate::auth::session::require_admin().await?;
     let state = crate::server::app_state()?;
     let now = chrono::Utc::now();
-    if let Some(running) = state.generation.try_start(now) {
+    if let Some(running) = state.generation.try_start(now, false) {
         let task_state = state.clone();
         tokio::spawn(async move {
             let progress = |done: usize, total: usize| running.progress(done, total);
@@ -174,5 +235,55 @@ pub async fn generate_preview() -> Result<GenerationStatus, ApiError> {
 pub async fn get_generation_status() -> Result<GenerationStatus, ApiError> {
     crate::auth::session::require_admin().await?;
     let state = crate::server::app_state()?;
+    Ok(state.generation.snapshot().into())
+}
+
+/// "Send now": generates a payload and sends it to the collector in the background, the same
+/// code path as `service-ping submit`; answers at once, and [`get_generation_status`] follows it.
+/// Refused while Service Ping is off.
+#[server(endpoint = "send_now")]
+pub async fn send_now() -> Result<GenerationStatus, ApiError> {
+    use crate::error::AppError;
+    use crate::service_ping::submit::{Stage, submit_now};
+    use crate::service_ping::{SubmitError, Trigger, TriggerKind};
+    let account = crate::auth::session::require_admin().await?;
+    let state = crate::server::app_state()?;
+    let service_ping = crate::settings::db::service_ping(&state.db, &state.locks)
+        .await
+        .map_err(AppError::from)?;
+    if !service_ping.enabled {
+        return Err(AppError::Conflict(
+            "Service Ping is off: turn it on to send the payload.".into(),
+        )
+        .into());
+    }
+    if let Some(running) = state.generation.try_start(chrono::Utc::now(), true) {
+        let task_state = state.clone();
+        tokio::spawn(async move {
+            let progress = |stage: Stage| match stage {
+                Stage::Generating { done, total } => running.progress(done, total),
+                Stage::Sending => running.sending(),
+            };
+            let trigger = Trigger {
+                kind: TriggerKind::Manual,
+                account_id: Some(account.id),
+            };
+            let result = submit_now(
+                task_state.generation_deps(),
+                &task_state.collector,
+                trigger,
+                &progress,
+            )
+            .await;
+            running.finish(match result {
+                Ok(sent) => Ok(sent.payload_id),
+                Err(SubmitError::Internal(error)) => {
+                    tracing::error!(error = format!("{error:#}"), "Send now failed");
+                    Err(format!("{error:#}"))
+                }
+                Err(error) => Err(error.to_string()),
+            });
+        });
+    }
     Ok(state.generation.snapshot().into())
 }

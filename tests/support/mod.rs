@@ -37,10 +37,16 @@ pub async fn build_app() -> (Application, tempfile::TempDir) {
 
 /// Starts the real server on a free port; it stops when the `TestApp` is stopped or dropped.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_, _| {}).await
+}
+
+/// Starts the real server after `configure` adjusted its settings and locks.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings, &mut Locks)) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap();
-    let app = Application::build(settings(data_dir.path()), Locks::default())
-        .await
-        .unwrap();
+    let mut settings = settings(data_dir.path());
+    let mut locks = Locks::default();
+    configure(&mut settings, &mut locks);
+    let app = Application::build(settings, locks).await.unwrap();
     let address = app.local_addr();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until_stopped(async move {
@@ -87,6 +93,17 @@ impl TestApp {
         let password = self.root_password();
         self.call("sign_in", &[("login", "root"), ("password", &password)])
             .await
+    }
+
+    /// A pool on the server's database, to look at what it stored.
+    pub async fn db(&self) -> service_ping::server::db::Db {
+        let url = format!(
+            "sqlite://{}",
+            self.data_dir.path().join("service-ping.sqlite3").display()
+        );
+        service_ping::server::db::connect_url(&url.into(), 1)
+            .await
+            .unwrap()
     }
 
     /// Stops the server the way SIGTERM does and waits for it to finish.
