@@ -21,12 +21,22 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: './start-server.sh',
-    url: 'http://127.0.0.1:3100/-/health',
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: 'pipe',
-    stderr: 'pipe',
-  },
+  webServer: [
+    {
+      command: './start-collector.sh',
+      url: 'http://127.0.0.1:3101/-/health',
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+    },
+    {
+      command: './start-server.sh',
+      url: 'http://127.0.0.1:3100/-/health',
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+    },
+  ],
 });

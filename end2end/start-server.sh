@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Starts the release server for the Playwright suite with a fresh data directory, the demo
-# platform seeded at scale 1, and a regular (non-admin) account besides the generated `root`. `exec` keeps the server's pid the one
+# platform seeded at scale 1, and a regular (non-admin) account besides the generated `root`.
+# It sends to the collector start-collector.sh runs, and "Include optional data" is locked by
+# the environment so the tests can see a locked control. `exec` keeps the server's pid the one
 # Playwright started, so Playwright stops exactly this process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,4 +12,6 @@ rm -rf "$data"
 "$bin" --data-dir "$data" admin create --username regular --email regular@example.com \
   --name "Regular Person" --regular --password-stdin <<< "regular-user-password"
 "$bin" --data-dir "$data" seed --scale 1
+export SERVICE_PING__COLLECTOR__URL=http://127.0.0.1:3101
+export SERVICE_PING__SERVICE_PING__INCLUDE_OPTIONAL_DATA=true
 exec "$bin" --data-dir "$data" --listen 127.0.0.1:3100 serve

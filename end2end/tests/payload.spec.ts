@@ -39,7 +39,7 @@ test('the preview shows the payload and its hash, and the raw bytes hash to it',
   const tree = page.getByTestId('json-tree');
   await expect(tree.locator('[data-key-path="counts.issues"]')).toBeVisible();
   await expect(tree.locator('[data-key-path="uuid"]')).toContainText(/"[0-9a-f-]{36}"/);
-  await expect(page.getByTestId('sent-state')).toHaveText('Not sent yet');
+  await expect(page.getByTestId('sent-state')).toHaveText('Not sent: a preview is never sent');
 
   await page.getByTestId('raw-tab').click();
   const raw = page.getByTestId('payload-raw');

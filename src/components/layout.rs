@@ -82,20 +82,17 @@ pub fn AdminLayout() -> impl IntoView {
                     </Suspense>
                 </header>
                 <main class="content" id="content">
-                    <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                    <ServicePingNotice/>
+                    // The page is not built inside this Suspense: a Suspend re-runs when the
+                    // account resolves, and would build the page (and fetch its data) twice.
+                    // Each page's own server functions refuse a non-administrator with the reason.
+                    <Suspense fallback=|| ()>
                         {move || Suspend::new(async move {
-                            match account.await {
-                                Err(ApiError::Forbidden(reason)) => view! {
-                                    <section class="card">
-                                        <h1>"Access denied"</h1>
-                                        <p>{reason}</p>
-                                    </section>
-                                }.into_any(),
-                                Ok(_) => view! { <ServicePingNotice/><Outlet/> }.into_any(),
-                                _ => view! { <Outlet/> }.into_any(),
-                            }
+                            matches!(account.await, Err(ApiError::Forbidden(_)))
+                                .then(|| view! { <h1 class="access-denied">"Access denied"</h1> })
                         })}
                     </Suspense>
+                    <Outlet/>
                 </main>
             </div>
         </div>

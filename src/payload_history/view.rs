@@ -78,7 +78,7 @@ fn HistoryTable(rows: Vec<PayloadSummary>) -> impl IntoView {
                             view! {
                                 <tr data-testid="history-row">
                                     <td><a href=payload_path(id)><code>{row.recorded_at.clone()}</code></a></td>
-                                    <td><code class="hash" title=row.sha256.clone() data-testid="row-sha256">{row.sha256.clone()}</code></td>
+                                    <td><code title=row.sha256.clone() data-sha256=row.sha256.clone() data-testid="row-sha256">{format!("{}…", &row.sha256[..12])}</code></td>
                                     <td class="numeric">{format_size(row.size_bytes)}</td>
                                     <td>{row.sent_at.clone().unwrap_or_else(|| "—".into())}</td>
                                     <td data-testid="row-status">{status}</td>
@@ -242,9 +242,9 @@ fn DiffCards(diff: PayloadDiff) -> impl IntoView {
         </div>
         <section class="card">
             <p data-testid="diff-summary"><strong>{summary}</strong></p>
-            <ChangeTable title="Changed" class="diff-changed" changes=changed test_id="diff-changed"/>
-            <ChangeTable title="Added" class="diff-added" changes=added test_id="diff-added"/>
-            <ChangeTable title="Removed" class="diff-removed" changes=removed test_id="diff-removed"/>
+            <ChangeTable title="Changed" row_class="diff-changed" changes=changed test_id="diff-changed"/>
+            <ChangeTable title="Added" row_class="diff-added" changes=added test_id="diff-added"/>
+            <ChangeTable title="Removed" row_class="diff-removed" changes=removed test_id="diff-removed"/>
         </section>
     }
 }
@@ -252,7 +252,7 @@ fn DiffCards(diff: PayloadDiff) -> impl IntoView {
 #[component]
 fn ChangeTable(
     title: &'static str,
-    class: &'static str,
+    row_class: &'static str,
     changes: Vec<KeyChange>,
     test_id: &'static str,
 ) -> impl IntoView {
@@ -266,7 +266,7 @@ fn ChangeTable(
                 <thead><tr><th>"Key"</th><th>"Old"</th><th>"New"</th></tr></thead>
                 <tbody>
                     {changes.into_iter().map(|change| view! {
-                        <tr class=class>
+                        <tr class=row_class>
                             <td><code>{change.key}</code></td>
                             <td><code>{change.old.unwrap_or_else(|| "—".into())}</code></td>
                             <td><code>{change.new.unwrap_or_else(|| "—".into())}</code></td>
