@@ -12,15 +12,14 @@ export LEPTOS_OUTPUT_NAME := service-ping
 BIN := $(CARGO_TARGET_DIR)/release/service-ping
 DATA_DIR ?= data
 LISTEN ?= 127.0.0.1:3000
+COLLECTOR_LISTEN ?= 127.0.0.1:3002
 
 .PHONY: run test tools test-tools build fmt-check clippy unit-test e2e clean-data
 
-## Build the release and run the dashboard on http://$(LISTEN) with its data in ./$(DATA_DIR).
+## Build the release and run the dashboard on http://$(LISTEN) with its data in ./$(DATA_DIR),
+## and a local collector on http://$(COLLECTOR_LISTEN) that the instance sends to.
 run: tools build
-	$(BIN) --data-dir $(DATA_DIR) --listen $(LISTEN) migrate
-	$(BIN) --data-dir $(DATA_DIR) seed --scale 1 --if-empty
-	@echo "Dashboard: http://$(LISTEN)/admin  (user root, password in $(DATA_DIR)/initial_root_password on first start)"
-	exec $(BIN) --data-dir $(DATA_DIR) --listen $(LISTEN) serve
+	scripts/run-demo.sh $(BIN) $(DATA_DIR) $(LISTEN) $(COLLECTOR_LISTEN)
 
 ## Everything CI checks, from a machine that has only rustup, Node and apt.
 # The release build comes last before the browser tests, so they run the binary it made.

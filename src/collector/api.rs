@@ -116,13 +116,20 @@ pub fn accepted(status: StatusCode, usage_data_id: i64) -> Response {
 /// Answers 201 for a new ping and 200 for an exact resend (same id, nothing stored).
 pub async fn ingest(
     state: &CollectorState,
-    body: &[u8],
+    body: Bytes,
     source: Source,
 ) -> Result<(StatusCode, i64), Refusal> {
-    let ping = ingest::validate(body, state.limits)?;
+    let ping = ingest::validate(&body, state.limits)?;
     state.admit("usage_data", &ping.uuid)?;
-    let sha256 = crate::engine::payload::sha256_hex(body);
-    match db::store_ping(&state.db, &ping, body, &sha256, source, Utc::now())
+    let new = db::NewPing {
+        ping,
+        sha256: crate::engine::payload::sha256_hex(&body),
+        bytes: body.clone(),
+        source,
+        received_at: Utc::now(),
+    };
+    let mut writer = state.writer.acquire().await.map_err(Refusal::internal)?;
+    match db::store_ping(&mut writer, &new)
         .await
         .map_err(Refusal::internal)?
     {
@@ -149,7 +156,7 @@ pub async fn receive_usage_data(
 ) -> Result<Response, Refusal> {
     let body = read_body(&state, body)?;
     require_json(&headers)?;
-    let (status, id) = ingest(&state, &body, Source::Api).await?;
+    let (status, id) = ingest(&state, body, Source::Api).await?;
     Ok(accepted(status, id))
 }
 
@@ -220,7 +227,7 @@ pub async fn receive_metadata(
         .count();
     let metrics = serde_json::to_value(&metadata.metrics).map_err(Refusal::internal)?;
     let id = db::store_metadata(
-        &state.db,
+        &state.writer,
         &metadata.uuid,
         &metrics,
         metadata.metrics.len(),
@@ -241,7 +248,7 @@ pub async fn receive_error(
     let ErrorEnvelope { error } = decode(&state, &headers, body)?;
     require_uuid(&error.uuid)?;
     state.admit("usage_ping_errors", &error.uuid)?;
-    let id = db::store_error(&state.db, &error, Utc::now())
+    let id = db::store_error(&state.writer, &error, Utc::now())
         .await
         .map_err(Refusal::internal)?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())

@@ -34,16 +34,28 @@ pub enum Stored {
     Conflict,
 }
 
+/// A validated ping on its way to the database.
+#[derive(Debug, Clone)]
+pub struct NewPing {
+    pub ping: Ping,
+    pub bytes: axum::body::Bytes,
+    pub sha256: String,
+    pub source: Source,
+    pub received_at: DateTime<Utc>,
+}
+
 /// Stores a validated ping once per (uuid, recorded_at).
-#[tracing::instrument(skip_all, fields(uuid = %ping.uuid), err)]
 pub async fn store_ping(
-    db: &Db,
-    ping: &Ping,
-    bytes: &[u8],
-    sha256: &str,
-    source: Source,
-    now: DateTime<Utc>,
+    db: &mut sqlx::SqliteConnection,
+    new: &NewPing,
 ) -> Result<Stored, sqlx::Error> {
+    let NewPing {
+        ping,
+        bytes,
+        sha256,
+        source,
+        received_at: now,
+    } = new;
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO usage_data (uuid, recorded_at, hostname, version, edition, payload, sha256, \
          size_bytes, source, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
@@ -54,12 +66,12 @@ pub async fn store_ping(
     .bind(&ping.hostname)
     .bind(&ping.version)
     .bind(&ping.edition)
-    .bind(bytes)
+    .bind(bytes.as_ref())
     .bind(sha256)
     .bind(bytes.len() as i64)
     .bind(source.as_str())
-    .bind(crate::engine::evaluate::format_timestamp(now))
-    .fetch_optional(db)
+    .bind(crate::engine::evaluate::format_timestamp(*now))
+    .fetch_optional(&mut *db)
     .await?;
     if let Some(id) = inserted {
         return Ok(Stored::Created(id));
@@ -68,9 +80,9 @@ pub async fn store_ping(
         sqlx::query_as("SELECT id, sha256 FROM usage_data WHERE uuid = $1 AND recorded_at = $2")
             .bind(&ping.uuid)
             .bind(&ping.recorded_at)
-            .fetch_one(db)
+            .fetch_one(&mut *db)
             .await?;
-    Ok(if earlier_sha256 == sha256 {
+    Ok(if earlier_sha256 == *sha256 {
         Stored::AlreadyReceived(id)
     } else {
         Stored::Conflict

@@ -12,7 +12,8 @@ pub struct IngestLimits {
     pub max_depth: usize,
 }
 
-/// A ping that passed validation: the columns the collector extracts from it.
+/// A ping that passed validation: the columns the collector extracts from it. (Later stages
+/// read what else they need from the stored bytes.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ping {
     pub uuid: String,
@@ -21,8 +22,6 @@ pub struct Ping {
     pub hostname: Option<String>,
     pub version: String,
     pub edition: Option<String>,
-    /// The whole document, for what later stages (DevOps Score, licenses) read from it.
-    pub document: Map<String, Value>,
 }
 
 /// Why a ping was refused.
@@ -56,6 +55,8 @@ enum Expected {
     /// An object whose leaves are all numbers (counters, possibly sentinels such as -1).
     Counters,
     Object,
+    /// Anything (keys this collector does not know).
+    Any,
 }
 
 impl Expected {
@@ -66,11 +67,22 @@ impl Expected {
             Expected::Boolean => "true or false",
             Expected::Counters => "an object of numbers",
             Expected::Object => "an object",
+            Expected::Any => "any value",
         }
+    }
+
+    fn of(key: &str) -> Self {
+        KNOWN_KEYS
+            .iter()
+            .find(|(known, _)| *known == key)
+            .map_or(Expected::Any, |(_, expected)| *expected)
     }
 }
 
 const KNOWN_KEYS: &[(&str, Expected)] = &[
+    ("uuid", Expected::Text),
+    ("recorded_at", Expected::Text),
+    ("version", Expected::Text),
     ("hostname", Expected::Text),
     ("edition", Expected::Text),
     ("installation_type", Expected::Text),
@@ -94,8 +106,11 @@ const KNOWN_KEYS: &[(&str, Expected)] = &[
     ("database", Expected::Object),
 ];
 
-/// Parses and checks a received ping. Nothing about the body is trusted until this returns.
+/// Parses and checks a received ping in one pass over the bytes, building no JSON tree: the
+/// nesting limit, the type of every known key (counters all the way down) and the required keys.
+/// Nothing about the body is trusted until this returns.
 pub fn validate(body: &[u8], limits: IngestLimits) -> Result<Ping, Rejection> {
+    use serde::de::DeserializeSeed;
     if body.len() > limits.max_body_bytes {
         return Err(Rejection::TooLarge {
             limit: limits.max_body_bytes,
@@ -104,8 +119,28 @@ pub fn validate(body: &[u8], limits: IngestLimits) -> Result<Ping, Rejection> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Rejection::Empty);
     }
-    let document = parse_object(body, limits)?;
-    let uuid = required_text(&document, "uuid")?;
+    let found = std::cell::RefCell::new(None);
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let fields = TopLevel {
+        max_depth: limits.max_depth,
+        rejection: &found,
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|fields| deserializer.end().map(|()| fields));
+    let fields = match (fields, found.into_inner()) {
+        (_, Some(rejection)) => return Err(rejection),
+        (Ok(fields), None) => fields,
+        (Err(error), None) => return Err(Rejection::Malformed(error.to_string())),
+    };
+    let required = |value: Option<String>, key: &'static str| match value {
+        None => Err(Rejection::Missing { key }),
+        Some(text) if text.trim().is_empty() => Err(Rejection::Invalid {
+            key,
+            reason: "must not be empty".into(),
+        }),
+        Some(text) => Ok(text),
+    };
+    let uuid = required(fields.uuid, "uuid")?;
     let valid_uuid =
         uuid.len() <= 64 && uuid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     if !valid_uuid {
@@ -114,32 +149,288 @@ pub fn validate(body: &[u8], limits: IngestLimits) -> Result<Ping, Rejection> {
             reason: "must be at most 64 letters, digits and dashes".into(),
         });
     }
-    let recorded_at = required_text(&document, "recorded_at")?;
+    let recorded_at = required(fields.recorded_at, "recorded_at")?;
     parse_recorded_at(&recorded_at)?;
-    let version = required_text(&document, "version")?;
+    let version = required(fields.version, "version")?;
     if version.len() > 64 {
         return Err(Rejection::Invalid {
             key: "version",
             reason: "must be at most 64 characters".into(),
         });
     }
-    for (key, expected) in KNOWN_KEYS {
-        if let Some(value) = document.get(*key) {
-            check_type(key, value, *expected)?;
-        }
-    }
-    let optional_text = |key: &str| document.get(key).and_then(Value::as_str).map(String::from);
     Ok(Ping {
         uuid,
         recorded_at,
-        hostname: optional_text("hostname"),
+        hostname: fields.hostname,
         version,
-        edition: optional_text("edition"),
-        document,
+        edition: fields.edition,
     })
 }
 
-/// Parses a JSON object within the nesting limit.
+/// The top-level strings the collector keeps.
+#[derive(Default)]
+struct Fields {
+    uuid: Option<String>,
+    recorded_at: Option<String>,
+    version: Option<String>,
+    hostname: Option<String>,
+    edition: Option<String>,
+}
+
+/// Visits the top-level object. A rejection found deeper is put in `rejection` (serde's error
+/// type cannot carry it) and the parse stops.
+struct TopLevel<'a> {
+    max_depth: usize,
+    rejection: &'a std::cell::RefCell<Option<Rejection>>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for TopLevel<'_> {
+    type Value = Fields;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Fields, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for TopLevel<'_> {
+    type Value = Fields;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
+        let mut fields = Fields::default();
+        while let Some(key) = map.next_key_seed(Key)? {
+            let check = Check {
+                name: &key,
+                parent: None,
+                expected: Expected::of(&key),
+                depth: 1,
+                max_depth: self.max_depth,
+                rejection: self.rejection,
+            };
+            let text = map.next_value_seed(check)?;
+            let slot = match key.as_ref() {
+                "uuid" => &mut fields.uuid,
+                "recorded_at" => &mut fields.recorded_at,
+                "version" => &mut fields.version,
+                "hostname" => &mut fields.hostname,
+                "edition" => &mut fields.edition,
+                _ => continue,
+            };
+            *slot = text;
+        }
+        Ok(fields)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<Fields, A::Error> {
+        self.reject(Rejection::NotAnObject)
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Fields, E> {
+        self.reject(Rejection::NotAnObject)
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Fields, E> {
+        self.reject(Rejection::NotAnObject)
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Fields, E> {
+        self.reject(Rejection::NotAnObject)
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Fields, E> {
+        self.reject(Rejection::NotAnObject)
+    }
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Fields, E> {
+        self.reject(Rejection::NotAnObject)
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Fields, E> {
+        self.reject(Rejection::NotAnObject)
+    }
+}
+
+impl TopLevel<'_> {
+    fn reject<T, E: serde::de::Error>(&self, rejection: Rejection) -> Result<T, E> {
+        let message = rejection.to_string();
+        *self.rejection.borrow_mut() = Some(rejection);
+        Err(E::custom(message))
+    }
+}
+
+/// Checks one value against what its key expects, within the nesting limit; keeps the text of
+/// a string value (the caller decides whether it wants it). The key's dotted path is only
+/// spelled out when there is something wrong with it.
+struct Check<'a> {
+    name: &'a str,
+    parent: Option<&'a Check<'a>>,
+    expected: Expected,
+    /// Nesting level of the container this value is in (the top-level object is 1).
+    depth: usize,
+    max_depth: usize,
+    rejection: &'a std::cell::RefCell<Option<Rejection>>,
+}
+
+impl Check<'_> {
+    fn reject<T, E: serde::de::Error>(&self, rejection: Rejection) -> Result<T, E> {
+        let message = rejection.to_string();
+        *self.rejection.borrow_mut() = Some(rejection);
+        Err(E::custom(message))
+    }
+
+    fn path(&self) -> String {
+        match self.parent {
+            Some(parent) => format!("{}.{}", parent.path(), self.name),
+            None => self.name.to_string(),
+        }
+    }
+
+    fn wrong_type<T, E: serde::de::Error>(&self) -> Result<T, E> {
+        let expected = match self.expected {
+            // Inside counters, each leaf must be a number.
+            Expected::Counters if self.depth > 1 => "a number",
+            other => other.describe(),
+        };
+        self.reject(Rejection::WrongType {
+            key: self.path(),
+            expected,
+        })
+    }
+
+    fn scalar<E: serde::de::Error>(&self, fits: bool) -> Result<Option<String>, E> {
+        if fits || self.expected == Expected::Any {
+            Ok(None)
+        } else {
+            self.wrong_type()
+        }
+    }
+
+    /// The check for the value `name` inside this container.
+    fn child<'b>(&'b self, name: &'b str, expected: Expected) -> Check<'b> {
+        Check {
+            name,
+            parent: Some(self),
+            expected,
+            depth: self.depth + 1,
+            max_depth: self.max_depth,
+            rejection: self.rejection,
+        }
+    }
+
+    fn enter<E: serde::de::Error>(&self) -> Result<(), E> {
+        if self.depth + 1 > self.max_depth {
+            return self.reject(Rejection::TooDeep {
+                limit: self.max_depth,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Check<'_> {
+    type Value = Option<String>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Check<'_> {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(self.expected.describe())
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Option<String>, E> {
+        Ok(None)
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Option<String>, E> {
+        self.scalar(self.expected == Expected::Boolean)
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Option<String>, E> {
+        self.scalar(matches!(
+            self.expected,
+            Expected::Number | Expected::Counters
+        ))
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Option<String>, E> {
+        self.scalar(matches!(
+            self.expected,
+            Expected::Number | Expected::Counters
+        ))
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Option<String>, E> {
+        self.scalar(matches!(
+            self.expected,
+            Expected::Number | Expected::Counters
+        ))
+    }
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Option<String>, E> {
+        match self.expected {
+            Expected::Text => Ok(Some(text.to_string())),
+            Expected::Any => Ok(None),
+            _ => self.wrong_type(),
+        }
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> Result<Option<String>, A::Error> {
+        if self.expected != Expected::Any {
+            return self.wrong_type();
+        }
+        self.enter()?;
+        while seq
+            .next_element_seed(self.child("[]", Expected::Any))?
+            .is_some()
+        {}
+        Ok(None)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> Result<Option<String>, A::Error> {
+        if !matches!(
+            self.expected,
+            Expected::Counters | Expected::Object | Expected::Any
+        ) {
+            return self.wrong_type();
+        }
+        self.enter()?;
+        let expected = match self.expected {
+            Expected::Counters => Expected::Counters,
+            _ => Expected::Any,
+        };
+        while let Some(name) = map.next_key_seed(Key)? {
+            map.next_value_seed(self.child(&name, expected))?;
+        }
+        Ok(None)
+    }
+}
+
+/// A key, borrowed from the body unless it has escapes (serde's own `Cow` always copies).
+struct Key;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Key {
+    type Value = std::borrow::Cow<'de, str>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Key {
+    type Value = std::borrow::Cow<'de, str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_borrowed_str<E: serde::de::Error>(self, key: &'de str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Borrowed(key))
+    }
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Owned(key.to_string()))
+    }
+}
+
+/// Parses a JSON object within the nesting limit (for the small metadata and error reports).
 pub fn parse_object(body: &[u8], limits: IngestLimits) -> Result<Map<String, Value>, Rejection> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| Rejection::Malformed(e.to_string()))?;
@@ -169,21 +460,6 @@ fn depth(value: &Value) -> usize {
     deepest
 }
 
-fn required_text(document: &Map<String, Value>, key: &'static str) -> Result<String, Rejection> {
-    match document.get(key) {
-        None | Some(Value::Null) => Err(Rejection::Missing { key }),
-        Some(Value::String(text)) if text.trim().is_empty() => Err(Rejection::Invalid {
-            key,
-            reason: "must not be empty".into(),
-        }),
-        Some(Value::String(text)) => Ok(text.clone()),
-        Some(_) => Err(Rejection::WrongType {
-            key: key.into(),
-            expected: "a string",
-        }),
-    }
-}
-
 /// `recorded_at` as RFC 3339 (ours) or GitLab's `2026-11-25 10:00:00 UTC`.
 fn parse_recorded_at(text: &str) -> Result<DateTime<Utc>, Rejection> {
     DateTime::parse_from_rfc3339(text)
@@ -196,35 +472,6 @@ fn parse_recorded_at(text: &str) -> Result<DateTime<Utc>, Rejection> {
             key: "recorded_at",
             reason: "must be a timestamp such as 2026-11-25T10:00:00.000Z".into(),
         })
-}
-
-fn check_type(key: &str, value: &Value, expected: Expected) -> Result<(), Rejection> {
-    let fits = match (expected, value) {
-        (_, Value::Null) => true,
-        (Expected::Text, Value::String(_))
-        | (Expected::Number, Value::Number(_))
-        | (Expected::Boolean, Value::Bool(_))
-        | (Expected::Object, Value::Object(_)) => true,
-        (Expected::Counters, Value::Object(map)) => {
-            return map.iter().try_for_each(|(name, v)| match v {
-                Value::Number(_) | Value::Null => Ok(()),
-                Value::Object(_) => check_type(&format!("{key}.{name}"), v, Expected::Counters),
-                _ => Err(Rejection::WrongType {
-                    key: format!("{key}.{name}"),
-                    expected: "a number",
-                }),
-            });
-        }
-        _ => false,
-    };
-    if fits {
-        Ok(())
-    } else {
-        Err(Rejection::WrongType {
-            key: key.into(),
-            expected: expected.describe(),
-        })
-    }
 }
 
 #[cfg(test)]

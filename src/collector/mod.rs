@@ -31,17 +31,22 @@ use crate::server::db::{self as server_db, Db};
 /// What the collector's handlers share.
 #[derive(Clone)]
 pub struct CollectorState {
+    /// For reading.
     pub db: Db,
+    /// One connection that does every write: SQLite has one writer at a time, and pings
+    /// queued on one connection go faster than connections retrying the write lock.
+    pub writer: Db,
     pub limits: IngestLimits,
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
 }
 
 impl CollectorState {
-    pub fn new(db: Db, settings: &Settings) -> Self {
+    pub fn new(db: Db, writer: Db, settings: &Settings) -> Self {
         let per_hour =
             NonZeroU32::new(settings.collector.rate_limit_per_hour).unwrap_or(NonZeroU32::MIN);
         Self {
             db,
+            writer,
             limits: IngestLimits {
                 max_body_bytes: settings.collector.max_body_bytes,
                 max_depth: settings.collector.max_depth,
@@ -104,16 +109,15 @@ async fn health(axum::extract::State(state): axum::extract::State<CollectorState
     }
 }
 
-/// Opens (creating and migrating) the collector's database in the data directory.
-pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
+/// Opens (creating and migrating) the collector's database in the data directory: a pool for
+/// reading and one connection for writing.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<(Db, Db)> {
     crate::server::prepare_data_dir(&settings.data_dir)?;
-    let db = server_db::connect_url(
-        &settings.collector_database_url(),
-        settings.database.max_connections,
-    )
-    .await?;
+    let url = settings.collector_database_url();
+    let db = server_db::connect_url(&url, settings.database.max_connections).await?;
     server_db::migrate_collector(&db).await?;
-    Ok(db)
+    let writer = server_db::connect_url(&url, 1).await?;
+    Ok((db, writer))
 }
 
 /// A collector bound to its address, not yet serving.
@@ -124,13 +128,13 @@ pub struct Collector {
 
 impl Collector {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let db = open_database(settings).await?;
+        let (db, writer) = open_database(settings).await?;
         let listener = TcpListener::bind(settings.server.listen)
             .await
             .with_context(|| format!("listening on {}", settings.server.listen))?;
         Ok(Self {
             listener,
-            state: CollectorState::new(db, settings),
+            state: CollectorState::new(db, writer, settings),
         })
     }
 

@@ -146,7 +146,7 @@ pub async fn upload_page() -> Response {
 /// `POST /usage_data/new`: the uploaded file goes through the same checks as `POST /usage_data`.
 pub async fn receive_upload(State(state): State<CollectorState>, multipart: Multipart) -> Response {
     let outcome = match uploaded_file(multipart).await {
-        Ok(bytes) => super::api::ingest(&state, &bytes, Source::Upload).await,
+        Ok(bytes) => super::api::ingest(&state, bytes, Source::Upload).await,
         Err(refusal) => Err(refusal),
     };
     match outcome {

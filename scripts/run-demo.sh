@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# `make run`: a local collector and the instance, wired together, so every page (and Send now)
+# works offline. Usage: run-demo.sh BIN DATA_DIR LISTEN COLLECTOR_LISTEN
+# The collector keeps its own database (collector.sqlite3) in the same data directory. It is
+# stopped by the pid started here when the instance stops.
+set -euo pipefail
+bin=$1 data=$2 listen=$3 collector_listen=$4
+"$bin" --data-dir "$data" migrate
+"$bin" --data-dir "$data" seed --scale 1 --if-empty
+"$bin" --data-dir "$data" --listen "$collector_listen" collector &
+collector_pid=$!
+trap 'kill "$collector_pid" 2>/dev/null || true; wait "$collector_pid" 2>/dev/null || true' EXIT
+export SERVICE_PING__COLLECTOR__URL="${SERVICE_PING__COLLECTOR__URL:-http://$collector_listen}"
+echo "Dashboard: http://$listen/admin  (user root, password in $data/initial_root_password on first start)"
+echo "Collector: http://$collector_listen/  (receives this instance's pings; upload page at /usage_data/new)"
+"$bin" --data-dir "$data" --listen "$listen" serve
