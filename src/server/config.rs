@@ -570,6 +570,19 @@ mod tests {
     }
 
     #[test]
+    fn the_example_configuration_file_loads() {
+        let overrides = Overrides {
+            config_file: Some(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("config/service-ping.example.toml"),
+            ),
+            ..Default::default()
+        };
+        let loaded = load(&overrides, &env(&[])).unwrap();
+        assert_eq!(loaded.settings.collector.max_body_bytes, 10 * 1024 * 1024);
+        assert_eq!(loaded.locks, Locks::default());
+    }
+
+    #[test]
     fn optional_data_set_in_the_environment_locks_its_control() {
         let loaded = load(
             &Overrides::default(),
