@@ -96,6 +96,34 @@ fn HistoryTable(rows: Vec<PayloadSummary>) -> impl IntoView {
     }
 }
 
+fn back_to_history() -> impl IntoView {
+    view! { <p><a href="/admin/service_ping/history">"← Payload history"</a></p> }
+}
+
+/// While `resource` loads, says so; then renders its value, or the error.
+fn loaded<T, V>(
+    resource: Resource<Result<T, ApiError>>,
+    render: impl Fn(T) -> V + Clone + Send + Sync + 'static,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                let render = render.clone();
+                Suspend::new(async move {
+                    match resource.await {
+                        Ok(value) => render(value).into_any(),
+                        Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
 #[component]
 pub fn PayloadDetailPage() -> impl IntoView {
     let params = use_params_map();
@@ -109,15 +137,8 @@ pub fn PayloadDetailPage() -> impl IntoView {
     view! {
         <Title text="Payload · Admin · Service Ping"/>
         <PageHeader title="Payload" subtitle="One stored payload, exactly as it was generated, and every attempt to send it."/>
-        <p><a href="/admin/service_ping/history">"← Payload history"</a></p>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match detail.await {
-                    Ok(detail) => view! { <PayloadDetailCards detail/> }.into_any(),
-                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
-                }
-            })}
-        </Suspense>
+        {back_to_history()}
+        {loaded(detail, |detail| view! { <PayloadDetailCards detail/> })}
     }
 }
 
@@ -193,15 +214,8 @@ pub fn PayloadDiffPage() -> impl IntoView {
     view! {
         <Title text="Compare payloads · Admin · Service Ping"/>
         <PageHeader title="Compare payloads" subtitle="Keys added, removed and changed between two stored payloads."/>
-        <p><a href="/admin/service_ping/history">"← Payload history"</a></p>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match diff.await {
-                    Ok(diff) => view! { <DiffCards diff/> }.into_any(),
-                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
-                }
-            })}
-        </Suspense>
+        {back_to_history()}
+        {loaded(diff, |diff| view! { <DiffCards diff/> })}
     }
 }
 
