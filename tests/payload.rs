@@ -1,64 +1,25 @@
 //! Generating and storing whole payloads from the repository's metric dictionary over a seeded
 //! platform: byte-exact storage, no personal data, categories and statuses honoured.
 
+mod support;
+
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
-use service_ping::engine::Dictionary;
 use service_ping::engine::payload::sha256_hex;
-use service_ping::server::config::{InstanceSettings, Locks};
 use service_ping::server::db::Db;
-use service_ping::service_ping::{
-    GenerationDeps, Trigger, TriggerKind, db as raw_usage_data, generate_and_store, load_dictionary,
-};
+use service_ping::service_ping::{Trigger, TriggerKind, db as raw_usage_data, generate_and_store};
+use support::Instance;
 
 const CLI: Trigger = Trigger {
     kind: TriggerKind::Cli,
     account_id: None,
 };
 
-async fn repository_dictionary(db: &Db) -> Dictionary {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("metrics");
-    load_dictionary(&dir, db).await.unwrap()
-}
-
 async fn seeded(db: &Db) {
     let anchor = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
     service_ping::platform::seed::seed(db, 1, anchor, false)
         .await
         .unwrap();
-}
-
-struct Instance {
-    identity: service_ping::instance::InstanceIdentity,
-    dictionary: Dictionary,
-    settings: InstanceSettings,
-    locks: Locks,
-}
-
-impl Instance {
-    async fn new(db: &Db) -> Self {
-        Self {
-            identity: service_ping::instance::load_or_create(db, Utc::now())
-                .await
-                .unwrap(),
-            dictionary: repository_dictionary(db).await,
-            settings: InstanceSettings {
-                hostname: Some("devops.example.test".into()),
-                ..InstanceSettings::default()
-            },
-            locks: Locks::default(),
-        }
-    }
-
-    fn deps<'a>(&'a self, db: &'a Db) -> GenerationDeps<'a> {
-        GenerationDeps {
-            db,
-            dictionary: &self.dictionary,
-            identity: &self.identity,
-            instance: &self.settings,
-            locks: &self.locks,
-        }
-    }
 }
 
 fn at(path: &str, document: &Value) -> Value {

@@ -8,64 +8,31 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use service_ping::engine::Dictionary;
 use service_ping::engine::payload::sha256_hex;
-use service_ping::server::config::{CollectorSettings, InstanceSettings, Lock, Locks};
+use service_ping::server::config::{CollectorSettings, Lock, Locks};
 use service_ping::server::db::Db;
 use service_ping::service_ping::schedule::{
     self, RunOutcome, ScheduleDeps, WeeklySlot, load_state, run_once,
 };
 use service_ping::service_ping::submit::{CollectorClient, Stage, SubmitError};
-use service_ping::service_ping::{
-    GenerationDeps, Trigger, TriggerKind, db as raw_usage_data, load_dictionary, submit_now,
-};
+use service_ping::service_ping::{Trigger, TriggerKind, db as raw_usage_data, submit_now};
+use support::Instance;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-struct Instance {
-    identity: service_ping::instance::InstanceIdentity,
-    dictionary: Dictionary,
-    settings: InstanceSettings,
-    locks: Locks,
+fn slot_of(instance: &Instance) -> WeeklySlot {
+    WeeklySlot::for_instance(&instance.identity.uuid.to_string())
 }
 
-impl Instance {
-    async fn new(db: &Db, locks: Locks) -> Self {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("metrics");
-        Self {
-            identity: service_ping::instance::load_or_create(db, Utc::now())
-                .await
-                .unwrap(),
-            dictionary: load_dictionary(&dir, db).await.unwrap(),
-            settings: InstanceSettings::default(),
-            locks,
-        }
-    }
-
-    fn deps<'a>(&'a self, db: &'a Db) -> GenerationDeps<'a> {
-        GenerationDeps {
-            db,
-            dictionary: &self.dictionary,
-            identity: &self.identity,
-            instance: &self.settings,
-            locks: &self.locks,
-        }
-    }
-
-    fn slot(&self) -> WeeklySlot {
-        WeeklySlot::for_instance(&self.identity.uuid.to_string())
-    }
-
-    /// A minute after this instance's first weekly slot following 2026-11-25, with the job's
-    /// state initialised the week before (as a running instance would have it).
-    async fn first_slot(&self, db: &Db, client: &CollectorClient) -> DateTime<Utc> {
-        let start: DateTime<Utc> = "2026-11-25T00:00:00Z".parse().unwrap();
-        let outcome = run_once(job(self, db, client, "first"), start)
-            .await
-            .unwrap();
-        assert!(matches!(outcome, RunOutcome::NotDue { .. }), "{outcome:?}");
-        self.slot().next_after(start) + chrono::Duration::minutes(1)
-    }
+/// A minute after the instance's first weekly slot following 2026-11-25, with the job's state
+/// initialised the week before (as a running instance would have it).
+async fn first_slot(instance: &Instance, db: &Db, client: &CollectorClient) -> DateTime<Utc> {
+    let start: DateTime<Utc> = "2026-11-25T00:00:00Z".parse().unwrap();
+    let outcome = run_once(job(instance, db, client, "first"), start)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, RunOutcome::NotDue { .. }), "{outcome:?}");
+    slot_of(instance).next_after(start) + chrono::Duration::minutes(1)
 }
 
 fn job<'a>(
@@ -105,9 +72,9 @@ async fn attempts(db: &Db) -> Vec<(i64, String)> {
 /// Runs the weekly job through one slot whose every send fails, checking the retries at 8, 16
 /// and 24 hours and that the same stored payload is tried each time.
 async fn every_attempt_fails(db: &Db, collector_url: &str, timeout_seconds: u32) {
-    let instance = Instance::new(db, Locks::default()).await;
+    let instance = Instance::new(db).await;
     let client = client_for(collector_url, timeout_seconds);
-    let t0 = instance.first_slot(db, &client).await;
+    let t0 = first_slot(&instance, db, &client).await;
     let mut now = t0;
     for (attempt, wait) in [8, 16, 24].into_iter().enumerate() {
         let outcome = run_once(job(&instance, db, &client, "a"), now)
@@ -231,9 +198,9 @@ async fn a_retry_that_succeeds_marks_the_payload_sent_and_reports_its_timings(db
         .respond_with(ResponseTemplate::new(201))
         .mount(&server)
         .await;
-    let instance = Instance::new(&db, Locks::default()).await;
+    let instance = Instance::new(&db).await;
     let client = client_for(&server.uri(), 5);
-    let t0 = instance.first_slot(&db, &client).await;
+    let t0 = first_slot(&instance, &db, &client).await;
     let first = run_once(job(&instance, &db, &client, "a"), t0)
         .await
         .unwrap();
@@ -294,7 +261,7 @@ async fn a_retry_that_succeeds_marks_the_payload_sent_and_reports_its_timings(db
     assert_eq!(
         later,
         RunOutcome::NotDue {
-            next: instance.slot().next_after(t0)
+            next: slot_of(&instance).next_after(t0)
         }
     );
 }
@@ -302,9 +269,9 @@ async fn a_retry_that_succeeds_marks_the_payload_sent_and_reports_its_timings(db
 #[sqlx::test]
 async fn the_collector_receives_exactly_the_stored_bytes_once_a_week(db: Db) {
     let collector = support::spawn_collector(|_| {}).await;
-    let instance = Instance::new(&db, Locks::default()).await;
+    let instance = Instance::new(&db).await;
     let client = client_for(&collector.url("/"), 5);
-    let t0 = instance.first_slot(&db, &client).await;
+    let t0 = first_slot(&instance, &db, &client).await;
     let mut sent = Vec::new();
     // Three weeks, looking every 6 hours, with a restart (another owner) each week.
     for step in 0..(3 * 28) {
@@ -343,9 +310,9 @@ async fn the_collector_receives_exactly_the_stored_bytes_once_a_week(db: Db) {
 #[sqlx::test]
 async fn an_overdue_week_is_sent_once_on_start(db: Db) {
     let collector = support::spawn_collector(|_| {}).await;
-    let instance = Instance::new(&db, Locks::default()).await;
+    let instance = Instance::new(&db).await;
     let client = client_for(&collector.url("/"), 5);
-    let t0 = instance.first_slot(&db, &client).await;
+    let t0 = first_slot(&instance, &db, &client).await;
     // The process was down for three weeks: on start, one send, not three.
     let restart = t0 + chrono::Duration::days(20);
     let first = run_once(job(&instance, &db, &client, "new"), restart)
@@ -362,7 +329,7 @@ async fn an_overdue_week_is_sent_once_on_start(db: Db) {
 #[sqlx::test]
 async fn a_resend_of_the_same_payload_stores_nothing_twice(db: Db) {
     let collector = support::spawn_collector(|_| {}).await;
-    let instance = Instance::new(&db, Locks::default()).await;
+    let instance = Instance::new(&db).await;
     let client = client_for(&collector.url("/"), 5);
     let trigger = Trigger {
         kind: TriggerKind::Cli,
@@ -414,9 +381,9 @@ async fn hanging_proxy(target: String) -> String {
 #[sqlx::test]
 async fn a_process_killed_while_sending_leaves_exactly_one_ping_after_restart(db: Db) {
     let collector = support::spawn_collector(|_| {}).await;
-    let instance = Instance::new(&db, Locks::default()).await;
+    let instance = Instance::new(&db).await;
     let direct = client_for(&collector.url("/"), 5);
-    let t0 = instance.first_slot(&db, &direct).await;
+    let t0 = first_slot(&instance, &db, &direct).await;
 
     let through_proxy = client_for(&hanging_proxy(collector.url("/")).await, 30);
     let killed = tokio::time::timeout(
@@ -469,7 +436,7 @@ async fn silent_for_weeks(db: &Db, locks: Locks, stored_choice: bool) {
         )
         .mount(&server)
         .await;
-    let instance = Instance::new(db, locks).await;
+    let instance = Instance::with_locks(db, locks).await;
     let client = client_for(&server.uri(), 5);
     let start: DateTime<Utc> = "2026-11-25T00:00:00Z".parse().unwrap();
     for step in 0..(4 * 28) {
@@ -522,10 +489,10 @@ async fn turning_service_ping_on_later_does_not_send_the_weeks_it_was_off(db: Db
         .execute(&db)
         .await
         .unwrap();
-    let instance = Instance::new(&db, Locks::default()).await;
+    let instance = Instance::new(&db).await;
     let client = client_for(&collector.url("/"), 5);
     let start: DateTime<Utc> = "2026-11-25T00:00:00Z".parse().unwrap();
-    let slot = instance.slot();
+    let slot = slot_of(&instance);
     let off_until = slot.next_after(slot.next_after(start)) + hours(1);
     for step in 0..((off_until - start).num_hours() / 6) {
         run_once(job(&instance, &db, &client, "a"), start + hours(6 * step))

@@ -108,16 +108,7 @@ async fn preview(id: i64) -> Result<PayloadPreview, ApiError> {
         .await
         .map_err(AppError::from)?
         .ok_or_else(|| AppError::NotFound(format!("There is no payload #{id}.")))?;
-    let bytes = crate::service_ping::db::payload_bytes(&state.db, id)
-        .await
-        .map_err(AppError::from)?
-        .unwrap_or_default();
-    let text = String::from_utf8(bytes)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("payload {id} is not UTF-8: {e}")))?;
-    Ok(PayloadPreview {
-        summary: row.into(),
-        text,
-    })
+    Ok(crate::usage_statistics::stored_preview(&state.db, row).await?)
 }
 
 #[server(endpoint = "payload_detail")]

@@ -143,18 +143,27 @@ impl From<crate::service_ping::tracker::GenerationState> for GenerationStatus {
 pub async fn latest_preview(
     db: &crate::server::db::Db,
 ) -> Result<Option<PayloadPreview>, crate::error::AppError> {
-    let Some(row) = crate::service_ping::db::latest(db).await? else {
-        return Ok(None);
-    };
+    match crate::service_ping::db::latest(db).await? {
+        Some(row) => Ok(Some(stored_preview(db, row).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The stored bytes of `row`'s payload, with its summary.
+#[cfg(feature = "ssr")]
+pub async fn stored_preview(
+    db: &crate::server::db::Db,
+    row: crate::service_ping::db::RawUsageData,
+) -> Result<PayloadPreview, crate::error::AppError> {
     let bytes = crate::service_ping::db::payload_bytes(db, row.id)
         .await?
         .unwrap_or_default();
     let text = String::from_utf8(bytes)
         .map_err(|e| anyhow::anyhow!("stored payload {} is not UTF-8: {e}", row.id))?;
-    Ok(Some(PayloadPreview {
+    Ok(PayloadPreview {
         summary: row.into(),
         text,
-    }))
+    })
 }
 
 #[server(endpoint = "usage_statistics")]

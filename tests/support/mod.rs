@@ -164,3 +164,48 @@ impl Drop for TestCollector {
         }
     }
 }
+
+/// What generating a payload needs, for tests that work on a database directly: the identity,
+/// the repository's metric dictionary, and the instance settings and locks.
+pub struct Instance {
+    pub identity: service_ping::instance::InstanceIdentity,
+    pub dictionary: service_ping::engine::Dictionary,
+    pub settings: service_ping::server::config::InstanceSettings,
+    pub locks: Locks,
+}
+
+impl Instance {
+    pub async fn new(db: &service_ping::server::db::Db) -> Self {
+        Self::with_locks(db, Locks::default()).await
+    }
+
+    pub async fn with_locks(db: &service_ping::server::db::Db, locks: Locks) -> Self {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("metrics");
+        Self {
+            identity: service_ping::instance::load_or_create(db, chrono::Utc::now())
+                .await
+                .unwrap(),
+            dictionary: service_ping::service_ping::load_dictionary(&dir, db)
+                .await
+                .unwrap(),
+            settings: service_ping::server::config::InstanceSettings {
+                hostname: Some("devops.example.test".into()),
+                ..Default::default()
+            },
+            locks,
+        }
+    }
+
+    pub fn deps<'a>(
+        &'a self,
+        db: &'a service_ping::server::db::Db,
+    ) -> service_ping::service_ping::GenerationDeps<'a> {
+        service_ping::service_ping::GenerationDeps {
+            db,
+            dictionary: &self.dictionary,
+            identity: &self.identity,
+            instance: &self.settings,
+            locks: &self.locks,
+        }
+    }
+}
