@@ -8,6 +8,7 @@ use leptos_router::path;
 use crate::access_tokens::view::AccessTokensPage;
 use crate::auth::view::SignInPage;
 use crate::components::AdminLayout;
+use crate::devops_score::view::DevOpsScorePage;
 use crate::metric_dictionary::view::MetricDictionaryPage;
 use crate::overview::view::OverviewPage;
 use crate::payload_history::view::{PayloadDetailPage, PayloadDiffPage, PayloadHistoryPage};
@@ -53,6 +54,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("service_ping/history/diff") view=PayloadDiffPage/>
                     <Route path=path!("service_ping/history/:id") view=PayloadDetailPage/>
                     <Route path=path!("access_tokens") view=AccessTokensPage/>
+                    <Route path=path!("dev_ops_reports") view=DevOpsScorePage/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -13,6 +13,7 @@ pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod collector;
 pub mod components;
+pub mod devops_score;
 #[cfg(feature = "ssr")]
 pub mod engine;
 pub mod error;

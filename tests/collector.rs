@@ -279,3 +279,87 @@ async fn the_openapi_document_describes_every_endpoint() {
             .contains("No ping has been received yet.")
     );
 }
+
+fn ping_with_usage(uuid: &str, active_users: u32, issues: u32, notes: u32) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "uuid": uuid,
+        "recorded_at": "2026-11-25T10:00:00.000Z",
+        "version": "0.1.0",
+        "active_user_count": active_users,
+        "counts": { "projects": 10, "projects_prometheus_active": 5 },
+        "counts_monthly": { "active_users": active_users, "issues": issues, "notes": notes },
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_reply_carries_the_30_devops_score_numbers_against_the_baseline_for_a_small_fleet() {
+    let collector = spawn_collector(|settings| {
+        settings.collector.baseline_leaders = [3.0, 15.0, 0.3, 0.2, 4.0, 25.0, 0.5, 6.0, 0.3, 0.5];
+        settings.collector.leaders_refresh_seconds = 0;
+    })
+    .await;
+    // A first-ever ping: 10 users, 15 issues (1.5 per user), 300 notes (30 per user, above
+    // the leader), half the projects monitored.
+    let (status, reply) = post(
+        &collector,
+        "/usage_data",
+        ping_with_usage("first", 10, 15, 300),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let index = &reply["conv_index"];
+    assert_eq!(index.as_object().unwrap().len(), 31, "{index}");
+    assert_eq!(index["instance_issues"], 1.5);
+    assert_eq!(index["leader_issues"], 3.0);
+    assert_eq!(index["percentage_issues"], 50.0);
+    assert_eq!(index["instance_notes"], 30.0);
+    assert_eq!(
+        index["percentage_notes"], 100.0,
+        "above the leader is capped"
+    );
+    assert_eq!(index["instance_projects_prometheus_active"], 0.5);
+    assert_eq!(index["percentage_projects_prometheus_active"], 100.0);
+    assert_eq!(index["percentage_boards"], 0.0);
+}
+
+#[tokio::test]
+async fn leaders_are_the_fleets_90th_percentile_once_the_fleet_is_big_enough() {
+    let collector = spawn_collector(|settings| {
+        settings.collector.min_fleet_for_leaders = 10;
+        settings.collector.leaders_refresh_seconds = 0;
+    })
+    .await;
+    // Ten instances with 1..=10 issues per user, and one with no active users at all.
+    for i in 1..=10u32 {
+        post(
+            &collector,
+            "/usage_data",
+            ping_with_usage(&format!("i{i}"), 10, 10 * i, 0),
+        )
+        .await;
+    }
+    let (_, reply) = post(
+        &collector,
+        "/usage_data",
+        ping_with_usage("idle", 0, 50, 50),
+    )
+    .await;
+    let index = &reply["conv_index"];
+    // 11 instances: values 0, 1..=10 issues per user; nearest rank ceil(0.9 × 11) = 10 → 9.
+    assert_eq!(index["leader_issues"], 9.0);
+    assert_eq!(index["instance_issues"], 0.0, "no active users: no usage");
+    assert_eq!(index["percentage_issues"], 0.0);
+    // Nobody writes notes: the baseline stays the leader.
+    assert_eq!(index["leader_notes"], 15.0);
+    // A resend of an instance's ping answers its score again, from what was stored.
+    let (status, again) = post(
+        &collector,
+        "/usage_data",
+        ping_with_usage("i10", 10, 100, 0),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["conv_index"]["percentage_issues"], 100.0);
+    assert_eq!(again["conv_index"]["instance_issues"], 10.0);
+}

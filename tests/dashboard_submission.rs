@@ -156,6 +156,13 @@ async fn send_now_delivers_the_stored_bytes_and_history_shows_it_sent() {
     assert_eq!(detail["submissions"][0]["status"], "sent");
     assert_eq!(detail["submissions"][0]["http_status"], 201);
     assert_eq!(collector.ping_count().await, 2);
+
+    // Each send brought a DevOps Score back; the page shows the newest and the history.
+    let report = json(app.call("devops_report", &[]).await).await;
+    let score = &report["latest"][1];
+    assert_eq!(score["percentage"].as_array().unwrap().len(), 10);
+    assert!(score["overall"].as_f64().unwrap() >= 0.0);
+    assert_eq!(report["history"].as_array().unwrap().len(), 2);
     app.stop().await.unwrap();
 }
 

@@ -102,14 +102,10 @@ fn require_json(headers: &HeaderMap) -> Result<(), Refusal> {
     }
 }
 
-/// The answer to an accepted ping. The DevOps Score numbers join `usage_data_id` in
-/// `conv_index` once the collector computes them.
-pub fn accepted(status: StatusCode, usage_data_id: i64) -> Response {
-    (
-        status,
-        Json(json!({ "conv_index": { "usage_data_id": usage_data_id } })),
-    )
-        .into_response()
+/// The answer to an accepted ping: `conv_index` with GitLab's 30 DevOps Score numbers and
+/// `usage_data_id`.
+pub fn accepted(status: StatusCode, conv_index: serde_json::Value) -> Response {
+    (status, Json(json!({ "conv_index": conv_index }))).into_response()
 }
 
 /// Validates, rate-limits and stores a ping; the same path for the API and the upload page.
@@ -121,6 +117,10 @@ pub async fn ingest(
 ) -> Result<(StatusCode, i64), Refusal> {
     let ping = ingest::validate(&body, state.limits)?;
     state.admit("usage_data", &ping.uuid)?;
+    // Valid JSON by now; a section of the wrong shape was refused above.
+    let usage = serde_json::from_slice::<crate::devops_score::PingUsage>(&body)
+        .map(|p| crate::devops_score::usage_from_ping(&p))
+        .unwrap_or([0.0; 10]);
     let new = db::NewPing {
         ping,
         sha256: crate::engine::payload::sha256_hex(&body),
@@ -129,7 +129,7 @@ pub async fn ingest(
         received_at: Utc::now(),
     };
     let mut writer = state.writer.acquire().await.map_err(Refusal::internal)?;
-    match db::store_ping(&mut writer, &new)
+    match db::store_ping(&mut writer, &new, &usage)
         .await
         .map_err(Refusal::internal)?
     {
@@ -157,7 +157,11 @@ pub async fn receive_usage_data(
     let body = read_body(&state, body)?;
     require_json(&headers)?;
     let (status, id) = ingest(&state, body, Source::Api).await?;
-    Ok(accepted(status, id))
+    let score = state.score_of(id).await.map_err(Refusal::internal)?;
+    Ok(accepted(
+        status,
+        crate::devops_score::conv_index(&score, id),
+    ))
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::ingest::Ping;
+use crate::devops_score::Values;
 use crate::server::db::Db;
 
 /// Where a ping came from.
@@ -44,8 +45,85 @@ pub struct NewPing {
     pub received_at: DateTime<Utc>,
 }
 
-/// Stores a validated ping once per (uuid, recorded_at).
+/// Stores a validated ping once per (uuid, recorded_at), with its DevOps Score inputs `usage`,
+/// in one transaction.
 pub async fn store_ping(
+    db: &mut sqlx::SqliteConnection,
+    new: &NewPing,
+    usage: &Values,
+) -> Result<Stored, sqlx::Error> {
+    use sqlx::Connection;
+    let mut tx = db.begin().await?;
+    let stored = insert_ping(&mut tx, new).await?;
+    if let Stored::Created(id) = stored {
+        insert_features(&mut tx, id, &new.ping.uuid, new.received_at, usage).await?;
+    }
+    tx.commit().await?;
+    Ok(stored)
+}
+
+const FEATURE_COLUMNS: &str = "issues, notes, milestones, boards, merge_requests, ci_pipelines, \
+    environments, deployments, projects_prometheus_active, service_desk_issues";
+
+/// Stores the usage of the ten features read from ping `id`.
+pub async fn insert_features(
+    db: &mut sqlx::SqliteConnection,
+    id: i64,
+    uuid: &str,
+    received_at: DateTime<Utc>,
+    usage: &Values,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO usage_data_features (usage_data_id, uuid, received_at, {FEATURE_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(id)
+        .bind(uuid)
+        .bind(crate::engine::evaluate::format_timestamp(received_at));
+    for value in usage {
+        query = query.bind(*value);
+    }
+    query.execute(db).await.map(|_| ())
+}
+
+fn values_of(row: &sqlx::sqlite::SqliteRow, first: usize) -> Result<Values, sqlx::Error> {
+    use sqlx::Row;
+    let mut values = [0.0; 10];
+    for (i, value) in values.iter_mut().enumerate() {
+        *value = row.try_get(first + i)?;
+    }
+    Ok(values)
+}
+
+/// The DevOps Score inputs of ping `id`.
+pub async fn features(db: &Db, id: i64) -> Result<Option<Values>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {FEATURE_COLUMNS} FROM usage_data_features WHERE usage_data_id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    row.map(|row| values_of(&row, 0)).transpose()
+}
+
+/// The inputs of the latest ping of each instance received since `since`, with its uuid.
+pub async fn fleet(db: &Db, since: DateTime<Utc>) -> Result<Vec<(String, Values)>, sqlx::Error> {
+    use sqlx::Row;
+    // SQLite takes the bare columns from the row that holds max(usage_data_id).
+    let rows = sqlx::query(&format!(
+        "SELECT uuid, {FEATURE_COLUMNS}, max(usage_data_id) FROM usage_data_features \
+         WHERE received_at >= $1 GROUP BY uuid"
+    ))
+    .bind(crate::engine::evaluate::format_timestamp(since))
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, values_of(row, 1)?)))
+        .collect()
+}
+
+async fn insert_ping(
     db: &mut sqlx::SqliteConnection,
     new: &NewPing,
 ) -> Result<Stored, sqlx::Error> {

@@ -25,6 +25,7 @@ use tower_http::trace::TraceLayer;
 
 use self::api::Refusal;
 use self::ingest::IngestLimits;
+use crate::devops_score::{Score, Values};
 use crate::server::config::Settings;
 use crate::server::db::{self as server_db, Db};
 
@@ -38,6 +39,16 @@ pub struct CollectorState {
     pub writer: Db,
     pub limits: IngestLimits,
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
+    scoring: Arc<Scoring>,
+}
+
+/// How the collector computes DevOps Scores, and the leaders it computed last.
+struct Scoring {
+    window: chrono::Duration,
+    min_fleet: usize,
+    baseline: Values,
+    refresh: Duration,
+    cached: std::sync::Mutex<Option<(std::time::Instant, Values)>>,
 }
 
 impl CollectorState {
@@ -52,7 +63,58 @@ impl CollectorState {
                 max_depth: settings.collector.max_depth,
             },
             limiter: Arc::new(RateLimiter::keyed(Quota::per_hour(per_hour))),
+            scoring: Arc::new(Scoring {
+                window: chrono::Duration::weeks(i64::from(settings.collector.leader_window_weeks)),
+                min_fleet: settings.collector.min_fleet_for_leaders,
+                baseline: settings.collector.baseline_leaders,
+                refresh: Duration::from_secs(settings.collector.leaders_refresh_seconds),
+                cached: std::sync::Mutex::new(None),
+            }),
         }
+    }
+
+    /// The fleet's current leaders, computed again when the last ones are older than the
+    /// refresh interval.
+    pub async fn leaders(&self) -> Result<Values, sqlx::Error> {
+        let scoring = &self.scoring;
+        let fresh = |cached: &Option<(std::time::Instant, Values)>| {
+            cached
+                .as_ref()
+                .filter(|(at, _)| at.elapsed() < scoring.refresh)
+                .map(|(_, leaders)| *leaders)
+        };
+        if let Some(leaders) = fresh(&scoring.cached.lock().unwrap_or_else(|p| p.into_inner())) {
+            return Ok(leaders);
+        }
+        let leaders = self.compute_leaders(chrono::Utc::now()).await?;
+        *scoring.cached.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((std::time::Instant::now(), leaders));
+        Ok(leaders)
+    }
+
+    /// Leaders from the latest ping of each instance received within the window before `now`.
+    pub async fn compute_leaders(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Values, sqlx::Error> {
+        let fleet: Vec<Values> = db::fleet(&self.db, now - self.scoring.window)
+            .await?
+            .into_iter()
+            .map(|(_, values)| values)
+            .collect();
+        Ok(crate::devops_score::leaders(
+            &fleet,
+            &self.scoring.baseline,
+            self.scoring.min_fleet,
+        ))
+    }
+
+    /// The DevOps Score of stored ping `id` against the current leaders.
+    pub async fn score_of(&self, id: i64) -> anyhow::Result<Score> {
+        let usage = db::features(&self.db, id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("ping {id} has no DevOps Score inputs"))?;
+        Ok(crate::devops_score::compute(&usage, &self.leaders().await?))
     }
 
     /// Counts a request from instance `uuid` to `endpoint`; refuses with 429 over the limit.

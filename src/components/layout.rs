@@ -27,6 +27,10 @@ const NAVIGATION: &[NavEntry] = &[
         label: "Payload history",
     },
     NavEntry {
+        href: "/admin/dev_ops_reports",
+        label: "DevOps Score",
+    },
+    NavEntry {
         href: "/admin/service_ping/metrics",
         label: "Metric dictionary",
     },

@@ -102,6 +102,16 @@ pub struct CollectorSettings {
     pub max_depth: usize,
     /// Requests per hour the collector accepts from one instance uuid, per endpoint.
     pub rate_limit_per_hour: u32,
+    /// DevOps Score leaders come from the latest ping of each instance seen in this many weeks.
+    pub leader_window_weeks: u32,
+    /// Below this many instances in the window, the baseline leaders are used.
+    pub min_fleet_for_leaders: usize,
+    /// Leaders used while the fleet is too small (and for a feature nobody uses), in the order
+    /// issues, notes, milestones, boards, merge_requests, ci_pipelines, environments,
+    /// deployments, projects_prometheus_active, service_desk_issues.
+    pub baseline_leaders: [f64; 10],
+    /// How long computed leaders are reused before they are computed again.
+    pub leaders_refresh_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -192,6 +202,10 @@ impl Default for CollectorSettings {
             max_body_bytes: 10 * 1024 * 1024,
             max_depth: 32,
             rate_limit_per_hour: 60,
+            leader_window_weeks: 12,
+            min_fleet_for_leaders: 10,
+            baseline_leaders: [3.0, 15.0, 0.3, 0.2, 4.0, 25.0, 0.5, 6.0, 0.3, 0.5],
+            leaders_refresh_seconds: 300,
         }
     }
 }
@@ -387,6 +401,15 @@ impl Settings {
         anyhow::ensure!(
             self.collector.max_body_bytes >= 1024 && self.collector.max_depth >= 4,
             "collector.max_body_bytes must be at least 1024 and collector.max_depth at least 4"
+        );
+        anyhow::ensure!(
+            self.collector.leader_window_weeks > 0
+                && self
+                    .collector
+                    .baseline_leaders
+                    .iter()
+                    .all(|v| v.is_finite() && *v > 0.0),
+            "collector.leader_window_weeks must be at least 1 and every collector.baseline_leaders value positive"
         );
         anyhow::ensure!(
             self.collector.rate_limit_per_hour > 0,

@@ -252,6 +252,7 @@ pub async fn send_stored(
                 usage_data_id = accepted.usage_data_id,
                 "Service Ping sent"
             );
+            store_devops_score(deps, payload_id, &accepted).await?;
             let metadata = metadata_report(deps, payload_id, &document).await?;
             if let Err(error) = client.send_metadata(&metadata).await {
                 tracing::warn!(%error, payload_id, "sending the metric timings failed");
@@ -270,6 +271,27 @@ pub async fn send_stored(
             Err(SubmitError::Send { payload_id, error })
         }
     }
+}
+
+/// Keeps the DevOps Score the collector sent back, when it sent one.
+async fn store_devops_score(
+    deps: GenerationDeps<'_>,
+    payload_id: i64,
+    accepted: &Accepted,
+) -> Result<(), sqlx::Error> {
+    let Some(score) = crate::devops_score::from_conv_index(&accepted.conv_index) else {
+        return Ok(());
+    };
+    crate::devops_score::db::insert(
+        deps.db,
+        payload_id,
+        accepted.usage_data_id,
+        score.overall,
+        &accepted.conv_index,
+        Utc::now(),
+    )
+    .await
+    .map(|_| ())
 }
 
 /// `{"metadata": {"uuid", "metrics": [{"name", "time_elapsed", "error"}]}}`.

@@ -1,0 +1,43 @@
+import { test, expect, Page } from '@playwright/test';
+import { collectErrors, signInAsRoot, waitForHydration } from './helpers';
+
+const DEVOPS = '/admin/dev_ops_reports';
+const USAGE_STATISTICS = '/admin/application_settings/metrics_and_profiling';
+
+async function open(page: Page, path: string) {
+  await page.goto(path);
+  await waitForHydration(page);
+}
+
+test('after Send now the DevOps Score page shows the score, ten features and a level', async ({ page }) => {
+  const errors = collectErrors(page);
+  await signInAsRoot(page, `/users/sign_in?redirect_to=${USAGE_STATISTICS}`);
+  await waitForHydration(page);
+  await page.getByTestId('send-now').click();
+  await expect(page.getByTestId('generation-progress')).toContainText(/Sent: \d+ metrics/, { timeout: 30_000 });
+
+  await open(page, DEVOPS);
+  await expect(page.getByRole('heading', { name: 'DevOps Score' })).toBeVisible();
+  await expect(page.getByTestId('overall-score')).toHaveText(/^\d+\.\d%$/);
+  await expect(page.getByTestId('overall-level')).toHaveText(/^(Low|Moderate|High)$/);
+  const rows = page.getByTestId('feature-row');
+  await expect(rows).toHaveCount(10);
+  await expect(rows.first()).toContainText('Issues');
+  await expect(rows.nth(8)).toContainText('Monitoring');
+  await expect(page.getByTestId('score-history').locator('tbody tr')).toHaveCount(1);
+  expect(errors).toEqual([]);
+});
+
+test('with Service Ping off the DevOps Score page says so and can turn it back on', async ({ page }) => {
+  await signInAsRoot(page, `/users/sign_in?redirect_to=${USAGE_STATISTICS}`);
+  await waitForHydration(page);
+  await page.getByTestId('toggle-service-ping').uncheck();
+  await expect(page.getByTestId('service-ping-state')).toHaveText('Disabled');
+
+  await open(page, DEVOPS);
+  await expect(page.getByTestId('service-ping-off')).toContainText('Service Ping is off');
+  await expect(page.getByTestId('feature-row')).toHaveCount(0);
+  await page.getByTestId('turn-on-service-ping').click();
+  await expect(page.getByTestId('overall-score')).toBeVisible();
+  await expect(page.getByTestId('feature-row')).toHaveCount(10);
+});
