@@ -7,6 +7,7 @@ set -euo pipefail
 bin=$1 data=$2 listen=$3 collector_listen=$4
 "$bin" --data-dir "$data" migrate
 "$bin" --data-dir "$data" seed --scale 1 --if-empty
+"$bin" --data-dir "$data" collector seed-fleet --instances 200 --if-empty
 "$bin" --data-dir "$data" --listen "$collector_listen" collector &
 collector_pid=$!
 trap 'kill "$collector_pid" 2>/dev/null || true; wait "$collector_pid" 2>/dev/null || true' EXIT

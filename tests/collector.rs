@@ -363,3 +363,45 @@ async fn leaders_are_the_fleets_90th_percentile_once_the_fleet_is_big_enough() {
     assert_eq!(again["conv_index"]["percentage_issues"], 100.0);
     assert_eq!(again["conv_index"]["instance_issues"], 10.0);
 }
+
+#[tokio::test]
+async fn a_seeded_fleet_is_deterministic_sets_the_leaders_and_shows_on_the_collector_page() {
+    let now: chrono::DateTime<chrono::Utc> = "2026-11-25T12:00:00Z".parse().unwrap();
+    let first = spawn_collector(|settings| settings.collector.leaders_refresh_seconds = 0).await;
+    let second = spawn_collector(|_| {}).await;
+    for collector in [&first, &second] {
+        let report = service_ping::collector::fleet::seed_fleet(&collector.db, 30, 4, now)
+            .await
+            .unwrap();
+        assert_eq!((report.instances, report.pings), (30, 120));
+    }
+    let fleet = |db| async move {
+        let mut fleet = service_ping::collector::db::fleet(db, now - chrono::Duration::weeks(12))
+            .await
+            .unwrap();
+        fleet.sort_by(|a, b| a.0.cmp(&b.0));
+        fleet
+    };
+    let (a, b) = (fleet(&first.db).await, fleet(&second.db).await);
+    assert_eq!(a.len(), 30, "one latest ping per instance");
+    assert_eq!(a, b, "the same fleet every time");
+
+    let page = reqwest::get(first.url("/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("DevOps Score leaders"));
+    assert!(page.matches("<tr><td><code>").count() >= 30);
+    let baseline = service_ping::server::config::CollectorSettings::default().baseline_leaders;
+    let leaders = service_ping::devops_score::leaders(
+        &a.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+        &baseline,
+        10,
+    );
+    assert_ne!(
+        leaders, baseline,
+        "thirty instances are a fleet: leaders come from it"
+    );
+}

@@ -123,6 +123,39 @@ pub async fn fleet(db: &Db, since: DateTime<Utc>) -> Result<Vec<(String, Values)
         .collect()
 }
 
+/// The most recently seen `limit` instances: uuid, hostname, latest ping time, and that ping's
+/// DevOps Score inputs.
+pub async fn latest_instances(
+    db: &Db,
+    limit: i64,
+) -> Result<Vec<(String, Option<String>, String, Values)>, sqlx::Error> {
+    use sqlx::Row;
+    let rows = sqlx::query(&format!(
+        "SELECT f.uuid, u.hostname, f.received_at, {columns} FROM usage_data_features AS f \
+         JOIN usage_data AS u ON u.id = f.usage_data_id \
+         WHERE f.usage_data_id IN (SELECT max(usage_data_id) FROM usage_data_features GROUP BY uuid) \
+         ORDER BY f.received_at DESC LIMIT $1",
+        columns = FEATURE_COLUMNS
+            .split(", ")
+            .map(|c| format!("f.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get(0)?,
+                row.try_get(1)?,
+                row.try_get(2)?,
+                values_of(row, 3)?,
+            ))
+        })
+        .collect()
+}
+
 async fn insert_ping(
     db: &mut sqlx::SqliteConnection,
     new: &NewPing,

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod db;
+pub mod fleet;
 pub mod ingest;
 pub mod openapi;
 pub mod pages;

@@ -76,7 +76,19 @@ pub async fn index(State(state): State<CollectorState>) -> Response {
             }
         };
     let (pings_total, metadata_total, errors_total) = counts;
+    let scores = match fleet_scores(&state).await {
+        Ok(scores) => scores,
+        Err(error) => {
+            tracing::error!(%error, "collector: computing the fleet's scores failed");
+            return page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Received pings",
+                view! { <p class="error">"The collector's database could not be read."</p> },
+            );
+        }
+    };
     let body = view! {
+        <FleetScores scores/>
         <section>
             <p>
                 <span data-testid="pings-total">{pings_total}</span>" pings, "
@@ -90,6 +102,67 @@ pub async fn index(State(state): State<CollectorState>) -> Response {
         </section>
     };
     page(StatusCode::OK, "Received pings", body)
+}
+
+/// The current leaders and the latest score of the most recently seen instances.
+struct FleetView {
+    leaders: crate::devops_score::Values,
+    instances: Vec<(String, Option<String>, String, crate::devops_score::Score)>,
+}
+
+async fn fleet_scores(state: &CollectorState) -> anyhow::Result<FleetView> {
+    let leaders = state.leaders().await?;
+    let instances = db::latest_instances(&state.db, 50)
+        .await?
+        .into_iter()
+        .map(|(uuid, hostname, at, usage)| {
+            (
+                uuid,
+                hostname,
+                at,
+                crate::devops_score::compute(&usage, &leaders),
+            )
+        })
+        .collect();
+    Ok(FleetView { leaders, instances })
+}
+
+#[component]
+fn FleetScores(scores: FleetView) -> impl IntoView {
+    use crate::devops_score::{FEATURES, format_usage, level};
+    let FleetView { leaders, instances } = scores;
+    view! {
+        <section>
+            <h2>"DevOps Score leaders"</h2>
+            <table data-testid="leaders">
+                <thead><tr>{FEATURES.iter().map(|f| view! { <th>{f.title}</th> }).collect_view()}</tr></thead>
+                <tbody><tr>{leaders.iter().map(|v| view! { <td>{format_usage(*v)}</td> }).collect_view()}</tr></tbody>
+            </table>
+        </section>
+        <section>
+            <h2>"Latest score per instance"</h2>
+            {if instances.is_empty() {
+                view! { <p class="muted">"No instance has sent a ping yet."</p> }.into_any()
+            } else {
+                view! {
+                    <table data-testid="instance-scores">
+                        <thead><tr><th>"Instance uuid"</th><th>"Hostname"</th><th>"Latest ping"</th><th>"Score"</th><th>"Level"</th></tr></thead>
+                        <tbody>
+                            {instances.into_iter().map(|(uuid, hostname, at, score)| view! {
+                                <tr>
+                                    <td><code>{uuid}</code></td>
+                                    <td>{hostname.unwrap_or_default()}</td>
+                                    <td><code>{at}</code></td>
+                                    <td>{format!("{:.1}%", score.overall)}</td>
+                                    <td>{level(score.overall)}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
+    }
 }
 
 #[component]

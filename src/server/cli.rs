@@ -58,6 +58,21 @@ pub struct CollectorArgs {
 pub enum CollectorCommand {
     /// Receive pings on --listen, storing them in --data-dir (the default).
     Serve,
+    /// Fill the collector with a deterministic fleet of instances and their weekly pings.
+    SeedFleet(SeedFleetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SeedFleetArgs {
+    /// How many instances.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub instances: u32,
+    /// Weekly pings per instance, the last one yesterday.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=104))]
+    pub weeks: u32,
+    /// Do nothing (and succeed) when the collector already has pings.
+    #[arg(long)]
+    pub if_empty: bool,
 }
 
 #[derive(Debug, Args)]

@@ -136,6 +136,37 @@ pub async fn submit(settings: &Settings, locks: &Locks) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `service-ping collector seed-fleet`: a deterministic fleet for the collector.
+pub async fn seed_fleet(
+    settings: &Settings,
+    args: super::cli::SeedFleetArgs,
+) -> anyhow::Result<()> {
+    let (db, _) = crate::collector::open_database(settings).await?;
+    let (pings, _, _) = crate::collector::db::counts(&db).await?;
+    if pings > 0 {
+        if args.if_empty {
+            println!("The collector already has {pings} pings; left as it is.");
+            return Ok(());
+        }
+        anyhow::bail!("the collector already has {pings} pings; seed a fleet into an empty one");
+    }
+    let started = std::time::Instant::now();
+    let report = crate::collector::fleet::seed_fleet(
+        &db,
+        args.instances as usize,
+        args.weeks as usize,
+        Utc::now(),
+    )
+    .await?;
+    println!(
+        "Seeded a fleet of {} instances with {} pings in {:.1} s.",
+        report.instances,
+        report.pings,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// `service-ping history`: the stored payloads, newest first.
 pub async fn history(settings: &Settings, args: HistoryArgs) -> anyhow::Result<()> {
     let db = open_database(settings).await?;

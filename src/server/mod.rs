@@ -350,6 +350,9 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
                 tracing::info!(address = %collector.local_addr(), "collector listening on http://{}/", collector.local_addr());
                 collector.run_until_stopped(shutdown_signal()).await
             }
+            cli::CollectorCommand::SeedFleet(args) => {
+                commands::seed_fleet(&loaded.settings, args).await
+            }
         },
     }
 }
