@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use super::{
     AccessToken, CreatedToken, SCOPES, create_access_token, get_access_tokens, revoke_access_token,
 };
-use crate::components::{ErrorNotice, PageHeader};
+use crate::components::{ErrorNotice, PageHeader, loaded};
 
 #[component]
 pub fn AccessTokensPage() -> impl IntoView {
@@ -22,15 +22,11 @@ pub fn AccessTokensPage() -> impl IntoView {
         <NewTokenForm on_created=reload/>
         <section class="card" aria-labelledby="tokens-heading">
             <h2 id="tokens-heading">"Your tokens"</h2>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match tokens.await {
-                        Ok(tokens) if tokens.is_empty() => view! { <p class="empty-state">"You have no access tokens."</p> }.into_any(),
-                        Ok(tokens) => view! { <TokenTable tokens on_revoked=reload/> }.into_any(),
-                        Err(error) => view! { <ErrorNotice error/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            {loaded(tokens, move |tokens| if tokens.is_empty() {
+                view! { <p class="empty-state">"You have no access tokens."</p> }.into_any()
+            } else {
+                view! { <TokenTable tokens on_revoked=reload/> }.into_any()
+            })}
         </section>
     }
 }

@@ -78,3 +78,27 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
 pub fn ErrorNotice(error: ApiError) -> impl IntoView {
     view! { <p class="flash flash-alert" role="alert">{error.to_string()}</p> }
 }
+
+/// While `resource` loads, says so; then renders its value, or the error.
+pub fn loaded<T, V>(
+    resource: Resource<Result<T, ApiError>>,
+    render: impl Fn(T) -> V + Clone + Send + Sync + 'static,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                let render = render.clone();
+                Suspend::new(async move {
+                    match resource.await {
+                        Ok(value) => render(value).into_any(),
+                        Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}

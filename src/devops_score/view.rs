@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{DevOpsReport, FEATURES, Score, format_usage, get_devops_report, level};
-use crate::components::{ErrorNotice, PageHeader};
+use crate::components::{ErrorNotice, PageHeader, loaded};
 use crate::settings::{Setting, update_setting};
 
 #[component]
@@ -18,14 +18,7 @@ pub fn DevOpsScorePage() -> impl IntoView {
             title="DevOps Score"
             subtitle="How much of the platform this instance uses per active user, compared with the leading instances of the fleet."
         />
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match report.await {
-                    Ok(report) => view! { <Report report on_enabled=reload/> }.into_any(),
-                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
-                }
-            })}
-        </Suspense>
+        {loaded(report, move |report| view! { <Report report on_enabled=reload/> })}
     }
 }
 
@@ -131,8 +124,7 @@ fn FeatureTable(score: Score) -> impl IntoView {
                                     <td class="numeric">{format_usage(score.instance[i])}</td>
                                     <td class="numeric">{format_usage(score.leader[i])}</td>
                                     <td class="score-cell">
-                                        <meter min="0" max="100" low="33.33" high="66.66" optimum="100" value=percentage></meter>
-                                        " "<span>{format!("{percentage:.1}%")}</span>" "
+                                        <ScoreBar percentage/>" "
                                         <span class=feature_badge(percentage)>{level(percentage)}</span>
                                     </td>
                                 </tr>
@@ -142,6 +134,15 @@ fn FeatureTable(score: Score) -> impl IntoView {
                 </table>
             </div>
         </section>
+    }
+}
+
+/// A percentage as a bar coloured by its level, and as a number.
+#[component]
+fn ScoreBar(percentage: f64) -> impl IntoView {
+    view! {
+        <meter min="0" max="100" low="33.33" high="66.66" optimum="100" value=percentage></meter>
+        " "<span>{format!("{percentage:.1}%")}</span>
     }
 }
 
@@ -157,10 +158,7 @@ fn History(history: Vec<(String, f64)>) -> impl IntoView {
                         {history.into_iter().rev().map(|(at, overall)| view! {
                             <tr>
                                 <td><code>{at}</code></td>
-                                <td class="score-cell">
-                                    <meter min="0" max="100" low="33.33" high="66.66" optimum="100" value=overall></meter>
-                                    " "{format!("{overall:.1}%")}
-                                </td>
+                                <td class="score-cell"><ScoreBar percentage=overall/></td>
                             </tr>
                         }).collect_view()}
                     </tbody>

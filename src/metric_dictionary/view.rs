@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{MetricDictionary, MetricRow, get_metric_dictionary};
-use crate::components::{ErrorNotice, PageHeader, SearchBox};
+use crate::components::{PageHeader, SearchBox, loaded};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SortOrder {
@@ -21,14 +21,7 @@ pub fn MetricDictionaryPage() -> impl IntoView {
             title="Metric dictionary"
             subtitle="Every value Service Ping can send: what it means, and what it cost in the latest payload."
         />
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match dictionary.await {
-                    Ok(dictionary) => view! { <MetricTable dictionary/> }.into_any(),
-                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
-                }
-            })}
-        </Suspense>
+        {loaded(dictionary, |dictionary| view! { <MetricTable dictionary/> })}
     }
 }
 

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{InstanceOverview, get_instance_overview};
-use crate::components::{ErrorNotice, Fact, PageHeader, ServicePingBadge};
+use crate::components::{Fact, PageHeader, ServicePingBadge, loaded};
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
@@ -12,14 +12,7 @@ pub fn OverviewPage() -> impl IntoView {
     view! {
         <Title text="Overview · Admin · Service Ping"/>
         <PageHeader title="Overview" subtitle="This instance and what it shares."/>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match overview.await {
-                    Ok(overview) => view! { <OverviewCards overview/> }.into_any(),
-                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
-                }
-            })}
-        </Suspense>
+        {loaded(overview, |overview| view! { <OverviewCards overview/> })}
     }
 }
 

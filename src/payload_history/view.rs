@@ -8,7 +8,7 @@ use super::{
     KeyChange, PayloadDetail, PayloadDiff, SubmissionRow, get_payload_detail, get_payload_diff,
     get_payload_history,
 };
-use crate::components::{ErrorNotice, Fact, PageHeader, plural};
+use crate::components::{Fact, PageHeader, loaded, plural};
 use crate::error::ApiError;
 use crate::usage_statistics::PayloadSummary;
 use crate::usage_statistics::view::{Preview, format_size, sent_state};
@@ -30,17 +30,11 @@ pub fn PayloadHistoryPage() -> impl IntoView {
             title="Payload history"
             subtitle="Every payload this instance generated, whether it was sent, and what changed between two."
         />
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match history.await {
-                    Ok(rows) if rows.is_empty() => view! {
-                        <section class="card"><p class="empty-state">"No payload has been generated yet."</p></section>
-                    }.into_any(),
-                    Ok(rows) => view! { <HistoryTable rows/> }.into_any(),
-                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
-                }
-            })}
-        </Suspense>
+        {loaded(history, |rows| if rows.is_empty() {
+            view! { <section class="card"><p class="empty-state">"No payload has been generated yet."</p></section> }.into_any()
+        } else {
+            view! { <HistoryTable rows/> }.into_any()
+        })}
     }
 }
 
@@ -98,30 +92,6 @@ fn HistoryTable(rows: Vec<PayloadSummary>) -> impl IntoView {
 
 fn back_to_history() -> impl IntoView {
     view! { <p><a href="/admin/service_ping/history">"← Payload history"</a></p> }
-}
-
-/// While `resource` loads, says so; then renders its value, or the error.
-fn loaded<T, V>(
-    resource: Resource<Result<T, ApiError>>,
-    render: impl Fn(T) -> V + Clone + Send + Sync + 'static,
-) -> impl IntoView
-where
-    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
-    V: IntoView + 'static,
-{
-    view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || {
-                let render = render.clone();
-                Suspend::new(async move {
-                    match resource.await {
-                        Ok(value) => render(value).into_any(),
-                        Err(error) => view! { <ErrorNotice error/> }.into_any(),
-                    }
-                })
-            }}
-        </Suspense>
-    }
 }
 
 #[component]
