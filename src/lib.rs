@@ -26,6 +26,7 @@ pub mod platform;
 pub mod service_ping;
 pub mod settings;
 pub mod usage_statistics;
+pub mod usage_trends;
 
 #[cfg(feature = "ssr")]
 pub mod instance;

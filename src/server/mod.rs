@@ -176,14 +176,19 @@ impl Application {
             self.state.clone(),
             stop.clone(),
         ));
+        let mut trends = tokio::spawn(crate::usage_trends::job::run_forever(
+            self.state.db.clone(),
+            stop.clone(),
+        ));
         tokio::select! {
             () = shutdown => tracing::info!("shutdown requested"),
             result = &mut server => log_task_end("web server", result),
             result = &mut cleanup => log_task_end("session cleanup", result.map(|r| r.map_err(std::io::Error::other))),
             result = &mut weekly => log_task_end("weekly Service Ping", result.map(Ok)),
+            result = &mut trends => log_task_end("usage trends", result.map(Ok)),
         }
         stop.cancel();
-        let (server, cleanup, _) = tokio::join!(server, cleanup, weekly);
+        let (server, cleanup, _, _) = tokio::join!(server, cleanup, weekly, trends);
         server.context("web server task")??;
         cleanup.context("session cleanup task")??;
         tracing::info!("stopped");
