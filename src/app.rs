@@ -13,6 +13,7 @@ use crate::metric_dictionary::view::MetricDictionaryPage;
 use crate::overview::view::OverviewPage;
 use crate::payload_history::view::{PayloadDetailPage, PayloadDiffPage, PayloadHistoryPage};
 use crate::usage_statistics::view::UsageStatisticsPage;
+use crate::usage_trends::view::UsageTrendsPage;
 
 /// The document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -55,6 +56,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("service_ping/history/:id") view=PayloadDetailPage/>
                     <Route path=path!("access_tokens") view=AccessTokensPage/>
                     <Route path=path!("dev_ops_reports") view=DevOpsScorePage/>
+                    <Route path=path!("usage_trends") view=UsageTrendsPage/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -1,6 +1,8 @@
 //! The daily usage-trends job on a fixed clock over fixture rows: exact daily counts, the year's
 //! backfill, reruns that store nothing, and the monthly values the charts draw.
 
+mod support;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use service_ping::server::db::Db;
 use service_ping::usage_trends::job::{BACKFILL_DAYS, run_once};
@@ -232,4 +234,46 @@ async fn monthly_values_are_the_last_measurement_of_each_month(db: Db) {
         .find(|(i, _, _)| *i == Identifier::Users)
         .unwrap();
     assert_eq!((users.1.as_str(), users.2), ("2026-05-01", 3));
+}
+
+#[tokio::test]
+async fn the_trends_and_their_csv_are_for_administrators_and_check_the_range() {
+    let app = support::spawn_app().await;
+    let csv = |path: &str| app.client.get(app.url(path)).send();
+    assert_eq!(
+        app.call("usage_trends", &[("months", "12")]).await.status(),
+        401
+    );
+    let signed_out = csv("/admin/usage_trends/charts/0.csv?months=12")
+        .await
+        .unwrap();
+    assert!(signed_out.status().is_redirection());
+    app.sign_in_as_root().await;
+    assert_eq!(
+        app.call("usage_trends", &[("months", "7")]).await.status(),
+        422
+    );
+    assert_eq!(
+        csv("/admin/usage_trends/charts/9.csv?months=12")
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        csv("/admin/usage_trends/charts/0.csv?months=7")
+            .await
+            .unwrap()
+            .status(),
+        422
+    );
+    let ok = csv("/admin/usage_trends/charts/0.csv?months=3")
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let text = ok.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "month,projects,groups");
+    assert_eq!(lines.len(), 4, "a header and one line per month");
+    app.stop().await.unwrap();
 }

@@ -31,6 +31,10 @@ const NAVIGATION: &[NavEntry] = &[
         label: "DevOps Score",
     },
     NavEntry {
+        href: "/admin/usage_trends",
+        label: "Usage trends",
+    },
+    NavEntry {
         href: "/admin/service_ping/metrics",
         label: "Metric dictionary",
     },

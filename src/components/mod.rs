@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use crate::error::ApiError;
 
+pub mod chart;
 pub mod layout;
 
 pub use layout::AdminLayout;

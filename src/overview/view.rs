@@ -13,6 +13,7 @@ pub fn OverviewPage() -> impl IntoView {
         <Title text="Overview · Admin · Service Ping"/>
         <PageHeader title="Overview" subtitle="This instance and what it shares."/>
         {loaded(overview, |overview| view! { <OverviewCards overview/> })}
+        <ActivityCard/>
     }
 }
 
@@ -56,5 +57,52 @@ fn OverviewCards(overview: InstanceOverview) -> impl IntoView {
                 <a class="button button-secondary" href="/admin/application_settings/metrics_and_profiling">"Preview the payload"</a>
             </section>
         </div>
+    }
+}
+
+/// Small activity lines and the key totals, from the usage trends of the last 12 months.
+#[component]
+fn ActivityCard() -> impl IntoView {
+    use crate::components::chart::{Sparkline, format_count};
+    use crate::usage_trends::{DEFAULT_RANGE, Identifier, get_usage_trends};
+    const SHOWN: [Identifier; 5] = [
+        Identifier::Users,
+        Identifier::MonthlyActiveUsers,
+        Identifier::Projects,
+        Identifier::MergeRequests,
+        Identifier::Pipelines,
+    ];
+    let trends = Resource::new(|| (), |_| get_usage_trends(DEFAULT_RANGE));
+    // Shown only with data: a refusal or an error is already said by the overview card above.
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                trends.await.ok().map(|trends| {
+                    let rows = SHOWN.iter().filter_map(|identifier| {
+                        let (_, _, total) = trends.totals.iter().find(|(i, _, _)| i == identifier)?;
+                        let values: Vec<i64> = trends.series.iter()
+                            .find(|s| s.identifier == *identifier)
+                            .map(|s| s.points.iter().map(|(_, v)| *v).collect())
+                            .unwrap_or_default();
+                        Some(view! {
+                            <div class="activity-row" data-testid="activity-row">
+                                <span class="total-label">{identifier.label()}</span>
+                                <span class="total-value">{format_count(*total)}</span>
+                                <Sparkline values label=format!("{} over the last 12 months", identifier.label())/>
+                            </div>
+                        })
+                    }).collect_view();
+                    view! {
+                        <section class="card activity" aria-labelledby="activity-heading">
+                            <div class="card-header">
+                                <h2 id="activity-heading">"Activity"</h2>
+                                <a href="/admin/usage_trends">"Usage trends"</a>
+                            </div>
+                            <div class="activity-rows">{rows}</div>
+                        </section>
+                    }
+                })
+            })}
+        </Suspense>
     }
 }

@@ -239,6 +239,10 @@ pub fn router(state: AppState, session_store: SqliteStore) -> Router {
             get(crate::access_tokens::api::latest_service_ping),
         )
         .route("/api/v4/user", get(crate::access_tokens::api::current_user))
+        .route(
+            "/admin/usage_trends/charts/{file}",
+            get(crate::usage_trends::csv::chart_csv),
+        )
         .leptos_routes_with_context(
             &state,
             routes,

@@ -7,11 +7,14 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 
 #[cfg(feature = "ssr")]
+pub mod csv;
+#[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]
 pub mod job;
 #[cfg(feature = "ssr")]
 pub mod measure;
+pub mod view;
 
 /// What is measured each day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -1,0 +1,230 @@
+//! Line charts drawn as SVG on the server (readable without JavaScript) that, once hydrated, show
+//! the exact value and date of the point under the pointer. No inline styles (the page policy
+//! forbids them): positions are SVG attributes, colours come from `series-N` classes.
+
+use leptos::prelude::*;
+
+/// One line: a label and a value for each category of the chart (`None` where there is none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub label: String,
+    pub values: Vec<Option<i64>>,
+}
+
+const WIDTH: f64 = 640.0;
+const HEIGHT: f64 = 240.0;
+const LEFT: f64 = 56.0;
+const RIGHT: f64 = 16.0;
+const TOP: f64 = 16.0;
+const BOTTOM: f64 = 28.0;
+
+/// The smallest "nice" number (1, 2 or 5 × 10^k) at or above `value`, so the axis reads well.
+pub fn nice_ceiling(value: i64) -> i64 {
+    if value <= 0 {
+        return 1;
+    }
+    let mut magnitude = 1i64;
+    while magnitude * 10 <= value {
+        magnitude *= 10;
+    }
+    [1, 2, 5, 10]
+        .into_iter()
+        .map(|m| m * magnitude)
+        .find(|candidate| *candidate >= value)
+        .unwrap_or(10 * magnitude)
+}
+
+/// `1 234 567`, grouped in thousands with a thin space.
+pub fn format_count(value: i64) -> String {
+    let digits = value.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('\u{202f}');
+        }
+        out.push(c);
+    }
+    if value < 0 { format!("-{out}") } else { out }
+}
+
+/// A line chart of `lines` over `categories` (e.g. months), with a legend, a table view of the
+/// same numbers and, when given, a CSV download.
+#[component]
+pub fn LineChart(
+    title: String,
+    categories: Vec<String>,
+    lines: Vec<Line>,
+    #[prop(optional, into)] csv_href: Option<String>,
+    test_id: String,
+) -> impl IntoView {
+    let max = nice_ceiling(
+        lines
+            .iter()
+            .flat_map(|l| l.values.iter().flatten())
+            .copied()
+            .max()
+            .unwrap_or(0),
+    );
+    let count = categories.len().max(1);
+    let x = move |i: usize| {
+        if count == 1 {
+            LEFT + (WIDTH - LEFT - RIGHT) / 2.0
+        } else {
+            LEFT + (WIDTH - LEFT - RIGHT) * i as f64 / (count - 1) as f64
+        }
+    };
+    let y = move |v: i64| TOP + (HEIGHT - TOP - BOTTOM) * (1.0 - v as f64 / max as f64);
+    let hovered = RwSignal::new(None::<(usize, usize)>);
+    let label_every = count.div_ceil(12);
+    let grid = (0..=4).map(move |step| {
+        let value = max * step / 4;
+        view! {
+            <g class="chart-grid">
+                <line x1=LEFT x2=WIDTH - RIGHT y1=y(value) y2=y(value)></line>
+                <text x=LEFT - 6.0 y=y(value) + 4.0 text-anchor="end">{format_count(value)}</text>
+            </g>
+        }
+    }).collect_view();
+    let axis = categories.iter().enumerate().filter(|(i, _)| i.is_multiple_of(label_every)).map(|(i, c)| view! {
+        <text class="chart-axis" x=x(i) y=HEIGHT - 8.0 text-anchor="middle">{c.clone()}</text>
+    }).collect_view();
+    let paths = lines.iter().enumerate().map(|(s, line)| {
+        let points: Vec<String> = line.values.iter().enumerate()
+            .filter_map(|(i, v)| v.map(|v| format!("{:.1},{:.1}", x(i), y(v))))
+            .collect();
+        view! { <polyline class=format!("chart-line series-{s}") points=points.join(" ")></polyline> }
+    }).collect_view();
+    let dots = lines
+        .iter()
+        .enumerate()
+        .flat_map(|(s, line)| {
+            let categories = categories.clone();
+            line.values
+                .iter()
+                .enumerate()
+                .filter_map(move |(i, v)| {
+                    let v = (*v)?;
+                    Some(view! {
+                        <circle
+                            class=format!("chart-point series-{s}")
+                            data-testid="chart-point"
+                            data-series=s
+                            data-category=categories[i].clone()
+                            data-value=v
+                            cx=x(i) cy=y(v) r="4"
+                            tabindex="0"
+                            on:mouseenter=move |_| hovered.set(Some((s, i)))
+                            on:focus=move |_| hovered.set(Some((s, i)))
+                            on:mouseleave=move |_| hovered.set(None)
+                            on:blur=move |_| hovered.set(None)
+                        ></circle>
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect_view();
+    let tooltip =
+        {
+            let lines = lines.clone();
+            let categories = categories.clone();
+            move || {
+                hovered.get().and_then(|(s, i)| {
+            let value = lines.get(s)?.values.get(i).copied().flatten()?;
+            let text = format!("{} · {}: {}", lines[s].label, categories[i], format_count(value));
+            let width = 7.0 * text.chars().count() as f64 + 16.0;
+            let left = (x(i) - width / 2.0).clamp(0.0, WIDTH - width);
+            let top = (y(value) - 34.0).max(0.0);
+            Some(view! {
+                <g class="chart-tooltip" data-testid="chart-tooltip">
+                    <rect x=left y=top width=width height="24" rx="4"></rect>
+                    <text x=left + width / 2.0 y=top + 16.0 text-anchor="middle">{text}</text>
+                </g>
+            })
+        })
+            }
+        };
+    let legend = lines
+        .iter()
+        .enumerate()
+        .map(|(s, line)| {
+            view! {
+                <li><span class=format!("legend-swatch series-{s}")></span>{line.label.clone()}</li>
+            }
+        })
+        .collect_view();
+    let table_rows = categories
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let cells = lines.iter().map(|l| view! {
+            <td class="numeric">{l.values[i].map(format_count).unwrap_or_else(|| "—".into())}</td>
+        }).collect_view();
+            view! { <tr><th scope="row">{c.clone()}</th>{cells}</tr> }
+        })
+        .collect_view();
+    let headers = lines
+        .iter()
+        .map(|l| view! { <th class="numeric">{l.label.clone()}</th> })
+        .collect_view();
+    view! {
+        <figure class="chart" data-testid=test_id>
+            <figcaption><h2>{title.clone()}</h2></figcaption>
+            <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label=title.clone() class="chart-svg">
+                {grid}
+                {axis}
+                {paths}
+                {dots}
+                {tooltip}
+            </svg>
+            <ul class="chart-legend">{legend}</ul>
+            <details class="chart-table">
+                <summary>"Table view"</summary>
+                <div class="table-scroll">
+                    <table class="data-table" data-testid="chart-table">
+                        <thead><tr><th>"Month"</th>{headers}</tr></thead>
+                        <tbody>{table_rows}</tbody>
+                    </table>
+                </div>
+            </details>
+            {csv_href.map(|href| view! { <a class="button button-ghost" href=href download rel="external" data-testid="chart-csv">"Download CSV"</a> })}
+        </figure>
+    }
+}
+
+/// A small line of values, for the overview.
+#[component]
+pub fn Sparkline(values: Vec<i64>, label: String) -> impl IntoView {
+    let max = values.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let n = values.len().max(2) - 1;
+    let points: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            format!(
+                "{:.1},{:.1}",
+                120.0 * i as f64 / n as f64,
+                30.0 - 28.0 * *v as f64 / max
+            )
+        })
+        .collect();
+    view! {
+        <svg class="sparkline" viewBox="0 0 120 32" role="img" aria-label=label>
+            <polyline points=points.join(" ")></polyline>
+        </svg>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axes_end_on_nice_numbers_and_counts_are_grouped() {
+        assert_eq!(
+            [0, 1, 3, 7, 10, 11, 180, 2_345, 60_001].map(nice_ceiling),
+            [1, 1, 5, 10, 10, 20, 200, 5_000, 100_000]
+        );
+        assert_eq!(format_count(1_234_567), "1\u{202f}234\u{202f}567");
+        assert_eq!(format_count(999), "999");
+    }
+}
