@@ -11,7 +11,7 @@ use super::{
 use crate::components::{Fact, PageHeader, loaded, plural};
 use crate::error::ApiError;
 use crate::usage_statistics::PayloadSummary;
-use crate::usage_statistics::view::{Preview, format_size, sent_state};
+use crate::usage_statistics::view::{Preview, describe_trigger, format_size, sent_state};
 
 fn payload_path(id: i64) -> String {
     format!("/admin/service_ping/history/{id}")
@@ -64,10 +64,7 @@ fn HistoryTable(rows: Vec<PayloadSummary>) -> impl IntoView {
                     <tbody>
                         {rows.into_iter().map(|row| {
                             let id = row.id;
-                            let trigger = match &row.triggered_by {
-                                Some(who) => format!("{} by {who}", row.trigger),
-                                None => row.trigger.clone(),
-                            };
+                            let trigger = describe_trigger(&row.trigger, row.triggered_by.as_deref());
                             let status = row.submission_status.clone().unwrap_or_else(|| "not sent".into());
                             view! {
                                 <tr data-testid="history-row">
@@ -149,7 +146,7 @@ fn Submissions(submissions: Vec<SubmissionRow>) -> impl IntoView {
                     {submissions.into_iter().map(|s| view! {
                         <tr>
                             <td><code>{s.started_at}</code></td>
-                            <td>{match s.triggered_by { Some(who) => format!("{} by {who}", s.trigger), None => s.trigger }}</td>
+                            <td>{describe_trigger(&s.trigger, s.triggered_by.as_deref())}</td>
                             <td>{s.status}</td>
                             <td>{s.http_status.map(|c| c.to_string()).unwrap_or_else(|| "—".into())}</td>
                             <td class="numeric">{s.duration_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "—".into())}</td>

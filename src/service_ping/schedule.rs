@@ -189,7 +189,7 @@ pub enum RunOutcome {
     },
     /// The send failed; it is tried again at `retry_at`, or never (`None`) after the last retry.
     Failed {
-        payload_id: Option<i64>,
+        payload_id: i64,
         retry_at: Option<DateTime<Utc>>,
         error: String,
     },
@@ -355,7 +355,7 @@ async fn send_for(
             state.last_error = Some(error.to_string());
             save_state(db, state, now).await?;
             Ok(RunOutcome::Failed {
-                payload_id: Some(payload_id),
+                payload_id,
                 retry_at,
                 error: error.to_string(),
             })
