@@ -37,6 +37,7 @@ async fn main() -> anyhow::Result<()> {
         identity: &identity,
         instance: &settings.instance,
         locks: &locks,
+        vendor_key: None,
     };
     let tables: Vec<&str> = dictionary.tables().into_iter().collect();
     let rows = count_rows(&db, &tables).await?.1;

@@ -6,14 +6,20 @@ use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::path;
 
 use crate::access_tokens::view::AccessTokensPage;
+use crate::announcements::view::AnnouncementsPage;
 use crate::auth::view::SignInPage;
 use crate::components::AdminLayout;
+use crate::devops_adoption::view::DevopsAdoptionPage;
 use crate::devops_score::view::DevOpsScorePage;
+use crate::licensing::view::LicensePage;
+use crate::maintenance::view::MaintenanceModePage;
 use crate::metric_dictionary::view::MetricDictionaryPage;
 use crate::overview::view::OverviewPage;
+use crate::password_rules::view::{ChangePasswordPage, PasswordRulesPage};
 use crate::payload_history::view::{PayloadDetailPage, PayloadDiffPage, PayloadHistoryPage};
 use crate::usage_statistics::view::UsageStatisticsPage;
 use crate::usage_trends::view::UsageTrendsPage;
+use crate::user_permissions::view::UserPermissionsPage;
 
 /// The document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -57,6 +63,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("access_tokens") view=AccessTokensPage/>
                     <Route path=path!("dev_ops_reports") view=DevOpsScorePage/>
                     <Route path=path!("usage_trends") view=UsageTrendsPage/>
+                    <Route path=path!("license") view=LicensePage/>
+                    <Route path=path!("broadcast_messages") view=AnnouncementsPage/>
+                    <Route path=path!("maintenance_mode") view=MaintenanceModePage/>
+                    <Route path=path!("password_rules") view=PasswordRulesPage/>
+                    <Route path=path!("password") view=ChangePasswordPage/>
+                    <Route path=path!("user_permissions") view=UserPermissionsPage/>
+                    <Route path=path!("devops_adoption") view=DevopsAdoptionPage/>
                 </ParentRoute>
             </Routes>
         </Router>

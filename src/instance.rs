@@ -1,5 +1,5 @@
 //! The identity of this installation: its random `uuid` (created on first start and kept
-//! forever), the product version, edition and database. Read once at start-up and shared.
+//! forever), the product version and database. Read once at start-up and shared.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -9,27 +9,6 @@ use crate::server::db::{self, Db};
 
 /// Product version as the payload's `version` reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Edition in GitLab's vocabulary. Without a license an EE installation is `EE Free`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Edition {
-    #[serde(rename = "EE Free")]
-    EeFree,
-    #[serde(rename = "EEP")]
-    Premium,
-    #[serde(rename = "EEU")]
-    Ultimate,
-}
-
-impl Edition {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Edition::EeFree => "EE Free",
-            Edition::Premium => "EEP",
-            Edition::Ultimate => "EEU",
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DatabaseInfo {
@@ -43,13 +22,6 @@ pub struct InstanceIdentity {
     pub created_at: DateTime<Utc>,
     pub version: &'static str,
     pub database: DatabaseInfo,
-}
-
-impl InstanceIdentity {
-    /// The edition in force. Licenses come later; until then every installation is `EE Free`.
-    pub fn edition(&self) -> Edition {
-        Edition::EeFree
-    }
 }
 
 /// Loads the identity, creating the uuid on the very first start. Safe against two processes
@@ -87,6 +59,5 @@ mod tests {
         assert_eq!(first.created_at, second.created_at);
         assert_eq!(first.database.adapter, "sqlite");
         assert!(first.database.version.starts_with('3'));
-        assert_eq!(first.edition().as_str(), "EE Free");
     }
 }

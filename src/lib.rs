@@ -8,17 +8,22 @@
 #![recursion_limit = "256"]
 
 pub mod access_tokens;
+pub mod announcements;
 pub mod app;
 pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod collector;
 pub mod components;
+pub mod devops_adoption;
 pub mod devops_score;
 #[cfg(feature = "ssr")]
 pub mod engine;
 pub mod error;
+pub mod licensing;
+pub mod maintenance;
 pub mod metric_dictionary;
 pub mod overview;
+pub mod password_rules;
 pub mod payload_history;
 #[cfg(feature = "ssr")]
 pub mod platform;
@@ -27,6 +32,7 @@ pub mod service_ping;
 pub mod settings;
 pub mod usage_statistics;
 pub mod usage_trends;
+pub mod user_permissions;
 
 #[cfg(feature = "ssr")]
 pub mod instance;

@@ -27,6 +27,7 @@ fn facts() -> Facts {
         service_ping_enabled: true,
         include_optional_data: true,
         collected_data_categories: vec!["standard".into(), "operational".into()],
+        license: None,
     }
 }
 

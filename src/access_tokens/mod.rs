@@ -119,6 +119,7 @@ pub async fn create_access_token(
     use rand::RngCore;
     let account = crate::auth::session::require_admin().await?;
     let state = crate::server::app_state()?;
+    crate::maintenance::require_writable(&state).await?;
     let (name, scopes) =
         validate_request(&name, &scopes, expires_in_days).map_err(AppError::Validation)?;
     let mut random = [0u8; 32];

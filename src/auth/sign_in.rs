@@ -7,6 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::db::{self, AccountRecord, NewAccount};
 use super::password;
 use crate::error::AppError;
+use crate::password_rules::PasswordPolicy;
 use crate::server::config::{Settings, SignInSettings};
 use crate::server::db::Db;
 
@@ -95,11 +96,8 @@ pub struct AccountRequest {
     pub is_admin: bool,
 }
 
-/// Minimum length of a password set through the product.
-pub const MIN_PASSWORD_LENGTH: usize = 12;
-
 impl AccountRequest {
-    fn validate(&self) -> Result<(), AppError> {
+    fn validate(&self, policy: &PasswordPolicy) -> Result<(), AppError> {
         let username_ok = !self.username.is_empty()
             && self.username.len() <= 64
             && self
@@ -122,23 +120,26 @@ impl AccountRequest {
                 self.email
             )));
         }
-        if self.password.expose_secret().chars().count() < MIN_PASSWORD_LENGTH {
-            return Err(AppError::Validation(format!(
-                "Password must be at least {MIN_PASSWORD_LENGTH} characters."
-            )));
-        }
-        Ok(())
+        let name = self.name.as_deref().unwrap_or(&self.username);
+        crate::password_rules::check(
+            policy,
+            self.password.expose_secret(),
+            &[&self.username, &self.email, name],
+        )
+        .map_err(AppError::Validation)
     }
 }
 
-/// Creates an account after validating it; a taken username or email is a conflict.
+/// Creates an account after validating it against the password rules in force; a taken
+/// username or email is a conflict.
 #[tracing::instrument(skip_all, err)]
 pub async fn create_account(
     db: &Db,
     request: AccountRequest,
+    policy: &PasswordPolicy,
     now: DateTime<Utc>,
 ) -> Result<i64, AppError> {
-    request.validate()?;
+    request.validate(policy)?;
     let password_hash = password::hash(request.password).await?;
     let name = request.name.as_deref().unwrap_or(&request.username);
     let new = NewAccount {
@@ -175,7 +176,7 @@ pub async fn ensure_initial_root(
         password,
         is_admin: true,
     };
-    create_account(db, request, now).await?;
+    create_account(db, request, &PasswordPolicy::basic(), now).await?;
     Ok(Some(path))
 }
 
@@ -235,7 +236,9 @@ mod tests {
             password: SecretString::from(password),
             is_admin: true,
         };
-        create_account(db, request, Utc::now()).await.unwrap();
+        create_account(db, request, &PasswordPolicy::basic(), Utc::now())
+            .await
+            .unwrap();
     }
 
     #[sqlx::test]
@@ -366,7 +369,7 @@ mod tests {
             is_admin: false,
         };
         assert!(
-            create_account(&db, bad, Utc::now())
+            create_account(&db, bad, &PasswordPolicy::basic(), Utc::now())
                 .await
                 .unwrap_err()
                 .to_string()
@@ -380,7 +383,7 @@ mod tests {
             is_admin: false,
         };
         assert!(
-            create_account(&db, short, Utc::now())
+            create_account(&db, short, &PasswordPolicy::basic(), Utc::now())
                 .await
                 .unwrap_err()
                 .to_string()
@@ -400,7 +403,7 @@ mod tests {
             is_admin: false,
         };
         assert!(matches!(
-            create_account(&db, again, Utc::now()).await,
+            create_account(&db, again, &PasswordPolicy::basic(), Utc::now()).await,
             Err(AppError::Conflict(_))
         ));
     }

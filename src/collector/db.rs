@@ -57,6 +57,10 @@ pub async fn store_ping(
     let stored = insert_ping(&mut tx, new).await?;
     if let Stored::Created(id) = stored {
         insert_features(&mut tx, id, &new.ping.uuid, new.received_at, usage).await?;
+        if let Some(sha256) = &new.ping.license_sha256 {
+            super::licenses::record_ping(&mut tx, sha256, id, &new.ping.uuid, new.received_at)
+                .await?;
+        }
     }
     tx.commit().await?;
     Ok(stored)

@@ -22,6 +22,8 @@ pub struct Ping {
     pub hostname: Option<String>,
     pub version: String,
     pub edition: Option<String>,
+    /// Names the license the instance runs on, if any.
+    pub license_sha256: Option<String>,
 }
 
 /// Why a ping was refused.
@@ -164,6 +166,7 @@ pub fn validate(body: &[u8], limits: IngestLimits) -> Result<Ping, Rejection> {
         hostname: fields.hostname,
         version,
         edition: fields.edition,
+        license_sha256: fields.license_sha256,
     })
 }
 
@@ -175,6 +178,7 @@ struct Fields {
     version: Option<String>,
     hostname: Option<String>,
     edition: Option<String>,
+    license_sha256: Option<String>,
 }
 
 /// Visits the top-level object. A rejection found deeper is put in `rejection` (serde's error
@@ -216,6 +220,7 @@ impl<'de> serde::de::Visitor<'de> for TopLevel<'_> {
                 "version" => &mut fields.version,
                 "hostname" => &mut fields.hostname,
                 "edition" => &mut fields.edition,
+                "license_sha256" => &mut fields.license_sha256,
                 _ => continue,
             };
             *slot = text;

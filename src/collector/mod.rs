@@ -6,6 +6,7 @@ pub mod api;
 pub mod db;
 pub mod fleet;
 pub mod ingest;
+pub mod licenses;
 pub mod openapi;
 pub mod pages;
 

@@ -42,7 +42,14 @@ const NAVIGATION: &[NavEntry] = &[
         href: "/admin/access_tokens",
         label: "Access tokens",
     },
+    NavEntry {
+        href: "/admin/license",
+        label: "License",
+    },
 ];
+
+/// The paid features, under their own heading: Registration Features or a license opens them.
+const PAID_FEATURES: [crate::licensing::Feature; 5] = crate::licensing::Feature::ALL;
 
 #[component]
 pub fn AdminLayout() -> impl IntoView {
@@ -70,6 +77,13 @@ pub fn AdminLayout() -> impl IntoView {
                             <li><A href=entry.href exact=true>{entry.label}</A></li>
                         }).collect_view()}
                     </ul>
+                    <p class="sidebar-section">"Paid features"</p>
+                    <ul>
+                        {PAID_FEATURES.iter().map(|feature| view! {
+                            <li><A href=feature.path() exact=true>{feature.nav_label()}</A></li>
+                        }).collect_view()}
+                        <li><A href="/admin/password" exact=true>"Your password"</A></li>
+                    </ul>
                 </nav>
             </aside>
             <div class="admin-main">
@@ -90,6 +104,7 @@ pub fn AdminLayout() -> impl IntoView {
                     </Suspense>
                 </header>
                 <main class="content" id="content">
+                    <crate::announcements::view::BannerStrip/>
                     <ServicePingNotice/>
                     // The page is not built inside this Suspense: a Suspend re-runs when the
                     // account resolves, and would build the page (and fetch its data) twice.

@@ -18,8 +18,8 @@ use sqlx::Row;
 use super::definition::{MetricDefinition, ValueType};
 use super::hll;
 use super::instrumentation::{
-    Comparison, Condition, DatabaseMetric, Instrumentation, Literal, NamedQuery, Operation,
-    SystemValue,
+    Comparison, Condition, DatabaseMetric, Instrumentation, LicenseField, Literal, NamedQuery,
+    Operation, SystemValue,
 };
 use super::time_frame::{TimeFrame, Window};
 use crate::server::db::Db;
@@ -45,6 +45,42 @@ pub struct Facts {
     pub service_ping_enabled: bool,
     pub include_optional_data: bool,
     pub collected_data_categories: Vec<String>,
+    /// The installed license, in force or not.
+    pub license: Option<LicenseFacts>,
+}
+
+/// What the payload reports of the installed license.
+#[derive(Debug, Clone, Default)]
+pub struct LicenseFacts {
+    pub md5: String,
+    pub sha256: String,
+    pub id: u64,
+    pub plan: String,
+    pub user_count: u32,
+    pub starts_at: String,
+    pub expires_at: String,
+    pub trial: bool,
+    pub licensee_name: String,
+    pub licensee_email: String,
+    pub licensee_company: String,
+}
+
+impl LicenseFacts {
+    fn value(&self, field: LicenseField) -> Value {
+        match field {
+            LicenseField::Md5 => json!(self.md5),
+            LicenseField::Sha256 => json!(self.sha256),
+            LicenseField::Id => json!(self.id),
+            LicenseField::Plan => json!(self.plan),
+            LicenseField::UserCount => json!(self.user_count),
+            LicenseField::StartsAt => json!(self.starts_at),
+            LicenseField::ExpiresAt => json!(self.expires_at),
+            LicenseField::Trial => json!(self.trial),
+            LicenseField::LicenseeName => json!(self.licensee_name),
+            LicenseField::LicenseeEmail => json!(self.licensee_email),
+            LicenseField::LicenseeCompany => json!(self.licensee_company),
+        }
+    }
 }
 
 /// The result of one metric: its value (or sentinel), the error if it failed, and what it cost.
@@ -175,8 +211,10 @@ fn system_outcome(
         SystemValue::CollectedDataCategories => json!(facts.collected_data_categories),
         SystemValue::ServicePingEnabled => json!(facts.service_ping_enabled),
         SystemValue::IncludeOptionalData => json!(facts.include_optional_data),
-        // No license support yet: an unlicensed instance has no license fields to report.
-        SystemValue::License(_) => Value::Null,
+        SystemValue::License(field) => facts
+            .license
+            .as_ref()
+            .map_or(Value::Null, |license| license.value(field)),
         SystemValue::Deprecated => json!(DEPRECATED),
     };
     MetricOutcome {

@@ -114,7 +114,7 @@ pub enum SystemValue {
     CollectedDataCategories,
     ServicePingEnabled,
     IncludeOptionalData,
-    /// A license field; every one is `null` until the instance has a license.
+    /// A field of the installed license; every one is `null` without a license.
     License(LicenseField),
     /// A retired metric whose key is kept: GitLab's `-1000`.
     Deprecated,
@@ -130,6 +130,9 @@ pub enum LicenseField {
     StartsAt,
     ExpiresAt,
     Trial,
+    LicenseeName,
+    LicenseeEmail,
+    LicenseeCompany,
 }
 
 /// A reviewed query, chosen by name in `options.query`. `?1`/`?2` are the window's start and
@@ -230,6 +233,9 @@ const LICENSE_FIELDS: &[(&str, LicenseField)] = &[
     ("starts_at", LicenseField::StartsAt),
     ("expires_at", LicenseField::ExpiresAt),
     ("trial", LicenseField::Trial),
+    ("licensee_name", LicenseField::LicenseeName),
+    ("licensee_email", LicenseField::LicenseeEmail),
+    ("licensee_company", LicenseField::LicenseeCompany),
 ];
 
 impl Instrumentation {

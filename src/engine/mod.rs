@@ -10,4 +10,4 @@ pub mod payload;
 pub mod time_frame;
 
 pub use definition::{DataCategory, Dictionary, DictionaryError, MetricDefinition};
-pub use evaluate::{Facts, MetricOutcome, Strategy};
+pub use evaluate::{Facts, LicenseFacts, MetricOutcome, Strategy};

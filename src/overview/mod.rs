@@ -34,11 +34,14 @@ pub async fn get_instance_overview() -> Result<InstanceOverview, ApiError> {
         .await
         .map_err(crate::error::AppError::from)?
         .map(PayloadSummary::from);
+    let edition = crate::licensing::entitlement::current(&state, chrono::Utc::now())
+        .await?
+        .edition;
     let identity = &state.identity;
     Ok(InstanceOverview {
         uuid: identity.uuid.to_string(),
         version: identity.version.to_string(),
-        edition: identity.edition().as_str().to_string(),
+        edition: edition.as_str().to_string(),
         database_adapter: identity.database.adapter.clone(),
         database_version: identity.database.version.clone(),
         instance_created_at: identity.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),

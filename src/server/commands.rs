@@ -68,6 +68,7 @@ impl Instance {
             identity: &self.identity,
             instance: &settings.instance,
             locks,
+            vendor_key: settings.licensing.vendor_key(),
         }
     }
 }

@@ -27,6 +27,8 @@ pub struct Settings {
     pub instance: InstanceSettings,
     pub service_ping: ServicePingSettings,
     pub collector: CollectorSettings,
+    pub licensing: LicensingSettings,
+    pub email: EmailSettings,
     pub log: LogSettings,
 }
 
@@ -114,6 +116,45 @@ pub struct CollectorSettings {
     pub leaders_refresh_seconds: u64,
 }
 
+/// How this instance verifies licenses.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LicensingSettings {
+    /// The vendor's Ed25519 public key (base64 of 32 bytes). Without it no license can be
+    /// installed; the instance stays `EE Free`.
+    pub public_key: Option<String>,
+}
+
+impl LicensingSettings {
+    /// The vendor key; checked when the configuration is loaded.
+    pub fn vendor_key(&self) -> Option<ed25519_dalek::VerifyingKey> {
+        self.public_key
+            .as_deref()
+            .and_then(|key| crate::licensing::license::parse_public_key(key).ok())
+    }
+}
+
+/// Outgoing email (the Announcements feature's email to all users).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailSettings {
+    /// An SMTP URL such as `smtps://user:password@mail.example.com` or
+    /// `smtp://mail.example.com:587?tls=required`. Without one, messages are kept in the outbox
+    /// that the dashboard lists. Secret because it may carry a password.
+    pub smtp_url: Option<SecretString>,
+    /// The `From` address of messages.
+    pub from: String,
+}
+
+impl Default for EmailSettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "Service Ping <noreply@localhost>".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
@@ -139,6 +180,8 @@ impl Default for Settings {
             instance: InstanceSettings::default(),
             service_ping: ServicePingSettings::default(),
             collector: CollectorSettings::default(),
+            licensing: LicensingSettings::default(),
+            email: EmailSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -389,6 +432,22 @@ impl Settings {
                     && !hostname.contains(char::is_whitespace),
                 "instance.hostname must be a host name without spaces"
             );
+        }
+        if let Some(key) = &self.licensing.public_key {
+            crate::licensing::license::parse_public_key(key)
+                .map_err(|reason| anyhow::anyhow!("licensing.public_key {reason}"))?;
+        }
+        anyhow::ensure!(
+            self.email.from.parse::<lettre::message::Mailbox>().is_ok(),
+            "email.from must be an email address such as `Service Ping <noreply@example.com>`"
+        );
+        if let Some(url) = &self.email.smtp_url {
+            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url.expose_secret())
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "email.smtp_url must be an smtp:// or smtps:// URL (its text is not shown because it may hold a password)"
+                    )
+                })?;
         }
         anyhow::ensure!(
             !self.instance.installation_type.trim().is_empty(),

@@ -57,6 +57,7 @@ impl AppState {
             identity: &self.identity,
             instance: &self.settings.instance,
             locks: &self.locks,
+            vendor_key: self.settings.licensing.vendor_key(),
         }
     }
 }
@@ -240,6 +241,10 @@ pub fn router(state: AppState, session_store: SqliteStore) -> Router {
         )
         .route("/api/v4/user", get(crate::access_tokens::api::current_user))
         .route(
+            crate::user_permissions::CSV_PATH,
+            get(crate::user_permissions::csv::download),
+        )
+        .route(
             "/admin/usage_trends/charts/{file}",
             get(crate::usage_trends::csv::chart_csv),
         )
@@ -344,7 +349,7 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
             Ok(())
         }
         cli::Command::Admin(cli::AdminCommand::Create(args)) => {
-            create_account(&loaded.settings, args).await
+            create_account(&loaded.settings, &loaded.locks, args).await
         }
         cli::Command::Seed(args) => commands::seed(&loaded.settings, args).await,
         cli::Command::Payload(args) => {
@@ -362,11 +367,18 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
             cli::CollectorCommand::SeedFleet(args) => {
                 commands::seed_fleet(&loaded.settings, args).await
             }
+            cli::CollectorCommand::License(command) => {
+                crate::collector::licenses::command(&loaded.settings, command).await
+            }
         },
     }
 }
 
-async fn create_account(settings: &Settings, args: cli::CreateAccount) -> anyhow::Result<()> {
+async fn create_account(
+    settings: &Settings,
+    locks: &Locks,
+    args: cli::CreateAccount,
+) -> anyhow::Result<()> {
     use secrecy::{ExposeSecret, SecretString};
     prepare_data_dir(&settings.data_dir)?;
     let db = db::connect_and_migrate(settings).await?;
@@ -383,6 +395,13 @@ async fn create_account(settings: &Settings, args: cli::CreateAccount) -> anyhow
         (crate::auth::password::generate(), true)
     };
     let shown = generated.then(|| password.expose_secret().to_string());
+    // A generated password is random; a chosen one meets the rules in force.
+    let policy = if generated {
+        crate::password_rules::PasswordPolicy::basic()
+    } else {
+        let vendor = settings.licensing.vendor_key();
+        crate::password_rules::in_force_with(&db, locks, vendor.as_ref()).await?
+    };
     let request = crate::auth::sign_in::AccountRequest {
         username: args.username.clone(),
         email: args.email,
@@ -390,7 +409,7 @@ async fn create_account(settings: &Settings, args: cli::CreateAccount) -> anyhow
         password,
         is_admin: !args.regular,
     };
-    crate::auth::sign_in::create_account(&db, request, Utc::now())
+    crate::auth::sign_in::create_account(&db, request, &policy, Utc::now())
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let role = if args.regular {

@@ -3,6 +3,7 @@
 
 use crate::engine::{DataCategory, Facts};
 use crate::instance::InstanceIdentity;
+use crate::licensing::entitlement::Entitlement;
 use crate::server::config::InstanceSettings;
 
 /// Gathers the facts for a payload that permits `categories`.
@@ -11,19 +12,21 @@ pub fn gather(
     instance: &InstanceSettings,
     service_ping_enabled: bool,
     categories: &[DataCategory],
+    entitlement: &Entitlement,
 ) -> Facts {
     Facts {
         uuid: identity.uuid.to_string(),
         hostname: instance.hostname.clone().unwrap_or_else(machine_hostname),
         version: identity.version.to_string(),
         installation_type: instance.installation_type.clone(),
-        edition: identity.edition().as_str().to_string(),
+        edition: entitlement.edition.as_str().to_string(),
         database_adapter: identity.database.adapter.clone(),
         database_version: identity.database.version.clone(),
         operating_system: operating_system(),
         service_ping_enabled,
         include_optional_data: categories.contains(&DataCategory::Optional),
         collected_data_categories: categories.iter().map(|c| c.as_str().to_string()).collect(),
+        license: entitlement.license_facts(),
     }
 }
 

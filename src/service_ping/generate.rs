@@ -23,6 +23,8 @@ pub struct GenerationDeps<'a> {
     pub identity: &'a InstanceIdentity,
     pub instance: &'a InstanceSettings,
     pub locks: &'a Locks,
+    /// Verifies the installed license, whose fields go in the payload.
+    pub vendor_key: Option<ed25519_dalek::VerifyingKey>,
 }
 
 /// Why a payload was generated; stored with it.
@@ -95,11 +97,19 @@ pub async fn generate(
         .iter()
         .filter(|d| d.is_reported(&categories))
         .collect();
+    let entitlement = crate::licensing::entitlement::evaluate(
+        deps.db,
+        deps.locks,
+        deps.vendor_key.as_ref(),
+        recorded_at,
+    )
+    .await?;
     let facts = facts::gather(
         deps.identity,
         deps.instance,
         service_ping.enabled,
         &categories,
+        &entitlement,
     );
     let started = Instant::now();
     let mut outcomes = evaluate(

@@ -66,9 +66,51 @@ pub async fn change(
         .bind(&at)
         .execute(&mut *tx)
         .await?;
+        if setting == Setting::ServicePing && !value {
+            // Registration Features live on Service Ping: they end with it, in the same change.
+            let audit = Audit {
+                account_id,
+                actor,
+                at: &at,
+            };
+            turn_off_registration_features(&mut tx, &audit).await?;
+        }
     }
     tx.commit().await?;
     Ok(old)
+}
+
+struct Audit<'a> {
+    account_id: i64,
+    actor: &'a str,
+    at: &'a str,
+}
+
+async fn turn_off_registration_features(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    audit: &Audit<'_>,
+) -> Result<(), sqlx::Error> {
+    let changed = sqlx::query(
+        "UPDATE application_settings SET registration_features_enabled = FALSE, updated_at = $1 \
+         WHERE id = 1 AND registration_features_enabled",
+    )
+    .bind(audit.at)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if changed > 0 {
+        sqlx::query(
+            "INSERT INTO audit_events (account_id, actor, action, target, old_value, new_value, created_at) \
+             VALUES ($1, $2, 'setting_changed', $3, 'on', 'off', $4)",
+        )
+        .bind(audit.account_id)
+        .bind(audit.actor)
+        .bind(Setting::RegistrationFeatures.label())
+        .bind(audit.at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 fn on_off(value: bool) -> &'static str {

@@ -14,6 +14,8 @@ pub mod db;
 pub enum Setting {
     ServicePing,
     IncludeOptionalData,
+    /// The Registration Features Program: paid features for free while Service Ping is on.
+    RegistrationFeatures,
 }
 
 impl Setting {
@@ -22,6 +24,7 @@ impl Setting {
         match self {
             Setting::ServicePing => "Enable Service Ping",
             Setting::IncludeOptionalData => "Include optional data in Service Ping",
+            Setting::RegistrationFeatures => "Enable Registration Features",
         }
     }
 
@@ -30,6 +33,7 @@ impl Setting {
         match self {
             Setting::ServicePing => "service_ping_enabled",
             Setting::IncludeOptionalData => "include_optional_data",
+            Setting::RegistrationFeatures => "registration_features_enabled",
         }
     }
 
@@ -38,9 +42,14 @@ impl Setting {
         match self {
             Setting::ServicePing => locks.service_ping_enabled.as_ref(),
             Setting::IncludeOptionalData => locks.include_optional_data.as_ref(),
+            Setting::RegistrationFeatures => None,
         }
     }
 }
+
+/// Why "Enable Registration Features" cannot be turned on.
+pub const REGISTRATION_NEEDS_SERVICE_PING: &str =
+    "Registration Features need Service Ping: turn on Service Ping first.";
 
 /// One change in the audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +76,14 @@ pub async fn update_setting(setting: Setting, enabled: bool) -> Result<Toggle, A
             lock.reason
         ))
         .into());
+    }
+    if setting == Setting::RegistrationFeatures && enabled {
+        let service_ping = db::service_ping(&state.db, &state.locks)
+            .await
+            .map_err(AppError::from)?;
+        if !service_ping.enabled {
+            return Err(AppError::Forbidden(REGISTRATION_NEEDS_SERVICE_PING.into()).into());
+        }
     }
     let old = db::change(
         &state.db,

@@ -60,12 +60,25 @@ pub struct PayloadPreview {
 pub struct UsageStatistics {
     pub service_ping: Toggle,
     pub include_optional_data: Toggle,
+    pub registration_features: RegistrationFeatures,
     pub preview: Option<PayloadPreview>,
     pub schedule: ScheduleInfo,
     /// Where payloads are sent, if a collector is configured.
     pub collector_url: Option<String>,
     /// The newest changes to these settings.
     pub audit: Vec<AuditEntry>,
+}
+
+/// The "Enable Registration Features" control: offered to an `EE Free` instance, usable only
+/// while Service Ping is on; a paid license includes the features instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrationFeatures {
+    /// On only while Service Ping is on too.
+    pub toggle: Toggle,
+    /// Why the switch cannot be used now.
+    pub disabled_reason: Option<String>,
+    /// The plan of a license in force, which includes the features.
+    pub licensed_plan: Option<String>,
 }
 
 /// The weekly submission as the dashboard describes it.
@@ -177,7 +190,24 @@ pub async fn get_usage_statistics() -> Result<UsageStatistics, ApiError> {
     let include_optional_data = crate::settings::db::include_optional_data(db, &state.locks)
         .await
         .map_err(crate::error::AppError::from)?;
+    let entitlement = crate::licensing::entitlement::current(&state, chrono::Utc::now()).await?;
+    let registration_features = RegistrationFeatures {
+        toggle: Toggle {
+            enabled: service_ping.enabled
+                && crate::licensing::db::registration_features_enabled(db)
+                    .await
+                    .map_err(crate::error::AppError::from)?,
+            locked_reason: None,
+        },
+        disabled_reason: (!service_ping.enabled)
+            .then(|| crate::settings::REGISTRATION_NEEDS_SERVICE_PING.to_string()),
+        licensed_plan: match entitlement.license {
+            crate::licensing::LicenseState::InForce(plan) => Some(plan.title().to_string()),
+            _ => None,
+        },
+    };
     Ok(UsageStatistics {
+        registration_features,
         schedule: schedule_info(&state, service_ping.enabled).await?,
         service_ping,
         include_optional_data,
@@ -215,6 +245,7 @@ pub async fn generate_preview() -> Result<GenerationStatus, ApiError> {
     use crate::service_ping::{Trigger, TriggerKind};
     let account = crate::auth::session::require_admin().await?;
     let state = crate::server::app_state()?;
+    crate::maintenance::require_writable(&state).await?;
     let now = chrono::Utc::now();
     if let Some(running) = state.generation.try_start(now, false) {
         let task_state = state.clone();
@@ -257,6 +288,7 @@ pub async fn send_now() -> Result<GenerationStatus, ApiError> {
     use crate::service_ping::{SubmitError, Trigger, TriggerKind};
     let account = crate::auth::session::require_admin().await?;
     let state = crate::server::app_state()?;
+    crate::maintenance::require_writable(&state).await?;
     let service_ping = crate::settings::db::service_ping(&state.db, &state.locks)
         .await
         .map_err(AppError::from)?;

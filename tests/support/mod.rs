@@ -206,6 +206,7 @@ impl Instance {
             identity: &self.identity,
             instance: &self.settings,
             locks: &self.locks,
+            vendor_key: None,
         }
     }
 }

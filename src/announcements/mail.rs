@@ -1,0 +1,110 @@
+//! Delivering an email to all users: recorded in the outbox first, then handed to SMTP one
+//! message per recipient in the background when SMTP is configured.
+
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
+
+use super::db;
+use crate::auth::db::AccountRecord;
+use crate::error::AppError;
+use crate::server::AppState;
+use crate::server::db::Db;
+
+/// Records the email for every active user and starts delivery; returns the email's id.
+pub async fn send_to_all_users(
+    state: &AppState,
+    account: &AccountRecord,
+    subject: &str,
+    body: &str,
+) -> Result<i64, AppError> {
+    let smtp = match &state.settings.email.smtp_url {
+        Some(url) => Some(
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("SMTP URL: {e}")))?
+                .build(),
+        ),
+        None => None,
+    };
+    let from: Mailbox = state
+        .settings
+        .email
+        .from
+        .parse()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("email.from: {e}")))?;
+    let transport = if smtp.is_some() { "smtp" } else { "outbox" };
+    let (id, recipients) = db::record_email(
+        &state.db,
+        subject,
+        body,
+        transport,
+        account.id,
+        chrono::Utc::now(),
+    )
+    .await?;
+    tracing::info!(
+        email = id,
+        recipients,
+        transport,
+        account = account.id,
+        "email to all users recorded"
+    );
+    if let Some(smtp) = smtp {
+        let db = state.db.clone();
+        tokio::spawn(async move {
+            if let Err(error) = deliver(&db, &smtp, &from, id).await {
+                tracing::error!(email = id, %error, "email delivery stopped");
+            }
+        });
+    }
+    Ok(id)
+}
+
+/// Sends each queued message of `email_id`, recording each outcome.
+pub async fn deliver(
+    db: &Db,
+    smtp: &AsyncSmtpTransport<Tokio1Executor>,
+    from: &Mailbox,
+    email_id: i64,
+) -> Result<(), sqlx::Error> {
+    let (subject, body) = db::content(db, email_id).await?;
+    let (mut sent, mut failed) = (0usize, 0usize);
+    for (message_id, recipient) in db::queued(db, email_id).await? {
+        let outcome = send_one(smtp, from, &recipient, &subject, &body).await;
+        if outcome.is_ok() {
+            sent += 1;
+        } else {
+            failed += 1;
+        }
+        db::mark(db, message_id, outcome, chrono::Utc::now()).await?;
+    }
+    tracing::info!(
+        email = email_id,
+        sent,
+        failed,
+        "email delivered through SMTP"
+    );
+    Ok(())
+}
+
+async fn send_one(
+    smtp: &AsyncSmtpTransport<Tokio1Executor>,
+    from: &Mailbox,
+    recipient: &str,
+    subject: &str,
+    body: &str,
+) -> Result<(), String> {
+    let to: Mailbox = recipient
+        .parse()
+        .map_err(|_| "the recipient address is not valid".to_string())?;
+    let message = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(subject)
+        .body(body.to_string())
+        .map_err(|e| format!("building the message: {e}"))?;
+    smtp.send(message)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("SMTP: {e}"))
+}

@@ -1,0 +1,109 @@
+//! SQL for `licenses` and the Registration Features choice.
+
+use crate::server::db::Db;
+
+/// A license row as stored: the file text and when it was installed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredLicense {
+    pub id: i64,
+    pub data: String,
+    pub uploaded_at: String,
+}
+
+/// The license in use: the newest one not removed.
+pub async fn installed(db: &Db) -> Result<Option<StoredLicense>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, data, uploaded_at FROM licenses WHERE removed_at IS NULL ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// The administrator's stored "Enable Registration Features" choice.
+pub async fn registration_features_enabled(db: &Db) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT registration_features_enabled FROM application_settings WHERE id = 1",
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Who changed the license, for the audit log.
+pub struct Change<'a> {
+    pub account_id: i64,
+    pub actor: &'a str,
+    pub at: &'a str,
+}
+
+/// Installs `data` (replacing the license in use) and audit-logs it, in one transaction.
+pub async fn install(
+    db: &Db,
+    data: &str,
+    license_id: &str,
+    description: &str,
+    change: Change<'_>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let old = previous_description(&mut tx).await?;
+    sqlx::query("UPDATE licenses SET removed_at = $1 WHERE removed_at IS NULL")
+        .bind(change.at)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO licenses (data, license_id, uploaded_by, uploaded_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(data)
+    .bind(license_id)
+    .bind(change.account_id)
+    .bind(change.at)
+    .execute(&mut *tx)
+    .await?;
+    audit(&mut tx, &change, old.as_deref(), Some(description)).await?;
+    tx.commit().await
+}
+
+/// Removes the license in use; returns whether there was one.
+pub async fn remove(db: &Db, change: Change<'_>) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let old = previous_description(&mut tx).await?;
+    let removed = sqlx::query("UPDATE licenses SET removed_at = $1 WHERE removed_at IS NULL")
+        .bind(change.at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if removed > 0 {
+        audit(&mut tx, &change, old.as_deref(), None).await?;
+    }
+    tx.commit().await?;
+    Ok(removed > 0)
+}
+
+async fn previous_description(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT 'license ' || license_id FROM licenses WHERE removed_at IS NULL ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+async fn audit(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    change: &Change<'_>,
+    old: Option<&str>,
+    new: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_events (account_id, actor, action, target, old_value, new_value, created_at) \
+         VALUES ($1, $2, 'license_changed', 'License', $3, $4, $5)",
+    )
+    .bind(change.account_id)
+    .bind(change.actor)
+    .bind(old.unwrap_or("none"))
+    .bind(new.unwrap_or("none"))
+    .bind(change.at)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}

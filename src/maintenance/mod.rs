@@ -1,0 +1,148 @@
+//! Maintenance mode (a paid feature): while it is on, the instance is read-only. Every server
+//! function and route that writes starts with [`require_writable`], which refuses with a clear
+//! message; a banner tells everyone who signs in. Turning maintenance mode off, signing in and
+//! out, and changing the Service Ping settings stay possible, as in GitLab, so an administrator
+//! can always get out of it; so does revoking an access token, which only takes access away.
+//! Background jobs (the weekly ping, usage trends) keep running.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::licensing::Access;
+
+pub mod view;
+
+/// Longest banner message an administrator may set.
+pub const MAX_MESSAGE_CHARS: usize = 500;
+
+/// The Maintenance mode page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaintenanceMode {
+    /// The administrator's choice.
+    pub enabled: bool,
+    /// The choice is in effect (the instance is entitled to the feature).
+    pub in_force: bool,
+    pub message: Option<String>,
+    pub access: Access,
+}
+
+/// What everyone sees while the instance is read-only.
+pub const READ_ONLY: &str = "This instance is in maintenance mode: it is read-only until an administrator turns maintenance mode off.";
+
+#[server(endpoint = "maintenance_mode")]
+pub async fn get_maintenance_mode() -> Result<MaintenanceMode, ApiError> {
+    use crate::licensing::{Feature, entitlement};
+    crate::auth::session::require_admin().await?;
+    let state = crate::server::app_state()?;
+    entitlement::require(&state, Feature::MaintenanceMode).await?;
+    Ok(server::load(&state).await?)
+}
+
+/// Turns maintenance mode on or off with the banner message; audit-logged.
+#[server(endpoint = "update_maintenance_mode")]
+pub async fn update_maintenance_mode(
+    enabled: bool,
+    message: String,
+) -> Result<MaintenanceMode, ApiError> {
+    use crate::licensing::{Feature, entitlement};
+    let account = crate::auth::session::require_admin().await?;
+    let state = crate::server::app_state()?;
+    entitlement::require(&state, Feature::MaintenanceMode).await?;
+    let message = server::valid_message(&message)?;
+    server::change(&state, &account, enabled, message.as_deref()).await?;
+    Ok(server::load(&state).await?)
+}
+
+#[cfg(feature = "ssr")]
+pub use server::{in_force_message, require_writable};
+
+#[cfg(feature = "ssr")]
+mod server {
+    use super::{MAX_MESSAGE_CHARS, MaintenanceMode, READ_ONLY};
+    use crate::auth::db::AccountRecord;
+    use crate::error::AppError;
+    use crate::server::AppState;
+
+    pub async fn load(state: &AppState) -> Result<MaintenanceMode, AppError> {
+        let (enabled, message): (bool, Option<String>) = sqlx::query_as(
+            "SELECT maintenance_mode, maintenance_mode_message FROM application_settings WHERE id = 1",
+        )
+        .fetch_one(&state.db)
+        .await?;
+        let access = crate::licensing::entitlement::current(state, chrono::Utc::now())
+            .await?
+            .access;
+        Ok(MaintenanceMode {
+            enabled,
+            in_force: enabled && access.is_open(),
+            message,
+            access,
+        })
+    }
+
+    /// The banner text while maintenance mode is in force.
+    pub async fn in_force_message(state: &AppState) -> Result<Option<String>, AppError> {
+        let mode = load(state).await?;
+        Ok(mode.in_force.then(|| match mode.message {
+            Some(message) => format!("{READ_ONLY} {message}"),
+            None => READ_ONLY.to_string(),
+        }))
+    }
+
+    /// The guard of every write: 403 with the reason while maintenance mode is in force.
+    pub async fn require_writable(state: &AppState) -> Result<(), AppError> {
+        match in_force_message(state).await? {
+            Some(message) => Err(AppError::Forbidden(message)),
+            None => Ok(()),
+        }
+    }
+
+    pub fn valid_message(message: &str) -> Result<Option<String>, AppError> {
+        let message = message.trim();
+        if message.chars().count() > MAX_MESSAGE_CHARS {
+            return Err(AppError::Validation(format!(
+                "The message is longer than {MAX_MESSAGE_CHARS} characters."
+            )));
+        }
+        Ok((!message.is_empty()).then(|| message.to_string()))
+    }
+
+    pub async fn change(
+        state: &AppState,
+        account: &AccountRecord,
+        enabled: bool,
+        message: Option<&str>,
+    ) -> Result<(), AppError> {
+        let at = crate::engine::evaluate::format_timestamp(chrono::Utc::now());
+        let mut tx = state.db.begin().await?;
+        let old: bool =
+            sqlx::query_scalar("SELECT maintenance_mode FROM application_settings WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await?;
+        sqlx::query(
+            "UPDATE application_settings SET maintenance_mode = $1, maintenance_mode_message = $2, updated_at = $3 WHERE id = 1",
+        )
+        .bind(enabled)
+        .bind(message)
+        .bind(&at)
+        .execute(&mut *tx)
+        .await?;
+        if old != enabled {
+            sqlx::query(
+                "INSERT INTO audit_events (account_id, actor, action, target, old_value, new_value, created_at) \
+                 VALUES ($1, $2, 'setting_changed', 'Maintenance mode', $3, $4, $5)",
+            )
+            .bind(account.id)
+            .bind(&account.username)
+            .bind(if old { "on" } else { "off" })
+            .bind(if enabled { "on" } else { "off" })
+            .bind(&at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        tracing::info!(enabled, account = account.id, "maintenance mode changed");
+        Ok(())
+    }
+}
