@@ -12,6 +12,14 @@ rm -rf "$data"
 "$bin" --data-dir "$data" admin create --username regular --email regular@example.com \
   --name "Regular Person" --regular --password-stdin <<< "regular-user-password"
 "$bin" --data-dir "$data" seed --scale 1
+# A vendor key and a Premium license signed with it, for the license tests.
+vendor=end2end/.vendor
+rm -rf "$vendor" && mkdir -p "$vendor"
+public_key=$("$bin" --data-dir "$vendor" collector license keygen --key "$vendor/signing.key" 2>/dev/null)
+"$bin" --data-dir "$vendor" collector license issue --key "$vendor/signing.key" --plan premium --seats 500 \
+  --licensee-name "Test Customer" --licensee-email customer@example.com --licensee-company "Example Corp" \
+  --expires "$(date -u -d '+1 year' +%F)" --out "$vendor/premium.license"
+export SERVICE_PING__LICENSING__PUBLIC_KEY="$public_key"
 export SERVICE_PING__COLLECTOR__URL=http://127.0.0.1:3101
 export SERVICE_PING__SERVICE_PING__INCLUDE_OPTIONAL_DATA=true
 exec "$bin" --data-dir "$data" --listen 127.0.0.1:3100 serve
