@@ -61,7 +61,8 @@ test('Registration Features unlock announcements, and turning Service Ping off t
   await open(page, USAGE_STATISTICS);
   await page.getByTestId('toggle-service-ping').check();
   await expect(page.getByTestId('service-ping-state')).toHaveText('Enabled');
-  expect(errors).toEqual([]);
+  // The locked page's own data request is refused by the server (403): the check working.
+  expect(errors.filter((e) => !/status of 403/.test(e))).toEqual([]);
 });
 
 test('a Premium license makes the instance EEP and opens the paid features, maintenance mode included', async ({ page }) => {

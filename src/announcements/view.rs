@@ -31,29 +31,34 @@ pub fn BannerStrip() -> impl IntoView {
     }
 }
 
+/// Resources are created here, at the page's top, never inside a `Suspend` (the gate's): one
+/// created there is made again when it resumes, and hydration then finds other ids.
 #[component]
 pub fn AnnouncementsPage() -> impl IntoView {
+    let (reloads, set_reloads) = signal(0u32);
+    let data = Resource::new(move || reloads.get(), |_| get_announcements());
+    let reload = Callback::new(move |()| set_reloads.update(|n| *n += 1));
+    let (shown, set_shown) = signal(None::<i64>);
+    let outbox = Resource::new(
+        move || shown.get(),
+        |id| async move {
+            match id {
+                Some(id) => get_outbox(id, 50).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
     view! {
         <Title text="Announcements · Admin · Service Ping"/>
         <PageHeader title="Announcements" subtitle=Feature::Announcements.summary()/>
         <PaidFeature feature=Feature::Announcements>
-            <AnnouncementsCards/>
+            {loaded(data, move |data: Announcements| view! {
+                <NewBanner on_change=reload/>
+                <BannerList messages=data.messages on_change=reload/>
+                <EmailAllUsers transport=data.transport active_users=data.active_users on_change=reload/>
+                <SentEmails emails=data.emails show=set_shown outbox/>
+            })}
         </PaidFeature>
-    }
-}
-
-#[component]
-fn AnnouncementsCards() -> impl IntoView {
-    let (reloads, set_reloads) = signal(0u32);
-    let data = Resource::new(move || reloads.get(), |_| get_announcements());
-    let reload = Callback::new(move |()| set_reloads.update(|n| *n += 1));
-    view! {
-        {loaded(data, move |data: Announcements| view! {
-            <NewBanner on_change=reload/>
-            <BannerList messages=data.messages on_change=reload/>
-            <EmailAllUsers transport=data.transport active_users=data.active_users on_change=reload/>
-            <SentEmails emails=data.emails/>
-        })}
     }
 }
 
@@ -181,18 +186,14 @@ fn EmailAllUsers(transport: String, active_users: i64, on_change: Callback<()>) 
     }
 }
 
+type Outbox = Resource<Result<Option<Vec<super::OutboxMessage>>, crate::error::ApiError>>;
+
 #[component]
-fn SentEmails(emails: Vec<SentEmail>) -> impl IntoView {
-    let (shown, set_shown) = signal(None::<i64>);
-    let messages = Resource::new(
-        move || shown.get(),
-        |id| async move {
-            match id {
-                Some(id) => get_outbox(id, 50).await.map(Some),
-                None => Ok(None),
-            }
-        },
-    );
+fn SentEmails(
+    emails: Vec<SentEmail>,
+    show: WriteSignal<Option<i64>>,
+    outbox: Outbox,
+) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="outbox-heading">
             <h2 id="outbox-heading">"Sent emails and outbox"</h2>
@@ -214,7 +215,7 @@ fn SentEmails(emails: Vec<SentEmail>) -> impl IntoView {
                                         <td>{e.failed}</td>
                                         <td>{e.created_at}</td>
                                         <td><button type="button" class="button button-secondary" data-testid="email-show-outbox"
-                                            on:click=move |_| set_shown.set(Some(id))>"Messages"</button></td>
+                                            on:click=move |_| show.set(Some(id))>"Messages"</button></td>
                                     </tr>
                                 }
                             }).collect_view()}
@@ -222,7 +223,7 @@ fn SentEmails(emails: Vec<SentEmail>) -> impl IntoView {
                     </table>
                 }.into_any()
             }}
-            {loaded(messages, |messages| messages.map(|messages| view! {
+            {loaded(outbox, |messages| messages.map(|messages| view! {
                 <h3>"First "{messages.len()}" messages"</h3>
                 <ul class="outbox" data-testid="outbox">
                     {messages.into_iter().map(|m| view! {

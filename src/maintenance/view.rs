@@ -8,21 +8,18 @@ use crate::components::{ErrorNotice, PageHeader, loaded};
 use crate::licensing::Feature;
 use crate::licensing::view::PaidFeature;
 
+/// Resources are created here, at the page's top, never inside a `Suspend` (the gate's): one
+/// created there is made again when it resumes, and hydration then finds other ids.
 #[component]
 pub fn MaintenanceModePage() -> impl IntoView {
+    let mode = Resource::new(|| (), |_| get_maintenance_mode());
     view! {
         <Title text="Maintenance mode · Admin · Service Ping"/>
         <PageHeader title="Maintenance mode" subtitle=Feature::MaintenanceMode.summary()/>
         <PaidFeature feature=Feature::MaintenanceMode>
-            <MaintenanceSettings/>
+            {loaded(mode, |mode| view! { <MaintenanceForm mode/> })}
         </PaidFeature>
     }
-}
-
-#[component]
-fn MaintenanceSettings() -> impl IntoView {
-    let mode = Resource::new(|| (), |_| get_maintenance_mode());
-    view! { {loaded(mode, |mode| view! { <MaintenanceForm mode/> })} }
 }
 
 #[component]
