@@ -688,33 +688,24 @@ async fn password_rules_apply_to_every_password_change() {
     enable_program(&app).await;
     let rules = json(app.call("password_rules", &[]).await).await;
     assert_eq!(rules["in_force"]["minimum_length"], 12);
-    let saved = app
-        .call(
-            "update_password_rules",
-            &[
-                ("policy[minimum_length]", "16"),
-                ("policy[require_lowercase]", "true"),
-                ("policy[require_uppercase]", "true"),
-                ("policy[require_number]", "true"),
-                ("policy[require_symbol]", "true"),
-                ("policy[reject_breached]", "true"),
-            ],
-        )
-        .await;
-    assert_eq!(saved.status(), StatusCode::OK);
-    let too_short = app
-        .call(
-            "update_password_rules",
-            &[
-                ("policy[minimum_length]", "6"),
-                ("policy[require_lowercase]", "true"),
-                ("policy[require_uppercase]", "true"),
-                ("policy[require_number]", "true"),
-                ("policy[require_symbol]", "true"),
-                ("policy[reject_breached]", "true"),
-            ],
-        )
-        .await;
+    let admin = &app;
+    let strict_rules = move |minimum_length: &'static str| async move {
+        admin
+            .call(
+                "update_password_rules",
+                &[
+                    ("policy[minimum_length]", minimum_length),
+                    ("policy[require_lowercase]", "true"),
+                    ("policy[require_uppercase]", "true"),
+                    ("policy[require_number]", "true"),
+                    ("policy[require_symbol]", "true"),
+                    ("policy[reject_breached]", "true"),
+                ],
+            )
+            .await
+    };
+    assert_eq!(strict_rules("16").await.status(), StatusCode::OK);
+    let too_short = strict_rules("6").await;
     assert_eq!(too_short.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     let refused = app
