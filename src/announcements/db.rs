@@ -159,7 +159,7 @@ pub async fn emails(db: &Db) -> Result<Vec<SentEmail>, sqlx::Error> {
 
 pub async fn outbox(db: &Db, email_id: i64, limit: u32) -> Result<Vec<OutboxMessage>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT o.id, o.recipient, e.subject, e.body, o.status, o.error \
+        "SELECT o.id, o.recipient, e.subject, o.status, o.error \
          FROM email_outbox o JOIN admin_emails e ON e.id = o.admin_email_id \
          WHERE o.admin_email_id = $1 ORDER BY o.id LIMIT $2",
     )

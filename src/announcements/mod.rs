@@ -54,7 +54,6 @@ pub struct OutboxMessage {
     pub id: i64,
     pub recipient: String,
     pub subject: String,
-    pub body: String,
     pub status: String,
     pub error: Option<String>,
 }
