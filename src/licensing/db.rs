@@ -1,6 +1,7 @@
 //! SQL for `licenses` and the Registration Features choice.
 
 use crate::server::db::Db;
+use crate::settings::db::{Actor, record};
 
 /// A license row as stored: the file text and when it was installed.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -28,25 +29,18 @@ pub async fn registration_features_enabled(db: &Db) -> Result<bool, sqlx::Error>
     .await
 }
 
-/// Who changed the license, for the audit log.
-pub struct Change<'a> {
-    pub account_id: i64,
-    pub actor: &'a str,
-    pub at: &'a str,
-}
-
 /// Installs `data` (replacing the license in use) and audit-logs it, in one transaction.
 pub async fn install(
     db: &Db,
     data: &str,
     license_id: &str,
     description: &str,
-    change: Change<'_>,
+    who: Actor<'_>,
 ) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     let old = previous_description(&mut tx).await?;
     sqlx::query("UPDATE licenses SET removed_at = $1 WHERE removed_at IS NULL")
-        .bind(change.at)
+        .bind(who.at)
         .execute(&mut *tx)
         .await?;
     sqlx::query(
@@ -54,25 +48,25 @@ pub async fn install(
     )
     .bind(data)
     .bind(license_id)
-    .bind(change.account_id)
-    .bind(change.at)
+    .bind(who.account_id)
+    .bind(who.at)
     .execute(&mut *tx)
     .await?;
-    audit(&mut tx, &change, old.as_deref(), Some(description)).await?;
+    audit(&mut tx, &who, old.as_deref(), Some(description)).await?;
     tx.commit().await
 }
 
 /// Removes the license in use; returns whether there was one.
-pub async fn remove(db: &Db, change: Change<'_>) -> Result<bool, sqlx::Error> {
+pub async fn remove(db: &Db, who: Actor<'_>) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
     let old = previous_description(&mut tx).await?;
     let removed = sqlx::query("UPDATE licenses SET removed_at = $1 WHERE removed_at IS NULL")
-        .bind(change.at)
+        .bind(who.at)
         .execute(&mut *tx)
         .await?
         .rows_affected();
     if removed > 0 {
-        audit(&mut tx, &change, old.as_deref(), None).await?;
+        audit(&mut tx, &who, old.as_deref(), None).await?;
     }
     tx.commit().await?;
     Ok(removed > 0)
@@ -89,21 +83,11 @@ async fn previous_description(
 }
 
 async fn audit(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    change: &Change<'_>,
+    tx: &mut sqlx::SqliteConnection,
+    who: &Actor<'_>,
     old: Option<&str>,
     new: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO audit_events (account_id, actor, action, target, old_value, new_value, created_at) \
-         VALUES ($1, $2, 'license_changed', 'License', $3, $4, $5)",
-    )
-    .bind(change.account_id)
-    .bind(change.actor)
-    .bind(old.unwrap_or("none"))
-    .bind(new.unwrap_or("none"))
-    .bind(change.at)
-    .execute(&mut **tx)
-    .await
-    .map(|_| ())
+    let (old, new) = (old.unwrap_or("none"), new.unwrap_or("none"));
+    record(tx, who, "license_changed", "License", Some(old), Some(new)).await
 }

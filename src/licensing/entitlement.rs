@@ -20,7 +20,8 @@ use crate::server::db::Db;
 #[derive(Debug, Clone)]
 pub struct Entitlement {
     pub installed: Option<Installed>,
-    pub license: LicenseState,
+    /// What the rule was applied to.
+    pub inputs: EntitlementInputs,
     pub access: Access,
     pub edition: Edition,
 }
@@ -77,7 +78,7 @@ pub async fn evaluate(
         installed,
         access: super::access(&inputs),
         edition: super::edition(&inputs.license),
-        license: inputs.license,
+        inputs,
     })
 }
 
@@ -150,9 +151,9 @@ pub async fn install(
         &license.text,
         &claims.id.to_string(),
         &format!("license {} ({})", claims.id, claims.plan.title()),
-        super::db::Change {
+        crate::settings::db::Actor {
             account_id: account.id,
-            actor: &account.username,
+            name: &account.username,
             at: &at,
         },
     )
@@ -169,9 +170,9 @@ pub async fn uninstall(
     let at = crate::engine::evaluate::format_timestamp(now);
     let removed = super::db::remove(
         &state.db,
-        super::db::Change {
+        crate::settings::db::Actor {
             account_id: account.id,
-            actor: &account.username,
+            name: &account.username,
             at: &at,
         },
     )
@@ -192,7 +193,7 @@ pub async fn overview(state: &AppState, now: DateTime<Utc>) -> Result<LicenseOve
     .fetch_one(&state.db)
     .await?;
     let license = entitlement.installed.as_ref().map(|installed| {
-        let (status, in_force) = match &entitlement.license {
+        let (status, in_force) = match &entitlement.inputs.license {
             LicenseState::InForce(_) => ("In force".to_string(), true),
             LicenseState::Expired(on) => (format!("Expired on {on}"), false),
             LicenseState::NotStarted(on) => (format!("Starts on {on}"), false),

@@ -63,6 +63,7 @@ mod server {
     use crate::auth::db::AccountRecord;
     use crate::error::AppError;
     use crate::server::AppState;
+    use crate::settings::db::{Actor, on_off, record_change};
 
     pub async fn load(state: &AppState) -> Result<MaintenanceMode, AppError> {
         let (enabled, message): (bool, Option<String>) = sqlx::query_as(
@@ -129,17 +130,13 @@ mod server {
         .execute(&mut *tx)
         .await?;
         if old != enabled {
-            sqlx::query(
-                "INSERT INTO audit_events (account_id, actor, action, target, old_value, new_value, created_at) \
-                 VALUES ($1, $2, 'setting_changed', 'Maintenance mode', $3, $4, $5)",
-            )
-            .bind(account.id)
-            .bind(&account.username)
-            .bind(if old { "on" } else { "off" })
-            .bind(if enabled { "on" } else { "off" })
-            .bind(&at)
-            .execute(&mut *tx)
-            .await?;
+            let who = Actor {
+                account_id: account.id,
+                name: &account.username,
+                at: &at,
+            };
+            let (old, new) = (Some(on_off(old)), Some(on_off(enabled)));
+            record_change(&mut tx, &who, "Maintenance mode", old, new).await?;
         }
         tx.commit().await?;
         tracing::info!(enabled, account = account.id, "maintenance mode changed");

@@ -270,16 +270,14 @@ mod server {
         .bind(&at)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO audit_events (account_id, actor, action, target, old_value, new_value, created_at) \
-             VALUES ($1, $2, 'setting_changed', 'Password rules', NULL, $3, $4)",
-        )
-        .bind(account.id)
-        .bind(&account.username)
-        .bind(policy.describe().join(", "))
-        .bind(&at)
-        .execute(&mut *tx)
-        .await?;
+        let who = crate::settings::db::Actor {
+            account_id: account.id,
+            name: &account.username,
+            at: &at,
+        };
+        let rules = policy.describe().join(", ");
+        crate::settings::db::record_change(&mut tx, &who, "Password rules", None, Some(&rules))
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -54,66 +54,92 @@ pub async fn change(
         .bind(&at)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO audit_events (account_id, actor, action, target, old_value, new_value, created_at) \
-             VALUES ($1, $2, 'setting_changed', $3, $4, $5, $6)",
+        let who = Actor {
+            account_id,
+            name: actor,
+            at: &at,
+        };
+        record_change(
+            &mut tx,
+            &who,
+            setting.label(),
+            Some(on_off(old)),
+            Some(on_off(value)),
         )
-        .bind(account_id)
-        .bind(actor)
-        .bind(setting.label())
-        .bind(on_off(old))
-        .bind(on_off(value))
-        .bind(&at)
-        .execute(&mut *tx)
         .await?;
         if setting == Setting::ServicePing && !value {
             // Registration Features live on Service Ping: they end with it, in the same change.
-            let audit = Audit {
-                account_id,
-                actor,
-                at: &at,
-            };
-            turn_off_registration_features(&mut tx, &audit).await?;
+            turn_off_registration_features(&mut tx, &who).await?;
         }
     }
     tx.commit().await?;
     Ok(old)
 }
 
-struct Audit<'a> {
-    account_id: i64,
-    actor: &'a str,
-    at: &'a str,
-}
-
 async fn turn_off_registration_features(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    audit: &Audit<'_>,
+    tx: &mut sqlx::SqliteConnection,
+    who: &Actor<'_>,
 ) -> Result<(), sqlx::Error> {
     let changed = sqlx::query(
         "UPDATE application_settings SET registration_features_enabled = FALSE, updated_at = $1 \
          WHERE id = 1 AND registration_features_enabled",
     )
-    .bind(audit.at)
-    .execute(&mut **tx)
+    .bind(who.at)
+    .execute(&mut *tx)
     .await?
     .rows_affected();
     if changed > 0 {
-        sqlx::query(
-            "INSERT INTO audit_events (account_id, actor, action, target, old_value, new_value, created_at) \
-             VALUES ($1, $2, 'setting_changed', $3, 'on', 'off', $4)",
-        )
-        .bind(audit.account_id)
-        .bind(audit.actor)
-        .bind(Setting::RegistrationFeatures.label())
-        .bind(audit.at)
-        .execute(&mut **tx)
-        .await?;
+        let target = Setting::RegistrationFeatures.label();
+        record_change(tx, who, target, Some("on"), Some("off")).await?;
     }
     Ok(())
 }
 
-fn on_off(value: bool) -> &'static str {
+/// Who made a change, and when (a stored timestamp), for the audit log.
+pub struct Actor<'a> {
+    pub account_id: i64,
+    pub name: &'a str,
+    pub at: &'a str,
+}
+
+/// Audit-logs a changed setting (`old → new` of `target`) in the caller's transaction.
+pub async fn record_change(
+    tx: &mut sqlx::SqliteConnection,
+    who: &Actor<'_>,
+    target: &str,
+    old: Option<&str>,
+    new: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    record(tx, who, "setting_changed", target, old, new).await
+}
+
+/// Writes one audit entry in the caller's transaction. Every change an administrator makes to
+/// instance-wide state goes through here.
+pub async fn record(
+    tx: &mut sqlx::SqliteConnection,
+    who: &Actor<'_>,
+    action: &str,
+    target: &str,
+    old: Option<&str>,
+    new: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_events (account_id, actor, action, target, old_value, new_value, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(who.account_id)
+    .bind(who.name)
+    .bind(action)
+    .bind(target)
+    .bind(old)
+    .bind(new)
+    .bind(who.at)
+    .execute(tx)
+    .await
+    .map(|_| ())
+}
+
+pub fn on_off(value: bool) -> &'static str {
     if value { "on" } else { "off" }
 }
 

@@ -193,15 +193,12 @@ pub async fn get_usage_statistics() -> Result<UsageStatistics, ApiError> {
     let entitlement = crate::licensing::entitlement::current(&state, chrono::Utc::now()).await?;
     let registration_features = RegistrationFeatures {
         toggle: Toggle {
-            enabled: service_ping.enabled
-                && crate::licensing::db::registration_features_enabled(db)
-                    .await
-                    .map_err(crate::error::AppError::from)?,
+            enabled: service_ping.enabled && entitlement.inputs.registration_features_enabled,
             locked_reason: None,
         },
         disabled_reason: (!service_ping.enabled)
             .then(|| crate::settings::REGISTRATION_NEEDS_SERVICE_PING.to_string()),
-        licensed_plan: match entitlement.license {
+        licensed_plan: match entitlement.inputs.license {
             crate::licensing::LicenseState::InForce(plan) => Some(plan.title().to_string()),
             _ => None,
         },
