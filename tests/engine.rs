@@ -1,15 +1,16 @@
 //! The metric engine against fixture rows with exact expected numbers: every instrumentation
-//! class, the time-frame boundaries, sentinels for broken metrics, and the fused scan agreeing
-//! with one query per metric.
+//! class, the time-frame boundaries, sentinels for broken metrics; rollups, fused scans and one
+//! query per metric agreeing, and rollups following every kind of write.
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 use service_ping::engine::evaluate::evaluate;
+use service_ping::engine::rollup::Plan;
 use service_ping::engine::{Dictionary, Facts, MetricOutcome, Strategy};
 use service_ping::server::db::Db;
 
 /// Every fixture is read as if the payload were recorded at this moment: the 7-day window is
-/// 2026-11-16 12:00:00 ..= 2026-11-23 12:00:00 and the 28-day one starts 2026-10-26 12:00:00.
+/// the days 2026-11-16 to 2026-11-22 and the 28-day one the days 2026-10-26 to 2026-11-22.
 fn recorded_at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()
 }
@@ -44,7 +45,11 @@ fn dictionary(metrics: &[(&str, &str)]) -> Dictionary {
     Dictionary::load(dir.path()).unwrap_or_else(|e| panic!("{e}"))
 }
 
-async fn run(db: &Db, dictionary: &Dictionary, strategy: Strategy) -> Vec<MetricOutcome> {
+async fn evaluate_with(
+    db: &Db,
+    dictionary: &Dictionary,
+    strategy: Strategy<'_>,
+) -> Vec<MetricOutcome> {
     let definitions: Vec<_> = dictionary.definitions.iter().collect();
     evaluate(
         db,
@@ -55,6 +60,31 @@ async fn run(db: &Db, dictionary: &Dictionary, strategy: Strategy) -> Vec<Metric
         &|_, _| {},
     )
     .await
+}
+
+fn values(outcomes: &[MetricOutcome]) -> Vec<(String, Value)> {
+    let mut values: Vec<_> = outcomes
+        .iter()
+        .map(|o| (o.key_path.clone(), o.value.clone()))
+        .collect();
+    values.sort_by(|a, b| a.0.cmp(&b.0));
+    values
+}
+
+/// Evaluates `dictionary` from rollups, after checking that fused scans and one query per
+/// metric give exactly the same values.
+async fn run(db: &Db, dictionary: &Dictionary) -> Vec<MetricOutcome> {
+    let plan = Plan::new(&dictionary.definitions);
+    let rolled = evaluate_with(db, dictionary, Strategy::Rollup(&plan)).await;
+    for strategy in [Strategy::Fused, Strategy::PerMetric] {
+        let other = evaluate_with(db, dictionary, strategy).await;
+        assert_eq!(
+            values(&rolled),
+            values(&other),
+            "rollups against {strategy:?}"
+        );
+    }
+    rolled
 }
 
 fn value_of<'a>(outcomes: &'a [MetricOutcome], key_path: &str) -> &'a Value {
@@ -83,12 +113,12 @@ async fn fixture(db: &Db) {
          INSERT INTO projects (id, namespace_id, creator_id, name, visibility, created_at, updated_at)
            VALUES (1, 1, 1, 'p', 'private', '2025-01-01 00:00:00', '2025-01-01 00:00:00');
          INSERT INTO issues (id, project_id, author_id, title, state, closed_at, created_at, updated_at) VALUES
-           (1, 1, 1, 'before 28d', 'opened', NULL,                  '2026-10-26 11:59:59', '2026-10-26 11:59:59'),
-           (2, 1, 1, 'starts 28d', 'closed', '2026-11-20 09:00:00', '2026-10-26 12:00:00', '2026-10-26 12:00:00'),
-           (3, 1, 2, 'before 7d',  'opened', NULL,                  '2026-11-16 11:59:59', '2026-11-16 11:59:59'),
-           (4, 1, 2, 'starts 7d',  'closed', '2026-11-24 09:00:00', '2026-11-16 12:00:00', '2026-11-16 12:00:00'),
-           (5, 1, 3, 'ends 7d',    'opened', NULL,                  '2026-11-23 12:00:00', '2026-11-23 12:00:00'),
-           (6, 1, 1, 'after 7d',   'opened', NULL,                  '2026-11-23 12:00:01', '2026-11-23 12:00:01');
+           (1, 1, 1, 'before 28d', 'opened', NULL,                  '2026-10-25 23:59:59', '2026-10-25 23:59:59'),
+           (2, 1, 1, 'starts 28d', 'closed', '2026-11-20 09:00:00', '2026-10-26 00:00:00', '2026-10-26 00:00:00'),
+           (3, 1, 2, 'before 7d',  'opened', NULL,                  '2026-11-15 23:59:59', '2026-11-15 23:59:59'),
+           (4, 1, 2, 'starts 7d',  'closed', '2026-11-24 09:00:00', '2026-11-16 00:00:00', '2026-11-16 00:00:00'),
+           (5, 1, 3, 'ends 7d',    'opened', NULL,                  '2026-11-22 23:59:59', '2026-11-22 23:59:59'),
+           (6, 1, 1, 'after 7d',   'opened', NULL,                  '2026-11-23 00:00:00', '2026-11-23 00:00:00');
          INSERT INTO ci_pipelines (id, project_id, user_id, status, source, duration, created_at, updated_at) VALUES
            (1, 1, 1, 'success', 'push', 100, '2026-11-20 10:00:00', '2026-11-20 10:00:00'),
            (2, 1, 2, 'failed', 'push', 50, '2026-11-20 10:00:00', '2026-11-20 10:00:00'),
@@ -132,11 +162,11 @@ const ISSUE_COUNTS: &[(&str, &str)] = &[
 #[sqlx::test]
 async fn counts_respect_the_window_edges_exactly(db: Db) {
     fixture(&db).await;
-    let outcomes = run(&db, &dictionary(ISSUE_COUNTS), Strategy::Fused).await;
+    let outcomes = run(&db, &dictionary(ISSUE_COUNTS)).await;
     assert_eq!(value_of(&outcomes, "counts.issues"), &json!(6));
-    // 16 Nov 12:00:00 and 23 Nov 12:00:00 are in; one second either side is out.
+    // 16 Nov 00:00:00 and 22 Nov 23:59:59 are in; one second either side is out.
     assert_eq!(value_of(&outcomes, "counts_weekly.issues"), &json!(2));
-    // The 28-day window adds 26 Oct 12:00:00 and 16 Nov 11:59:59, not 26 Oct 11:59:59.
+    // The 28-day window adds 26 Oct 00:00:00 and 15 Nov 23:59:59, not 25 Oct 23:59:59.
     assert_eq!(value_of(&outcomes, "counts_monthly.issues"), &json!(4));
     assert_eq!(value_of(&outcomes, "counts.opened_issues"), &json!(4));
     // Closed on 20 Nov (in) and 24 Nov (after the window's end on 23 Nov).
@@ -151,21 +181,82 @@ async fn counts_respect_the_window_edges_exactly(db: Db) {
 }
 
 #[sqlx::test]
-async fn the_fused_scan_gives_the_same_values_as_one_query_per_metric(db: Db) {
+async fn rollups_follow_inserts_updates_deletes_and_moves_between_days(db: Db) {
     fixture(&db).await;
     let dictionary = dictionary(ISSUE_COUNTS);
-    let mut fused = run(&db, &dictionary, Strategy::Fused).await;
-    let mut naive = run(&db, &dictionary, Strategy::PerMetric).await;
-    fused.sort_by(|a, b| a.key_path.cmp(&b.key_path));
-    naive.sort_by(|a, b| a.key_path.cmp(&b.key_path));
-    let values = |o: &[MetricOutcome]| {
-        o.iter()
-            .map(|o| (o.key_path.clone(), o.value.clone()))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(values(&fused), values(&naive));
-    assert!(fused.iter().all(|o| o.scan.as_deref() == Some("issues")));
-    assert!(naive.iter().all(|o| o.scan.is_none()));
+    let first = run(&db, &dictionary).await;
+    assert!(first.iter().all(|o| o.scan.as_deref() == Some("issues")));
+    exec(
+        &db,
+        "INSERT INTO issues (id, project_id, author_id, title, state, created_at, updated_at)
+           VALUES (7, 1, 4, 'new in 7d', 'opened', '2026-11-18 08:00:00', '2026-11-18 08:00:00');
+         UPDATE issues SET created_at = '2026-11-17 10:00:00' WHERE id = 1;
+         UPDATE issues SET state = 'closed', closed_at = '2026-11-21 10:00:00' WHERE id = 3;
+         UPDATE issues SET state = 'closed' WHERE id = 6;
+         DELETE FROM issues WHERE id = 5;",
+    )
+    .await;
+    let marked: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM metric_rollup_changes WHERE table_name = 'issues'",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    // Days 18 Nov, 25 Oct, 17 Nov, 15 Nov, 21 Nov, 23 Nov, 22 Nov, and no day (closed_at NULL).
+    assert_eq!(marked, 8);
+    let outcomes = run(&db, &dictionary).await;
+    // Issues 1 (moved in), 4 and 7; issue 5 is gone.
+    assert_eq!(value_of(&outcomes, "counts_weekly.issues"), &json!(3));
+    assert_eq!(value_of(&outcomes, "counts_monthly.issues"), &json!(5));
+    assert_eq!(value_of(&outcomes, "counts.opened_issues"), &json!(2));
+    assert_eq!(
+        value_of(&outcomes, "counts_monthly.closed_issues"),
+        &json!(2)
+    );
+    // Authors 1 (issue 1), 2 (issue 4) and 4 (issue 7).
+    assert_eq!(value_of(&outcomes, "stage_weekly.plan.issues"), &json!(3));
+    assert_eq!(value_of(&outcomes, "stage.plan.issues"), &json!(3));
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM metric_rollup_changes")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the refresh folded in every mark");
+}
+
+#[sqlx::test]
+async fn a_rollup_is_rebuilt_when_its_measures_change_or_its_triggers_go_missing(db: Db) {
+    fixture(&db).await;
+    run(&db, &dictionary(&ISSUE_COUNTS[..3])).await;
+    // A new measure on the same table: the stored rollup does not hold it yet.
+    let outcomes = run(&db, &dictionary(ISSUE_COUNTS)).await;
+    assert_eq!(value_of(&outcomes, "stage.plan.issues"), &json!(3));
+    // Writes while the triggers are missing leave no mark; the next refresh notices and rebuilds.
+    exec(
+        &db,
+        "DROP TRIGGER metric_rollup_issues_insert;
+         INSERT INTO issues (id, project_id, author_id, title, state, created_at, updated_at)
+           VALUES (7, 1, 4, 'unmarked', 'opened', '2026-11-18 08:00:00', '2026-11-18 08:00:00');",
+    )
+    .await;
+    let outcomes = run(&db, &dictionary(ISSUE_COUNTS)).await;
+    assert_eq!(value_of(&outcomes, "counts_weekly.issues"), &json!(3));
+    assert_eq!(value_of(&outcomes, "stage.plan.issues"), &json!(4));
+}
+
+#[sqlx::test]
+async fn values_a_rollup_cannot_hold_are_counted_by_scanning_instead(db: Db) {
+    fixture(&db).await;
+    exec(&db, "UPDATE ci_pipelines SET duration = -5 WHERE id = 3").await;
+    let dictionary = dictionary(&[(
+        "durations",
+        "key_path: pipelines.distinct_durations\nvalue_type: number\ntime_frame: all\ninstrumentation_class: DistinctCountMetric\noptions:\n  table: ci_pipelines\n  column: duration\n",
+    )]);
+    let outcomes = run(&db, &dictionary).await;
+    assert_eq!(
+        value_of(&outcomes, "pipelines.distinct_durations"),
+        &json!(3)
+    );
+    assert!(outcomes.iter().all(|o| o.error.is_none()));
 }
 
 #[sqlx::test]
@@ -205,7 +296,7 @@ async fn sums_averages_estimates_and_reviewed_queries_are_exact_on_small_data(db
             "key_path: users.active_humans\nvalue_type: number\ntime_frame: all\ninstrumentation_class: CountMetric\noptions:\n  table: users\n  filter:\n    state: active\n    user_type: human\n",
         ),
     ]);
-    let outcomes = run(&db, &dictionary, Strategy::Fused).await;
+    let outcomes = run(&db, &dictionary).await;
     assert_eq!(value_of(&outcomes, "pipelines.duration"), &json!(180));
     assert_eq!(
         value_of(&outcomes, "pipelines_weekly.duration"),
@@ -251,7 +342,7 @@ async fn system_metrics_report_the_facts(db: Db) {
             "key_path: database.pg_system_id\nvalue_type: number\ntime_frame: none\ninstrumentation_class: PgSystemIdMetric\n",
         ),
     ]);
-    let outcomes = run(&db, &dictionary, Strategy::Fused).await;
+    let outcomes = run(&db, &dictionary).await;
     assert_eq!(
         value_of(&outcomes, "uuid"),
         &json!("11111111-2222-4333-8444-555555555555")
@@ -291,7 +382,7 @@ async fn a_broken_metric_gets_its_sentinel_and_the_rest_of_its_scan_is_intact(db
             "key_path: counts_weekly.issues\nvalue_type: number\ntime_frame: 7d\ninstrumentation_class: CountMetric\noptions:\n  table: issues\n",
         ),
     ]);
-    let outcomes = run(&db, &dictionary, Strategy::Fused).await;
+    let outcomes = run(&db, &dictionary).await;
     assert_eq!(value_of(&outcomes, "counts.severe_issues"), &json!(-1));
     assert_eq!(
         value_of(&outcomes, "counts.estimated_severities"),

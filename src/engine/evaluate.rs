@@ -8,7 +8,7 @@
 //! only the faulty ones fall back to their sentinel. HyperLogLog estimates and reviewed SQL
 //! queries run as their own statements.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -21,6 +21,7 @@ use super::instrumentation::{
     Comparison, Condition, DatabaseMetric, Instrumentation, LicenseField, Literal, NamedQuery,
     Operation, SystemValue,
 };
+use super::rollup;
 use super::time_frame::{TimeFrame, Window};
 use crate::server::db::Db;
 
@@ -89,17 +90,21 @@ pub struct MetricOutcome {
     pub key_path: String,
     pub value: Value,
     pub error: Option<String>,
-    /// For fused metrics, an equal share of their scan's time.
+    /// For rolled-up and fused metrics, an equal share of their table's refresh or scan.
     pub duration: Duration,
-    /// The table of the fused scan that computed it, if any.
+    /// The table whose rollup or fused scan computed it, if any.
     pub scan: Option<String>,
 }
 
-/// One scan per table and time column, or one query per metric (the naive baseline the
-/// benchmark compares with).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Strategy {
+/// How database metrics are evaluated.
+#[derive(Debug, Clone, Copy)]
+pub enum Strategy<'a> {
+    /// From per-day rollups of the measures `plan` holds (see `rollup`), the product's way;
+    /// metrics the plan lacks, and tables whose rollup fails, fall back to fused scans.
+    Rollup(&'a rollup::Plan),
+    /// One scan per table and time column, reading the rows every time.
     Fused,
+    /// One query per metric: the naive baseline the benchmark compares with.
     PerMetric,
 }
 
@@ -112,8 +117,9 @@ fn parallelism() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().min(4))
 }
 
-/// One unit of database work: a fused scan of a table, or one metric on its own.
+/// One unit of database work: a table's rollup, a fused scan of a table, or one metric.
 enum Job<'a> {
+    Rollup(&'a rollup::TablePlan, Vec<&'a MetricDefinition>),
     Scan(&'a str, Vec<&'a MetricDefinition>),
     Single(&'a MetricDefinition),
 }
@@ -121,54 +127,96 @@ enum Job<'a> {
 impl Job<'_> {
     async fn run(self, db: &Db, recorded_at: DateTime<Utc>) -> Vec<MetricOutcome> {
         match self {
+            Job::Rollup(plan, group) => match rolled_up(db, plan, &group, recorded_at).await {
+                Ok(outcomes) => outcomes,
+                Err(error) => {
+                    tracing::warn!(
+                        table = plan.table(),
+                        error = format!("{error:#}"),
+                        "rollup failed; scanning the table instead"
+                    );
+                    scanned(db, &group, recorded_at).await
+                }
+            },
             Job::Scan(table, group) => fused_scan(db, table, &group, recorded_at).await,
             Job::Single(definition) => vec![single(db, definition, recorded_at).await],
         }
     }
 }
 
+/// The fused scan a database metric joins: its table and, when windowed, its time column
+/// (windowed metrics read only their windows' rows, through the time column's index). None for
+/// estimates, which run as their own statement.
+fn scan_of(definition: &MetricDefinition, recorded_at: DateTime<Utc>) -> Option<ScanKey<'_>> {
+    let metric = database_metric(definition);
+    if metric.operation == Operation::EstimateDistinct {
+        return None;
+    }
+    let windowed = definition.time_frame.window(recorded_at).is_some();
+    Some((
+        metric.table.as_str(),
+        windowed.then_some(metric.time_column.as_str()),
+    ))
+}
+
+type ScanKey<'a> = (&'a str, Option<&'a str>);
+
 /// Evaluates `definitions` for a payload recorded at `recorded_at`. Never fails as a whole:
-/// a metric that cannot be computed gets its sentinel and its error. Both strategies run their
-/// statements [`parallelism`] at a time, so they differ only in how many statements there are.
+/// a metric that cannot be computed gets its sentinel and its error. Every strategy runs its
+/// statements [`parallelism`] at a time, so they differ only in what the statements read.
 pub async fn evaluate(
     db: &Db,
     definitions: &[&MetricDefinition],
     facts: &Facts,
     recorded_at: DateTime<Utc>,
-    strategy: Strategy,
+    strategy: Strategy<'_>,
     progress: Progress<'_>,
 ) -> Vec<MetricOutcome> {
     use futures::StreamExt;
 
     let total = definitions.len();
     let mut outcomes: Vec<MetricOutcome> = Vec::with_capacity(total);
-    // One scan per table and time column: all-time metrics read the whole table once; windowed
-    // ones read only the rows of their windows, through the time column's index.
-    let mut fused: BTreeMap<(&str, Option<&str>), Vec<&MetricDefinition>> = BTreeMap::new();
+    let mut rolled: BTreeMap<&str, (&rollup::TablePlan, Vec<&MetricDefinition>)> = BTreeMap::new();
+    let mut scans: BTreeMap<ScanKey, Vec<&MetricDefinition>> = BTreeMap::new();
     let mut jobs = Vec::new();
     for definition in definitions {
-        match &definition.instrumentation {
+        let metric = match &definition.instrumentation {
             Instrumentation::System(value) => {
-                outcomes.push(system_outcome(definition, *value, facts, recorded_at))
+                outcomes.push(system_outcome(definition, *value, facts, recorded_at));
+                continue;
             }
-            Instrumentation::Database(metric)
-                if strategy == Strategy::Fused
-                    && metric.operation != Operation::EstimateDistinct =>
-            {
-                let windowed = definition.time_frame.window(recorded_at).is_some();
-                let time_column = windowed.then_some(metric.time_column.as_str());
-                fused
-                    .entry((metric.table.as_str(), time_column))
-                    .or_default()
-                    .push(definition);
+            Instrumentation::Sql(_) => {
+                jobs.push(Job::Single(definition));
+                continue;
             }
-            Instrumentation::Database(_) | Instrumentation::Sql(_) => {
-                jobs.push(Job::Single(definition))
+            Instrumentation::Database(metric) => metric,
+        };
+        let table = match strategy {
+            Strategy::Rollup(plan) => plan.table_of(metric),
+            Strategy::Fused | Strategy::PerMetric => None,
+        };
+        if let Some(table) = table {
+            rolled
+                .entry(table.table())
+                .or_insert_with(|| (table, Vec::new()))
+                .1
+                .push(definition);
+            continue;
+        }
+        match scan_of(definition, recorded_at) {
+            Some(key) if !matches!(strategy, Strategy::PerMetric) => {
+                scans.entry(key).or_default().push(definition)
             }
+            _ => jobs.push(Job::Single(definition)),
         }
     }
     jobs.extend(
-        fused
+        rolled
+            .into_values()
+            .map(|(table, group)| Job::Rollup(table, group)),
+    );
+    jobs.extend(
+        scans
             .into_iter()
             .map(|((table, _), group)| Job::Scan(table, group)),
     );
@@ -183,6 +231,57 @@ pub async fn evaluate(
     while let Some(done) = running.next().await {
         outcomes.extend(done);
         progress(outcomes.len(), total);
+    }
+    outcomes
+}
+
+/// A table's metrics from its rollup, brought up to date first. The refresh's time is shared
+/// equally; each metric adds the time its own answer took.
+async fn rolled_up(
+    db: &Db,
+    plan: &rollup::TablePlan,
+    group: &[&MetricDefinition],
+    recorded_at: DateTime<Utc>,
+) -> anyhow::Result<Vec<MetricOutcome>> {
+    let started = Instant::now();
+    rollup::refresh(db, plan).await?;
+    let share = started.elapsed() / group.len() as u32;
+    let mut outcomes = Vec::with_capacity(group.len());
+    for definition in group {
+        let started = Instant::now();
+        let window = definition.time_frame.window(recorded_at);
+        let value = rollup::answer(db, database_metric(definition), window.as_ref()).await?;
+        outcomes.push(MetricOutcome {
+            key_path: definition.key_path.clone(),
+            value,
+            error: None,
+            duration: share + started.elapsed(),
+            scan: Some(plan.table().to_string()),
+        });
+    }
+    Ok(outcomes)
+}
+
+/// A table's metrics by fused scans, one after the other: what a failed rollup falls back to.
+async fn scanned(
+    db: &Db,
+    group: &[&MetricDefinition],
+    recorded_at: DateTime<Utc>,
+) -> Vec<MetricOutcome> {
+    let mut scans: BTreeMap<ScanKey, Vec<&MetricDefinition>> = BTreeMap::new();
+    let mut alone = Vec::new();
+    for definition in group {
+        match scan_of(definition, recorded_at) {
+            Some(key) => scans.entry(key).or_default().push(*definition),
+            None => alone.push(*definition),
+        }
+    }
+    let mut outcomes = Vec::with_capacity(group.len());
+    for definition in alone {
+        outcomes.push(single(db, definition, recorded_at).await);
+    }
+    for ((table, _), group) in scans {
+        outcomes.extend(fused_scan(db, table, &group, recorded_at).await);
     }
     outcomes
 }
@@ -258,14 +357,16 @@ fn failed(
 }
 
 /// SQL text and its parameters, in order.
-#[derive(Debug, Default)]
-struct Statement {
-    sql: String,
-    binds: Vec<Literal>,
+#[derive(Debug, Default, Clone)]
+pub(super) struct Statement {
+    pub(super) sql: String,
+    pub(super) binds: Vec<Literal>,
 }
 
 impl Statement {
-    fn bind_all(&self) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'_>> {
+    pub(super) fn bind_all(
+        &self,
+    ) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'_>> {
         let mut query = sqlx::query(&self.sql);
         for bind in &self.binds {
             query = match bind {
@@ -278,15 +379,15 @@ impl Statement {
     }
 }
 
-/// `created_at BETWEEN ? AND ? AND state = ? ...`, appending parameters to `binds`.
-fn conditions(
+/// `created_at >= ? AND created_at < ? AND state = ? ...`, appending parameters to `binds`.
+pub(super) fn conditions(
     metric: &DatabaseMetric,
     window: Option<&Window>,
     binds: &mut Vec<Literal>,
 ) -> String {
     let mut parts = Vec::new();
     if let Some(window) = window {
-        parts.push(format!("{} BETWEEN ? AND ?", metric.time_column));
+        parts.push(within(&metric.time_column));
         binds.push(Literal::Text(window.start.clone()));
         binds.push(Literal::Text(window.end.clone()));
     }
@@ -294,6 +395,11 @@ fn conditions(
         parts.push(condition_sql(condition, binds));
     }
     parts.join(" AND ")
+}
+
+/// The rows of `column` inside a window's days; binds the window's start and end.
+fn within(column: &str) -> String {
+    format!("{column} >= ? AND {column} < ?")
 }
 
 fn condition_sql(condition: &Condition, binds: &mut Vec<Literal>) -> String {
@@ -368,7 +474,7 @@ fn fused_statement(
     if let Some((column, window)) = covering_window(group, recorded_at) {
         statement
             .sql
-            .push_str(&format!(" WHERE {column} BETWEEN ? AND ?"));
+            .push_str(&format!(" WHERE {}", within(&column)));
         statement.binds.push(Literal::Text(window.start));
         statement.binds.push(Literal::Text(window.end));
     }
@@ -443,7 +549,7 @@ async fn fused_scan(
 }
 
 /// A numeric column as JSON: integers stay integers; NULL (an empty SUM) is 0.
-fn number_at(row: &sqlx::sqlite::SqliteRow, index: usize) -> Result<Value, sqlx::Error> {
+pub(super) fn number_at(row: &sqlx::sqlite::SqliteRow, index: usize) -> Result<Value, sqlx::Error> {
     if let Ok(value) = row.try_get::<Option<i64>, _>(index) {
         return Ok(json!(value.unwrap_or(0)));
     }
@@ -452,7 +558,7 @@ fn number_at(row: &sqlx::sqlite::SqliteRow, index: usize) -> Result<Value, sqlx:
 }
 
 /// Averages are reported to four decimals, enough for any dashboard and stable across runs.
-fn round(value: f64) -> f64 {
+pub(super) fn round(value: f64) -> f64 {
     (value * 10_000.0).round() / 10_000.0
 }
 
@@ -502,8 +608,8 @@ async fn named_query(
     recorded_at: DateTime<Utc>,
 ) -> Result<Value, sqlx::Error> {
     let window = time_frame.window(recorded_at).unwrap_or_else(|| Window {
-        start: "0000-01-01 00:00:00".into(),
-        end: "9999-12-31 23:59:59".into(),
+        start: "0000-01-01".into(),
+        end: "9999-12-31".into(),
     });
     let row = sqlx::query(query.sql)
         .bind(window.start)
@@ -535,16 +641,14 @@ async fn estimate(
         metric.table
     );
     let statement = Statement { sql, binds };
-    let mut minima: HashMap<u32, u32> = HashMap::with_capacity(hll::BUCKETS as usize);
+    let mut sketch = hll::Sketch::default();
     let mut values = statement.bind_all().fetch(db);
     while let Some(row) = values.try_next().await? {
         let value: i64 = row.try_get(0)?;
         // The low 32 bits identify an id well enough for an estimate.
-        let hash = hll::hash(value as u32);
-        let minimum = minima.entry(hash & (hll::BUCKETS - 1)).or_insert(u32::MAX);
-        *minimum = (*minimum).min(hash >> hll::BUCKET_BITS);
+        sketch.add(value as u32);
     }
-    Ok(json!(hll::estimate(&minima).round() as i64))
+    Ok(json!(sketch.estimate().round() as i64))
 }
 
 #[cfg(test)]
@@ -603,7 +707,7 @@ mod tests {
         let statement = fused_statement("ci_pipelines", &[&all, &failed, &weekly], recorded_at);
         assert_eq!(
             statement.sql,
-            "SELECT COUNT(*), COUNT(*) FILTER (WHERE status = ?), COUNT(DISTINCT user_id) FILTER (WHERE created_at BETWEEN ? AND ?) FROM ci_pipelines"
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE status = ?), COUNT(DISTINCT user_id) FILTER (WHERE created_at >= ? AND created_at < ?) FROM ci_pipelines"
         );
         assert_eq!(statement.binds.len(), 3);
     }
@@ -627,15 +731,15 @@ mod tests {
         assert!(
             statement
                 .sql
-                .ends_with("FROM issues WHERE created_at BETWEEN ? AND ?"),
+                .ends_with("FROM issues WHERE created_at >= ? AND created_at < ?"),
             "{}",
             statement.sql
         );
         assert_eq!(
             statement.binds[4..],
             [
-                Literal::Text("2026-10-26 00:00:00".into()),
-                Literal::Text("2026-11-23 00:00:00".into())
+                Literal::Text("2026-10-26".into()),
+                Literal::Text("2026-11-23".into())
             ]
         );
     }

@@ -19,8 +19,33 @@ pub fn hash(value: u32) -> u32 {
     (h >> 16) ^ h
 }
 
+/// The per-bucket minima of values seen so far: 512 registers whatever how many values.
+#[derive(Debug, Default)]
+pub struct Sketch {
+    minima: HashMap<u32, u32>,
+}
+
+impl Sketch {
+    pub fn add(&mut self, value: u32) {
+        let hash = hash(value);
+        let minimum = self.minima.entry(hash & (BUCKETS - 1)).or_insert(u32::MAX);
+        *minimum = (*minimum).min(hash >> BUCKET_BITS);
+    }
+
+    pub fn estimate(&self) -> f64 {
+        estimate(&self.minima)
+    }
+}
+
+/// Estimated distinct count of `values` (duplicates change nothing).
+pub fn estimate_of(values: impl Iterator<Item = u32>) -> f64 {
+    let mut sketch = Sketch::default();
+    values.for_each(|value| sketch.add(value));
+    sketch.estimate()
+}
+
 /// Estimated distinct count from the per-bucket minima of the hash's high bits.
-pub fn estimate(minima: &HashMap<u32, u32>) -> f64 {
+fn estimate(minima: &HashMap<u32, u32>) -> f64 {
     let m = f64::from(BUCKETS);
     let alpha = 0.7213 / (1.0 + 1.079 / m);
     let empty = BUCKETS as usize - minima.len();
@@ -50,16 +75,6 @@ fn rank(value: u32) -> u32 {
 mod tests {
     use super::*;
 
-    fn minima_of(values: impl Iterator<Item = u32>) -> HashMap<u32, u32> {
-        let mut minima = HashMap::new();
-        for v in values {
-            let h = hash(v);
-            let entry = minima.entry(h & (BUCKETS - 1)).or_insert(u32::MAX);
-            *entry = (*entry).min(h >> BUCKET_BITS);
-        }
-        minima
-    }
-
     /// HyperLogLog's standard error with 512 buckets: 1.04 / sqrt(512), about 4.6 %.
     const STANDARD_ERROR: f64 = 0.046;
 
@@ -69,7 +84,7 @@ mod tests {
         let mut n = 50.0f64;
         while n < 300_000.0 {
             let count = n as u32;
-            let estimate = estimate(&minima_of(1..=count));
+            let estimate = estimate_of(1..=count);
             errors.push((estimate - f64::from(count)).abs() / f64::from(count));
             n *= 1.35;
         }
@@ -83,13 +98,13 @@ mod tests {
 
     #[test]
     fn duplicates_do_not_change_the_estimate() {
-        let once = estimate(&minima_of(1..=5_000));
-        let thrice = estimate(&minima_of((1..=5_000).chain(1..=5_000).chain(1..=5_000)));
+        let once = estimate_of(1..=5_000);
+        let thrice = estimate_of((1..=5_000).chain(1..=5_000).chain(1..=5_000));
         assert_eq!(once, thrice);
     }
 
     #[test]
     fn nothing_estimates_zero() {
-        assert_eq!(estimate(&HashMap::new()), 0.0);
+        assert_eq!(estimate_of(std::iter::empty()), 0.0);
     }
 }

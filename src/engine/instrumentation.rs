@@ -151,32 +151,32 @@ pub const NAMED_QUERIES: &[NamedQuery] = &[
         name: "users_active_in_window",
         table: "users",
         sql: "SELECT COUNT(*) FROM users WHERE state = 'active' AND user_type = 'human' \
-              AND last_activity_on BETWEEN date(?1) AND date(?2)",
+              AND last_activity_on >= ?1 AND last_activity_on < ?2",
     },
     NamedQuery {
         name: "projects_with_pipelines",
         table: "ci_pipelines",
-        sql: "SELECT COUNT(DISTINCT project_id) FROM ci_pipelines WHERE created_at BETWEEN ?1 AND ?2",
+        sql: "SELECT COUNT(DISTINCT project_id) FROM ci_pipelines WHERE created_at >= ?1 AND created_at < ?2",
     },
     NamedQuery {
         name: "projects_with_deployments",
         table: "deployments",
-        sql: "SELECT COUNT(DISTINCT project_id) FROM deployments WHERE created_at BETWEEN ?1 AND ?2",
+        sql: "SELECT COUNT(DISTINCT project_id) FROM deployments WHERE created_at >= ?1 AND created_at < ?2",
     },
     NamedQuery {
         name: "groups_with_projects",
         table: "projects",
-        sql: "SELECT COUNT(DISTINCT namespace_id) FROM projects WHERE created_at BETWEEN ?1 AND ?2",
+        sql: "SELECT COUNT(DISTINCT namespace_id) FROM projects WHERE created_at >= ?1 AND created_at < ?2",
     },
     NamedQuery {
         name: "issues_closed_in_window",
         table: "issues",
-        sql: "SELECT COUNT(*) FROM issues WHERE closed_at BETWEEN ?1 AND ?2",
+        sql: "SELECT COUNT(*) FROM issues WHERE closed_at >= ?1 AND closed_at < ?2",
     },
     NamedQuery {
         name: "merge_requests_merged_in_window",
         table: "merge_requests",
-        sql: "SELECT COUNT(*) FROM merge_requests WHERE merged_at BETWEEN ?1 AND ?2",
+        sql: "SELECT COUNT(*) FROM merge_requests WHERE merged_at >= ?1 AND merged_at < ?2",
     },
 ];
 

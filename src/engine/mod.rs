@@ -7,6 +7,7 @@ pub mod evaluate;
 pub mod hll;
 pub mod instrumentation;
 pub mod payload;
+pub mod rollup;
 pub mod time_frame;
 
 pub use definition::{DataCategory, Dictionary, DictionaryError, MetricDefinition};

@@ -181,15 +181,22 @@ impl Application {
             self.state.db.clone(),
             stop.clone(),
         ));
+        let mut rollups = tokio::spawn(crate::service_ping::rollups::run_forever(
+            self.state.db.clone(),
+            self.state.dictionary.clone(),
+            self.state.locks.clone(),
+            stop.clone(),
+        ));
         tokio::select! {
             () = shutdown => tracing::info!("shutdown requested"),
             result = &mut server => log_task_end("web server", result),
             result = &mut cleanup => log_task_end("session cleanup", result.map(|r| r.map_err(std::io::Error::other))),
             result = &mut weekly => log_task_end("weekly Service Ping", result.map(Ok)),
             result = &mut trends => log_task_end("usage trends", result.map(Ok)),
+            result = &mut rollups => log_task_end("metric rollups", result.map(Ok)),
         }
         stop.cancel();
-        let (server, cleanup, _, _) = tokio::join!(server, cleanup, weekly, trends);
+        let (server, cleanup, _, _, _) = tokio::join!(server, cleanup, weekly, trends, rollups);
         server.context("web server task")??;
         cleanup.context("session cleanup task")??;
         tracing::info!("stopped");

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::{db, facts};
 use crate::engine::evaluate::{Progress, evaluate, format_timestamp};
 use crate::engine::instrumentation::{Instrumentation, SystemValue};
-use crate::engine::{DataCategory, Dictionary, MetricOutcome, Strategy, payload};
+use crate::engine::{DataCategory, Dictionary, MetricOutcome, Strategy, payload, rollup};
 use crate::instance::InstanceIdentity;
 use crate::server::config::{InstanceSettings, Locks};
 use crate::server::db::Db;
@@ -83,7 +83,7 @@ pub struct StoredPayload {
 pub async fn generate(
     deps: GenerationDeps<'_>,
     recorded_at: DateTime<Utc>,
-    strategy: Strategy,
+    strategy: Strategy<'_>,
     progress: Progress<'_>,
 ) -> Result<GeneratedPayload, sqlx::Error> {
     let service_ping = crate::settings::db::service_ping(deps.db, deps.locks).await?;
@@ -149,7 +149,10 @@ pub async fn generate_and_store(
     recorded_at: DateTime<Utc>,
     progress: Progress<'_>,
 ) -> anyhow::Result<StoredPayload> {
-    let generated = generate(deps, recorded_at, Strategy::Fused, progress)
+    // Built from the whole dictionary, so that what the settings include this time never
+    // changes what the rollups keep.
+    let plan = rollup::Plan::new(&deps.dictionary.definitions);
+    let generated = generate(deps, recorded_at, Strategy::Rollup(&plan), progress)
         .await
         .context("reading the Service Ping settings")?;
     let new = db::NewRawUsageData {
