@@ -85,7 +85,7 @@ pub async fn record_email(
     } else {
         "kept"
     };
-    let mut tx = db.begin().await?;
+    let mut tx = crate::server::db::begin_write(db).await?;
     let recipients: i64 = sqlx::query_scalar(&format!("SELECT count(*) {RECIPIENTS}"))
         .fetch_one(&mut *tx)
         .await?;

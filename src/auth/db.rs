@@ -113,7 +113,7 @@ pub async fn record_failure(
     subjects: &[&str],
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::server::db::begin_write(db).await?;
     for subject in subjects {
         sqlx::query("INSERT INTO sign_in_failures (subject, failed_at) VALUES ($1, $2)")
             .bind(subject)

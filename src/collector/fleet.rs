@@ -86,7 +86,7 @@ pub async fn seed_fleet(
         max_depth: 32,
     };
     let mut pings = 0;
-    let mut tx = db.begin().await?;
+    let mut tx = crate::server::db::begin_write(db).await?;
     for index in 0..instances {
         let uuid = uuid::Builder::from_random_bytes(rng.r#gen())
             .into_uuid()
@@ -123,7 +123,7 @@ pub async fn seed_fleet(
         }
         if index % 1000 == 999 {
             tx.commit().await?;
-            tx = db.begin().await?;
+            tx = crate::server::db::begin_write(db).await?;
         }
     }
     tx.commit().await?;

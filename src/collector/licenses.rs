@@ -124,7 +124,7 @@ pub async fn issue(
         args.licensee_email.contains('@'),
         "--licensee-email must be an email address"
     );
-    let mut tx = db.begin().await?;
+    let mut tx = crate::server::db::begin_write(db).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO licenses (plan, seats, licensee_name, licensee_email, licensee_company, starts_at, \
          expires_at, trial, issued_at, data, sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', '') RETURNING id",

@@ -88,7 +88,7 @@ pub async fn snapshot(db: &Db, month: &str, now: &str) -> Result<(), sqlx::Error
             used.entry(id).or_default().push(key);
         }
     }
-    let mut tx = db.begin().await?;
+    let mut tx = crate::server::db::begin_write(db).await?;
     sqlx::query("DELETE FROM devops_adoption_snapshots WHERE month = $1")
         .bind(month)
         .execute(&mut *tx)

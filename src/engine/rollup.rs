@@ -332,7 +332,7 @@ async fn triggers_installed(db: &Db, table: &str) -> sqlx::Result<bool> {
 /// table's stored state goes with them: what was written while they were missing left no mark.
 async fn install_triggers(db: &Db, plan: &TablePlan) -> sqlx::Result<()> {
     let table = plan.table.as_str();
-    let mut tx = db.begin().await?;
+    let mut tx = crate::server::db::begin_write(db).await?;
     for statement in trigger_statements(plan) {
         sqlx::query(&statement).execute(&mut *tx).await?;
     }
@@ -612,7 +612,7 @@ async fn store(
     through: i64,
 ) -> anyhow::Result<()> {
     let table = plan.table.as_str();
-    let mut tx = db.begin().await?;
+    let mut tx = crate::server::db::begin_write(db).await?;
     let claimed = sqlx::query(
         "INSERT INTO metric_rollup_tables (table_name, time_columns, measures, refreshed_through)
          VALUES (?, ?, ?, ?)

@@ -37,7 +37,7 @@ pub async fn install(
     description: &str,
     who: Actor<'_>,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::server::db::begin_write(db).await?;
     let old = previous_description(&mut tx).await?;
     sqlx::query("UPDATE licenses SET removed_at = $1 WHERE removed_at IS NULL")
         .bind(who.at)
@@ -58,7 +58,7 @@ pub async fn install(
 
 /// Removes the license in use; returns whether there was one.
 pub async fn remove(db: &Db, who: Actor<'_>) -> Result<bool, sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::server::db::begin_write(db).await?;
     let old = previous_description(&mut tx).await?;
     let removed = sqlx::query("UPDATE licenses SET removed_at = $1 WHERE removed_at IS NULL")
         .bind(who.at)

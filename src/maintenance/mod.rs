@@ -116,7 +116,7 @@ mod server {
         message: Option<&str>,
     ) -> Result<(), AppError> {
         let at = crate::engine::evaluate::format_timestamp(chrono::Utc::now());
-        let mut tx = state.db.begin().await?;
+        let mut tx = crate::server::db::begin_write(&state.db).await?;
         let old: bool =
             sqlx::query_scalar("SELECT maintenance_mode FROM application_settings WHERE id = 1")
                 .fetch_one(&mut *tx)

@@ -255,7 +255,7 @@ mod server {
         account: &AccountRecord,
     ) -> Result<(), AppError> {
         let at = crate::engine::evaluate::format_timestamp(chrono::Utc::now());
-        let mut tx = db.begin().await?;
+        let mut tx = crate::server::db::begin_write(db).await?;
         sqlx::query(
             "UPDATE application_settings SET password_minimum_length = $1, password_require_lowercase = $2, \
              password_require_uppercase = $3, password_require_number = $4, password_require_symbol = $5, \

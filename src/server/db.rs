@@ -15,6 +15,14 @@ use super::config::Settings;
 /// changes this line and the SQL, not the callers.
 pub type Db = sqlx::SqlitePool;
 
+/// A transaction holding SQLite's write lock from its start (`BEGIN IMMEDIATE`), for every
+/// transaction that writes. A deferred one that reads first cannot wait for another writer: if
+/// anyone wrote since its read began, SQLite refuses its first write at once ("database is
+/// locked"), and background jobs (the rollup refresh, the weekly send) write at any moment.
+pub async fn begin_write(db: &Db) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    db.begin_with("BEGIN IMMEDIATE").await
+}
+
 /// Opens (creating if needed) the database and applies the embedded migrations; a migration that
 /// fails stops the process.
 pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Db> {

@@ -39,7 +39,7 @@ pub async fn change(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<bool, sqlx::Error> {
     let column = setting.column();
-    let mut tx = db.begin().await?;
+    let mut tx = crate::server::db::begin_write(db).await?;
     let old: bool = sqlx::query_scalar(&format!(
         "SELECT {column} FROM application_settings WHERE id = 1"
     ))

@@ -9,7 +9,7 @@ use crate::server::db::Db;
 /// Stores measurements; a day an identifier already has is left as it is. Returns how many
 /// were new.
 pub async fn insert(db: &Db, measured: &[(Identifier, Series)]) -> Result<u64, sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::server::db::begin_write(db).await?;
     let mut inserted = 0;
     for (identifier, series) in measured {
         for (day, count) in series {
