@@ -106,28 +106,29 @@ async fn main() -> anyhow::Result<()> {
     line("ours, rollups current (weekly payload, preview):", current);
     line("fused scans of every row (no rollups):", fused);
     line("naive (one query per metric):", per_metric);
-    let ratio =
-        |label: &str, value: f64, target: &str| println!("{label:<58}{value:>9.2}   ({target})");
-    ratio(
-        "ours (rollups current) / lower bound:",
-        secs(current) / secs(lower_bound),
-        "target <= 1.5",
-    );
-    ratio(
-        "naive / ours (rollups current):",
-        secs(per_metric) / secs(current),
-        "target >= 10",
-    );
-    ratio(
-        "ours (folding a day) / lower bound:",
-        secs(folding_a_day) / secs(lower_bound),
-        "for comparison",
-    );
-    ratio(
-        "naive / ours (folding a day):",
-        secs(per_metric) / secs(folding_a_day),
-        "for comparison",
-    );
+    // The targets are checked on what the weekly payload and a preview find (the server keeps
+    // the rollups current); a generation folding a whole day itself is shown beside them.
+    for (state, ours, targets) in [
+        (
+            "rollups current",
+            current,
+            ["target <= 1.5", "target >= 10"],
+        ),
+        ("folding a day", folding_a_day, ["for comparison"; 2]),
+    ] {
+        let over_lower_bound = format!("ours ({state}) / lower bound:");
+        let naive_over_ours = format!("naive / ours ({state}):");
+        println!(
+            "{over_lower_bound:<58}{:>9.2}   ({})",
+            secs(ours) / secs(lower_bound),
+            targets[0]
+        );
+        println!(
+            "{naive_over_ours:<58}{:>9.2}   ({})",
+            secs(per_metric) / secs(ours),
+            targets[1]
+        );
+    }
     println!(
         "{:<58}{:>9.1} MB (target < 200)",
         "peak RSS after the cold generation:",

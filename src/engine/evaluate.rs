@@ -1,8 +1,11 @@
 //! Evaluating metric definitions against the database.
 //!
-//! Database metrics over the same table and time column are fused into one scan: each metric
-//! becomes one aggregate (`COUNT(*) FILTER (WHERE ...)`, `COUNT(DISTINCT ...)`, ...) of a
-//! single `SELECT ... FROM table`. All-time metrics of a table share one full read of it;
+//! The product answers database metrics from per-day rollups (see `rollup`), one job per table:
+//! its rollup is brought up to date, then each metric is a sum or a union over its days. Without
+//! rollups (the fallback, and the benchmark's comparison), metrics over the same table and time
+//! column are fused into one scan: each metric becomes one aggregate (`COUNT(*) FILTER (WHERE
+//! ...)`, `COUNT(DISTINCT ...)`, ...) of a single `SELECT ... FROM table`. All-time metrics of a
+//! table share one full read of it;
 //! windowed (7d, 28d) metrics share one read of the union of their windows, which the time
 //! column's index serves. If a fused scan fails, its metrics are evaluated one by one so that
 //! only the faulty ones fall back to their sentinel. HyperLogLog estimates and reviewed SQL

@@ -9,12 +9,13 @@
 //! without a date. Distinct sets are also kept per month, so that all time reads a few sets.
 //!
 //! Triggers on every table the dictionary reads mark the days a write touches (old and new value
-//! of each time column the rollup uses), so a refresh before each payload recomputes only those
-//! days. The first refresh of a table, and any refresh after its measures changed or its
-//! triggers went missing, rebuilds its rollup from all its rows. Each refresh folds in the marks
-//! up to a sequence number read before it reads any row, and stores that number: a write made
-//! while it runs leaves a later mark for the next refresh, and of two concurrent refreshes the
-//! one that read an older number stores nothing. Values of distinct counts must be whole numbers
+//! of each time column the rollup uses), so a refresh recomputes only those days, in one grouped
+//! statement per time column and day. One runs before each payload, and the server runs one
+//! every ten minutes (`service_ping::rollups`). The first refresh of a table, and any after its
+//! measures changed or its triggers went missing, rebuilds its rollup in one grouped pass over all
+//! its rows. Each refresh folds in the marks up to a sequence number read before it reads any
+//! row, and stores that number: a write made while it runs leaves a later mark for the next
+//! refresh, and of two concurrent refreshes the one that read an older number stores nothing. Values of distinct counts must be whole numbers
 //! from 0 to 2^32 - 1 (they are ids); a table whose rollup cannot be computed is evaluated by
 //! fused scans instead, so a rollup changes how fast a value is found, never the value.
 
@@ -205,9 +206,7 @@ impl Plan {
             .contains_key(&Measure::of(metric).key)
             .then_some(table)
     }
-}
 
-impl Plan {
     /// Refreshes every table's rollup, one table at a time; the tables that could not be
     /// refreshed, with why (their metrics will be scanned until they can).
     pub async fn refresh_all(&self, db: &Db) -> Vec<(String, anyhow::Error)> {
@@ -223,6 +222,7 @@ impl Plan {
 
 /// Brings `plan`'s rollup up to date: rebuilds it, or recomputes the days marked as changed.
 pub async fn refresh(db: &Db, plan: &TablePlan) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     let table = plan.table.as_str();
     let stored: Option<(String, String)> = sqlx::query_as(
         "SELECT time_columns, measures FROM metric_rollup_tables WHERE table_name = ?",
@@ -241,7 +241,6 @@ pub async fn refresh(db: &Db, plan: &TablePlan) -> anyhow::Result<()> {
     if rebuild {
         install_triggers(db, plan).await?;
     }
-    let started = std::time::Instant::now();
     let through = last_change(db).await?;
     let days = if rebuild {
         Days::All
@@ -799,4 +798,82 @@ async fn union(db: &Db, measure: &str, window: Option<&Window>) -> anyhow::Resul
         members |= deserialize(&bytes)?;
     }
     Ok(members)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::definition::ValueType;
+
+    fn metric(class: &str, options: Value) -> DatabaseMetric {
+        match Instrumentation::parse(class, options.as_object().unwrap(), ValueType::Number) {
+            Ok(Instrumentation::Database(metric)) => metric,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn metrics_share_a_measure_exactly_when_they_aggregate_the_same_rows_the_same_way() {
+        let issues = metric("CountMetric", json!({"table": "issues"}));
+        let opened = metric(
+            "CountMetric",
+            json!({"table": "issues", "filter": {"state": "opened"}}),
+        );
+        let closed = metric(
+            "CountMetric",
+            json!({"table": "issues", "time_column": "closed_at"}),
+        );
+        let sum = metric(
+            "SumMetric",
+            json!({"table": "ci_pipelines", "column": "duration"}),
+        );
+        let average = metric(
+            "AverageMetric",
+            json!({"table": "ci_pipelines", "column": "duration"}),
+        );
+        let authors = metric(
+            "DistinctCountMetric",
+            json!({"table": "events", "column": "author_id"}),
+        );
+        let estimate = metric(
+            "EstimateDistinctMetric",
+            json!({"table": "events", "column": "author_id"}),
+        );
+        let key = |m: &DatabaseMetric| Measure::of(m).key;
+        assert_eq!(key(&issues), "issues.created_at Rows(*) []");
+        assert_eq!(
+            key(&opened),
+            "issues.created_at Rows(*) [state Eq (\"opened\")]"
+        );
+        assert_ne!(key(&issues), key(&closed));
+        // An average is a sum and a count: both read the same partial.
+        assert_eq!(key(&sum), key(&average));
+        assert_eq!(key(&authors), key(&estimate));
+    }
+
+    #[test]
+    fn triggers_mark_the_old_and_new_day_of_every_watched_column() {
+        let mut plan = TablePlan {
+            table: "issues".into(),
+            ..TablePlan::default()
+        };
+        for options in [
+            json!({"table": "issues"}),
+            json!({"table": "issues", "time_column": "closed_at"}),
+        ] {
+            let measure = Measure::of(&metric("CountMetric", options));
+            plan.measures.insert(measure.key.clone(), measure);
+        }
+        let statements = trigger_statements(&plan);
+        assert_eq!(statements.len(), 6);
+        assert_eq!(
+            statements[5],
+            "CREATE TRIGGER metric_rollup_issues_delete AFTER delete ON issues BEGIN \
+             INSERT OR REPLACE INTO metric_rollup_changes (table_name, day) VALUES \
+             ('issues', coalesce(substr(OLD.closed_at, 1, 10), '')), \
+             ('issues', coalesce(substr(OLD.created_at, 1, 10), '')); END"
+        );
+        assert!(statements[3].contains("substr(OLD.closed_at, 1, 10)"));
+        assert!(statements[3].contains("substr(NEW.created_at, 1, 10)"));
+    }
 }
