@@ -71,7 +71,7 @@ async fn main() -> anyhow::Result<()> {
     count_rows(&db, &tables).await?;
     let full_reads = read_every_row(&db, &tables).await?;
 
-    forget_rollups(&db, &tables).await?;
+    forget_rollups(&db).await?;
     let (cold, _) = timed(ours(deps)).await?;
     let peak_after_cold = service_ping::server::commands::peak_memory_mb();
 
@@ -160,22 +160,9 @@ async fn ours(deps: GenerationDeps<'_>) -> anyhow::Result<StoredPayload> {
 }
 
 /// Drops every rollup and its triggers, so that the next generation starts cold.
-async fn forget_rollups(db: &Db, tables: &[&str]) -> anyhow::Result<()> {
-    for table in tables {
-        for event in ["insert", "update", "delete"] {
-            sqlx::query(&format!(
-                "DROP TRIGGER IF EXISTS metric_rollup_{table}_{event}"
-            ))
-            .execute(db)
-            .await?;
-        }
-    }
-    sqlx::raw_sql(
-        "DELETE FROM metric_rollup_tables; DELETE FROM metric_rollup_days;
-         DELETE FROM metric_rollup_months; DELETE FROM metric_rollup_changes;",
-    )
-    .execute(db)
-    .await?;
+async fn forget_rollups(db: &Db) -> anyhow::Result<()> {
+    let mut connection = db.acquire().await?;
+    service_ping::engine::rollup::forget(&mut connection).await?;
     Ok(())
 }
 

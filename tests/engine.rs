@@ -431,3 +431,24 @@ async fn a_dictionary_naming_a_missing_column_is_refused_with_file_and_field(db:
         "{error}"
     );
 }
+
+#[sqlx::test]
+async fn a_reseed_drops_the_rollups_and_the_next_evaluation_rebuilds_them(db: Db) {
+    fixture(&db).await;
+    let dictionary = dictionary(ISSUE_COUNTS);
+    run(&db, &dictionary).await;
+    let anchor = recorded_at().date_naive();
+    service_ping::platform::seed::seed(&db, 1, anchor, true)
+        .await
+        .unwrap();
+    let left: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name GLOB 'metric_rollup_*'),
+                (SELECT COUNT(*) FROM metric_rollup_days)",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(left, (0, 0), "no trigger fired for the seeded rows");
+    let outcomes = run(&db, &dictionary).await;
+    assert!(value_of(&outcomes, "counts.issues").as_i64().unwrap() > 100);
+}

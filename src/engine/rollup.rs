@@ -302,6 +302,33 @@ async fn last_change(db: &Db) -> sqlx::Result<i64> {
     )
 }
 
+/// Drops every rollup and its triggers, for a writer that replaces the platform wholesale (the
+/// seed): rather than every written row leaving a mark, the next refresh rebuilds each table in
+/// one pass. Inside the writer's transaction, so both happen or neither.
+pub async fn forget(connection: &mut sqlx::SqliteConnection) -> sqlx::Result<()> {
+    let triggers: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name GLOB 'metric_rollup_*'",
+    )
+    .fetch_all(&mut *connection)
+    .await?;
+    for trigger in triggers {
+        sqlx::query(&format!("DROP TRIGGER {trigger}"))
+            .execute(&mut *connection)
+            .await?;
+    }
+    for rollup in [
+        "metric_rollup_tables",
+        "metric_rollup_changes",
+        "metric_rollup_days",
+        "metric_rollup_months",
+    ] {
+        sqlx::query(&format!("DELETE FROM {rollup}"))
+            .execute(&mut *connection)
+            .await?;
+    }
+    Ok(())
+}
+
 const TRIGGER_EVENTS: [&str; 3] = ["insert", "update", "delete"];
 
 fn trigger_name(table: &str, event: &str) -> String {

@@ -126,6 +126,7 @@ async fn fill(
 ) -> Result<u64, sqlx::Error> {
     use sqlx::Connection;
     let mut tx = connection.begin().await?;
+    crate::engine::rollup::forget(&mut tx).await?;
     for table in TABLES.iter().rev() {
         sqlx::query(&format!("DELETE FROM {table}"))
             .execute(&mut *tx)
