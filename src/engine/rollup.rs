@@ -657,9 +657,10 @@ async fn store(
     if claimed == 0 {
         return Ok(());
     }
-    // Rebuilt: everything under `table.` goes, including measures the dictionary dropped.
+    // Every measure of the table is keyed `table.…`: the range [`table.`, `table/`).
     let (prefix, after) = (format!("{table}."), format!("{table}/"));
     match days {
+        // Rebuilt: everything goes, including measures the dictionary dropped.
         Days::All => {
             for rollup in ["metric_rollup_days", "metric_rollup_months"] {
                 sqlx::query(&format!(
@@ -700,9 +701,11 @@ async fn store(
         insert.build().execute(&mut *tx).await?;
     }
     for (measure, day_sets) in &partials.sets {
+        // A month is the union of its days' sets: the ones just computed and, unless every day
+        // was, the ones kept from before (reading the just written again changes nothing).
         let mut months: BTreeMap<&str, RoaringBitmap> = BTreeMap::new();
         for (day, set) in day_sets {
-            months.entry(month_of(day)).or_default();
+            *months.entry(month_of(day)).or_default() |= set;
             if set.is_empty() {
                 continue;
             }
@@ -716,21 +719,22 @@ async fn store(
             .execute(&mut *tx)
             .await?;
         }
-        // A month is the union of its days' sets, the ones just written and the ones kept.
         for (month, union) in &mut months {
-            let stored = sqlx::query(
-                "SELECT members FROM metric_rollup_days WHERE measure = ? AND substr(day, 1, 7) = ?
-                   AND day >= ? AND day < ?",
-            )
-            .bind(measure)
-            .bind(*month)
-            .bind(*month)
-            .bind(format!("{month}~"))
-            .fetch_all(&mut *tx)
-            .await?;
-            for row in stored {
-                let bytes: Vec<u8> = row.try_get(0)?;
-                *union |= deserialize(&bytes)?;
+            if matches!(days, Days::Some(_)) {
+                let stored = sqlx::query(
+                    "SELECT members FROM metric_rollup_days WHERE measure = ? \
+                     AND substr(day, 1, 7) = ? AND day >= ? AND day < ?",
+                )
+                .bind(measure)
+                .bind(*month)
+                .bind(*month)
+                .bind(format!("{month}~"))
+                .fetch_all(&mut *tx)
+                .await?;
+                for row in stored {
+                    let bytes: Vec<u8> = row.try_get(0)?;
+                    *union |= deserialize(&bytes)?;
+                }
             }
             sqlx::query("DELETE FROM metric_rollup_months WHERE measure = ? AND month = ?")
                 .bind(measure)
