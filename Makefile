@@ -37,13 +37,14 @@ build:
 fmt-check:
 	cargo fmt --all -- --check
 
+# Every crate of the workspace, and the dashboard's browser bundle.
 clippy:
-	cargo clippy --all-targets --features ssr -- -D warnings
-	cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy --workspace --all-targets --features service-ping/ssr -- -D warnings
+	cargo clippy -p service-ping --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
 # Release profile, so the test build reuses the dependencies `build` just compiled.
 unit-test:
-	cargo test --release --features ssr
+	cargo test --release --workspace --features service-ping/ssr
 
 e2e:
 	cd end2end && SERVICE_PING_BIN=$(BIN) npx playwright test

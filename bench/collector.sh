@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LEPTOS_OUTPUT_NAME=service-ping
-exec cargo bench --bench collector_ingest --features ssr
+exec cargo bench -p service-ping-collector --bench collector_ingest

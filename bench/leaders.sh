@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LEPTOS_OUTPUT_NAME=service-ping
-exec cargo bench --bench leaders --features ssr
+exec cargo bench -p service-ping-collector --bench leaders

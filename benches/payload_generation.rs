@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use service_ping::engine::Strategy;
-use service_ping::engine::rollup::Plan;
-use service_ping::server::config::{Locks, Settings};
-use service_ping::server::db::{self, Db};
+use service_ping::config::{Locks, Settings};
+use service_ping::db::{self, Db};
 use service_ping::service_ping::generate::{StoredPayload, generate};
 use service_ping::service_ping::{GenerationDeps, Trigger, TriggerKind, generate_and_store};
+use service_ping_engine::Strategy;
+use service_ping_engine::rollup::Plan;
 
 /// The tables a day of activity adds rows to.
 const ACTIVITY_TABLES: &[&str] = &[
@@ -48,8 +48,7 @@ async fn main() -> anyhow::Result<()> {
     let db = db::connect_and_migrate(&settings).await?;
     let identity = service_ping::instance::load_or_create(&db, Utc::now()).await?;
     let dictionary =
-        service_ping::service_ping::load_dictionary(&settings.service_ping.metrics_dir, &db)
-            .await?;
+        service_ping_engine::catalog::load_checked(&settings.service_ping.metrics_dir, &db).await?;
     let locks = Locks::default();
     let deps = GenerationDeps {
         db: &db,
@@ -162,7 +161,7 @@ async fn ours(deps: GenerationDeps<'_>) -> anyhow::Result<StoredPayload> {
 /// Drops every rollup and its triggers, so that the next generation starts cold.
 async fn forget_rollups(db: &Db) -> anyhow::Result<()> {
     let mut connection = db.acquire().await?;
-    service_ping::engine::rollup::forget(&mut connection).await?;
+    service_ping_engine::rollup::forget(&mut connection).await?;
     Ok(())
 }
 
@@ -234,8 +233,8 @@ async fn read_every_row(db: &Db, tables: &[&str]) -> anyhow::Result<Duration> {
 
 /// Metrics of both runs whose values differ, except the two clock readings.
 fn disagreements(
-    ours: &[service_ping::engine::MetricOutcome],
-    naive: &[service_ping::engine::MetricOutcome],
+    ours: &[service_ping_engine::MetricOutcome],
+    naive: &[service_ping_engine::MetricOutcome],
 ) -> usize {
     ours.iter()
         .filter(|o| o.key_path != "recorded_at" && o.key_path != "recording_ce_finished_at")

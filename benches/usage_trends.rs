@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 use chrono::Utc;
-use service_ping::server::config::Settings;
-use service_ping::server::db;
+use service_ping::config::Settings;
+use service_ping::db;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

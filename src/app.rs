@@ -8,10 +8,10 @@ use leptos_router::path;
 use crate::access_tokens::view::AccessTokensPage;
 use crate::announcements::view::AnnouncementsPage;
 use crate::auth::view::SignInPage;
-use crate::components::AdminLayout;
 use crate::devops_adoption::view::DevopsAdoptionPage;
 use crate::devops_score::view::DevOpsScorePage;
-use crate::licensing::view::LicensePage;
+use crate::layout::AdminLayout;
+use crate::license::view::LicensePage;
 use crate::maintenance::view::MaintenanceModePage;
 use crate::metric_dictionary::view::MetricDictionaryPage;
 use crate::overview::view::OverviewPage;
@@ -24,7 +24,7 @@ use crate::user_permissions::view::UserPermissionsPage;
 /// The document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    crate::server::security::set_page_content_security_policy();
+    set_page_content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -40,6 +40,28 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// Sets the page's Content-Security-Policy during server rendering. Scripts must carry the
+/// per-response nonce that Leptos puts on its hydration and streaming scripts; the wasm module
+/// needs `'wasm-unsafe-eval'` to compile. No inline styles, no foreign origins, no framing.
+#[cfg(feature = "ssr")]
+fn set_page_content_security_policy() {
+    use axum::http::{HeaderValue, header};
+    let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    let nonce = leptos::nonce::use_nonce()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
     }
 }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::server::db::{self, Db};
+use crate::db::Db;
 
 /// Product version as the payload's `version` reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -38,7 +38,7 @@ pub async fn load_or_create(db: &Db, now: DateTime<Utc>) -> Result<InstanceIdent
             .fetch_one(db)
             .await?;
     let uuid = Uuid::parse_str(&uuid).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-    let (adapter, version) = db::adapter_and_version(db).await?;
+    let (adapter, version) = service_ping_database::adapter_and_version(db).await?;
     Ok(InstanceIdentity {
         uuid,
         created_at,

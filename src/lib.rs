@@ -1,9 +1,15 @@
 //! Service Ping: usage payloads an administrator can inspect byte for byte, the weekly job that
 //! sends them, and the collector that receives them.
 //!
-//! One crate, two features: `ssr` builds the server (axum, sqlx, sessions, jobs) and `hydrate`
-//! builds the browser bundle. Each dashboard area is one folder with its wire types and server
-//! functions (`mod.rs`), its SQL (`db.rs`, ssr only) and its components (`view.rs`).
+//! The dashboard package of the workspace, with two features: `ssr` builds the server (axum,
+//! sqlx, sessions, jobs) and `hydrate` builds the browser bundle. Each dashboard area is one
+//! folder with its wire types and server functions (`mod.rs`), its SQL (`db.rs`, ssr only), its
+//! components (`view.rs`) and, where it has plain routes, `routes()`.
+//!
+//! Layers, bottom up: the workspace's crates (`service_ping_protocol`, `service_ping_database`,
+//! `service_ping_engine`, `service_ping_collector`); `config`, `db`, `error`, `instance`;
+//! `state` (the shared `AppState`); the slices; `app` (the routes of the pages); `server` (the
+//! composition root: command line, start-up, background jobs, the router).
 #![forbid(unsafe_code)]
 #![recursion_limit = "256"]
 
@@ -11,14 +17,16 @@ pub mod access_tokens;
 pub mod announcements;
 pub mod app;
 pub mod auth;
-#[cfg(feature = "ssr")]
-pub mod collector;
 pub mod components;
+#[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
+pub mod db;
 pub mod devops_adoption;
 pub mod devops_score;
-#[cfg(feature = "ssr")]
-pub mod engine;
 pub mod error;
+pub mod layout;
+pub mod license;
 pub mod licensing;
 pub mod maintenance;
 pub mod metric_dictionary;
@@ -38,6 +46,8 @@ pub mod user_permissions;
 pub mod instance;
 #[cfg(feature = "ssr")]
 pub mod server;
+#[cfg(feature = "ssr")]
+pub mod state;
 
 /// Entry point of the browser bundle: takes over the server-rendered page.
 #[cfg(feature = "hydrate")]

@@ -9,7 +9,7 @@ use chrono::Utc;
 
 use super::db::{self, TokenRecord};
 use crate::error::AppError;
-use crate::server::AppState;
+use crate::state::AppState;
 
 fn presented_token(headers: &HeaderMap) -> Option<&str> {
     if let Some(token) = headers.get("private-token").and_then(|v| v.to_str().ok()) {

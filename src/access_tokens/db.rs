@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::engine::evaluate::format_timestamp;
-use crate::server::db::Db;
+use crate::db::Db;
+use service_ping_protocol::time::format_timestamp;
 
 /// A token as its owner's list shows it (never the token itself).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

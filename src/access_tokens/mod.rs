@@ -66,7 +66,7 @@ impl From<db::TokenRecord> for AccessToken {
 /// The digest a token is stored and looked up by.
 #[cfg(feature = "ssr")]
 pub fn digest(token: &str) -> String {
-    crate::engine::payload::sha256_hex(token.as_bytes())
+    service_ping_protocol::hash::sha256_hex(token.as_bytes())
 }
 
 /// Checks a token request; returns the trimmed name and the scopes in canonical order.
@@ -102,7 +102,7 @@ pub fn validate_request(
 #[server(endpoint = "access_tokens")]
 pub async fn get_access_tokens() -> Result<Vec<AccessToken>, ApiError> {
     let account = crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let tokens = db::list_for(&state.db, account.id)
         .await
         .map_err(crate::error::AppError::from)?;
@@ -118,8 +118,8 @@ pub async fn create_access_token(
     use crate::error::AppError;
     use rand::RngCore;
     let account = crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
-    crate::maintenance::require_writable(&state).await?;
+    let state = crate::state::app_state()?;
+    crate::maintenance::require_writable(state.licensing()).await?;
     let (name, scopes) =
         validate_request(&name, &scopes, expires_in_days).map_err(AppError::Validation)?;
     let mut random = [0u8; 32];
@@ -159,7 +159,7 @@ pub async fn create_access_token(
 pub async fn revoke_access_token(id: i64) -> Result<(), ApiError> {
     use crate::error::AppError;
     let account = crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     if !db::revoke(&state.db, id, account.id, chrono::Utc::now())
         .await
         .map_err(AppError::from)?
@@ -172,6 +172,18 @@ pub async fn revoke_access_token(id: i64) -> Result<(), ApiError> {
         "personal access token revoked"
     );
     Ok(())
+}
+
+/// The `/api/v4` routes that personal access tokens open.
+#[cfg(feature = "ssr")]
+pub fn routes() -> axum::Router<crate::state::AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route(
+            "/api/v4/usage_data/service_ping",
+            get(api::latest_service_ping),
+        )
+        .route("/api/v4/user", get(api::current_user))
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{Announcement, OutboxMessage, SentEmail};
-use crate::engine::evaluate::format_timestamp;
-use crate::server::db::Db;
+use crate::db::Db;
+use service_ping_protocol::time::format_timestamp;
 
 const ANNOUNCEMENT_COLUMNS: &str =
     "id, message, theme, starts_at, ends_at, (starts_at <= $1 AND ends_at > $1) AS active";
@@ -85,7 +85,7 @@ pub async fn record_email(
     } else {
         "kept"
     };
-    let mut tx = crate::server::db::begin_write(db).await?;
+    let mut tx = crate::db::begin_write(db).await?;
     let recipients: i64 = sqlx::query_scalar(&format!("SELECT count(*) {RECIPIENTS}"))
         .fetch_one(&mut *tx)
         .await?;

@@ -7,18 +7,19 @@ use secrecy::ExposeSecret;
 
 use super::db;
 use crate::auth::db::AccountRecord;
+use crate::config::EmailSettings;
+use crate::db::Db;
 use crate::error::AppError;
-use crate::server::AppState;
-use crate::server::db::Db;
 
 /// Records the email for every active user and starts delivery; returns the email's id.
 pub async fn send_to_all_users(
-    state: &AppState,
+    db: &Db,
+    email: &EmailSettings,
     account: &AccountRecord,
     subject: &str,
     body: &str,
 ) -> Result<i64, AppError> {
-    let smtp = match &state.settings.email.smtp_url {
+    let smtp = match &email.smtp_url {
         Some(url) => Some(
             AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
                 .map_err(|e| AppError::Internal(anyhow::anyhow!("SMTP URL: {e}")))?
@@ -26,22 +27,13 @@ pub async fn send_to_all_users(
         ),
         None => None,
     };
-    let from: Mailbox = state
-        .settings
-        .email
+    let from: Mailbox = email
         .from
         .parse()
         .map_err(|e| AppError::Internal(anyhow::anyhow!("email.from: {e}")))?;
     let transport = if smtp.is_some() { "smtp" } else { "outbox" };
-    let (id, recipients) = db::record_email(
-        &state.db,
-        subject,
-        body,
-        transport,
-        account.id,
-        chrono::Utc::now(),
-    )
-    .await?;
+    let (id, recipients) =
+        db::record_email(db, subject, body, transport, account.id, chrono::Utc::now()).await?;
     tracing::info!(
         email = id,
         recipients,
@@ -50,7 +42,7 @@ pub async fn send_to_all_users(
         "email to all users recorded"
     );
     if let Some(smtp) = smtp {
-        let db = state.db.clone();
+        let db = db.clone();
         tokio::spawn(async move {
             if let Err(error) = deliver(&db, &smtp, &from, id).await {
                 tracing::error!(email = id, %error, "email delivery stopped");

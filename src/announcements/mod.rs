@@ -80,15 +80,15 @@ pub struct Banners {
 #[server(endpoint = "banners")]
 pub async fn get_banners() -> Result<Banners, ApiError> {
     crate::auth::session::require_account().await?;
-    let state = crate::server::app_state()?;
-    if !crate::licensing::entitlement::is_open(&state).await? {
+    let state = crate::state::app_state()?;
+    if !crate::licensing::entitlement::is_open(state.licensing()).await? {
         return Ok(Banners::default());
     }
     Ok(Banners {
         announcements: db::active(&state.db, chrono::Utc::now())
             .await
             .map_err(crate::error::AppError::from)?,
-        maintenance: crate::maintenance::in_force_message(&state).await?,
+        maintenance: crate::maintenance::in_force_message(state.licensing()).await?,
     })
 }
 
@@ -97,8 +97,8 @@ pub async fn get_announcements() -> Result<Announcements, ApiError> {
     use crate::error::AppError;
     use crate::licensing::{Feature, entitlement};
     crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
-    entitlement::require(&state, Feature::Announcements).await?;
+    let state = crate::state::app_state()?;
+    entitlement::require(state.licensing(), Feature::Announcements).await?;
     let now = chrono::Utc::now();
     Ok(Announcements {
         messages: db::all(&state.db, now).await.map_err(AppError::from)?,
@@ -125,9 +125,9 @@ pub async fn create_announcement(
     use crate::error::AppError;
     use crate::licensing::{Feature, entitlement};
     let account = crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
-    entitlement::require(&state, Feature::Announcements).await?;
-    crate::maintenance::require_writable(&state).await?;
+    let state = crate::state::app_state()?;
+    entitlement::require(state.licensing(), Feature::Announcements).await?;
+    crate::maintenance::require_writable(state.licensing()).await?;
     let message = bounded("The message", &message, MAX_MESSAGE_CHARS)?;
     if !THEMES.contains(&theme.as_str()) {
         return Err(AppError::Validation(format!("Unknown theme `{theme}`.")).into());
@@ -155,9 +155,9 @@ pub async fn delete_announcement(id: i64) -> Result<(), ApiError> {
     use crate::error::AppError;
     use crate::licensing::{Feature, entitlement};
     crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
-    entitlement::require(&state, Feature::Announcements).await?;
-    crate::maintenance::require_writable(&state).await?;
+    let state = crate::state::app_state()?;
+    entitlement::require(state.licensing(), Feature::Announcements).await?;
+    crate::maintenance::require_writable(state.licensing()).await?;
     if !db::delete(&state.db, id).await.map_err(AppError::from)? {
         return Err(AppError::NotFound("No such announcement.".into()).into());
     }
@@ -170,12 +170,15 @@ pub async fn delete_announcement(id: i64) -> Result<(), ApiError> {
 pub async fn email_all_users(subject: String, body: String) -> Result<i64, ApiError> {
     use crate::licensing::{Feature, entitlement};
     let account = crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
-    entitlement::require(&state, Feature::Announcements).await?;
-    crate::maintenance::require_writable(&state).await?;
+    let state = crate::state::app_state()?;
+    entitlement::require(state.licensing(), Feature::Announcements).await?;
+    crate::maintenance::require_writable(state.licensing()).await?;
     let subject = bounded("The subject", &subject, MAX_SUBJECT_CHARS)?;
     let body = bounded("The message", &body, MAX_BODY_CHARS)?;
-    Ok(mail::send_to_all_users(&state, &account, &subject, &body).await?)
+    Ok(
+        mail::send_to_all_users(&state.db, &state.settings.email, &account, &subject, &body)
+            .await?,
+    )
 }
 
 /// The messages of one email, for the outbox view (at most `limit`).
@@ -183,8 +186,8 @@ pub async fn email_all_users(subject: String, body: String) -> Result<i64, ApiEr
 pub async fn get_outbox(email_id: i64, limit: u32) -> Result<Vec<OutboxMessage>, ApiError> {
     use crate::licensing::{Feature, entitlement};
     crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
-    entitlement::require(&state, Feature::Announcements).await?;
+    let state = crate::state::app_state()?;
+    entitlement::require(state.licensing(), Feature::Announcements).await?;
     Ok(db::outbox(&state.db, email_id, limit.min(500))
         .await
         .map_err(crate::error::AppError::from)?)

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::server::db::Db;
+use crate::db::Db;
 
 /// An account as stored, hash included. Never sent to a client: see [`super::Account`].
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -113,7 +113,7 @@ pub async fn record_failure(
     subjects: &[&str],
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = crate::server::db::begin_write(db).await?;
+    let mut tx = crate::db::begin_write(db).await?;
     for subject in subjects {
         sqlx::query("INSERT INTO sign_in_failures (subject, failed_at) VALUES ($1, $2)")
             .bind(subject)

@@ -12,6 +12,7 @@ pub mod view;
 pub mod db;
 #[cfg(feature = "ssr")]
 pub mod password;
+pub mod password_policy;
 #[cfg(feature = "ssr")]
 pub mod session;
 #[cfg(feature = "ssr")]
@@ -72,7 +73,7 @@ pub async fn sign_in(
     use chrono::Utc;
     use secrecy::SecretString;
 
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let session = session::extract().await?;
     let address = session::client_address().await;
     let account = sign_in::authenticate(

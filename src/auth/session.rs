@@ -6,8 +6,8 @@ use tower_sessions::Session;
 
 use super::Account;
 use super::db::{self, AccountRecord};
+use crate::db::Db;
 use crate::error::AppError;
-use crate::server::db::Db;
 
 /// Session key holding the signed-in account's id.
 const ACCOUNT_ID: &str = "account_id";
@@ -74,7 +74,7 @@ pub async fn account_in(session: &Session, db: &Db) -> Result<Option<AccountReco
 
 /// The signed-in account, or 401.
 pub async fn require_account() -> Result<AccountRecord, AppError> {
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let session = extract().await?;
     account_in(&session, &state.db)
         .await?

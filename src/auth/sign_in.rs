@@ -6,10 +6,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::db::{self, AccountRecord, NewAccount};
 use super::password;
+use crate::auth::password_policy::PasswordPolicy;
+use crate::config::{Settings, SignInSettings};
+use crate::db::Db;
 use crate::error::AppError;
-use crate::password_rules::PasswordPolicy;
-use crate::server::config::{Settings, SignInSettings};
-use crate::server::db::Db;
 
 /// GitLab's wording: it does not say which half was wrong.
 pub const INVALID_CREDENTIALS: &str = "Invalid login or password.";
@@ -121,7 +121,7 @@ impl AccountRequest {
             )));
         }
         let name = self.name.as_deref().unwrap_or(&self.username);
-        crate::password_rules::check(
+        crate::auth::password_policy::check(
             policy,
             self.password.expose_secret(),
             &[&self.username, &self.email, name],

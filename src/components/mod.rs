@@ -5,9 +5,6 @@ use leptos::prelude::*;
 use crate::error::ApiError;
 
 pub mod chart;
-pub mod layout;
-
-pub use layout::AdminLayout;
 
 /// The title block at the top of a page.
 #[component]

@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Adoption, GroupAdoption, finished_months};
-use crate::devops_score::FEATURES;
-use crate::server::db::Db;
+use crate::db::Db;
+use service_ping_protocol::devops_score::FEATURES;
 
 /// For each feature key, the query giving the groups that used it in [?1, ?2).
 const USED_IN_MONTH: [(&str, &str); 10] = [
@@ -88,7 +88,7 @@ pub async fn snapshot(db: &Db, month: &str, now: &str) -> Result<(), sqlx::Error
             used.entry(id).or_default().push(key);
         }
     }
-    let mut tx = crate::server::db::begin_write(db).await?;
+    let mut tx = crate::db::begin_write(db).await?;
     sqlx::query("DELETE FROM devops_adoption_snapshots WHERE month = $1")
         .bind(month)
         .execute(&mut *tx)
@@ -122,7 +122,7 @@ pub async fn adoption(db: &Db, today: chrono::NaiveDate) -> Result<Adoption, sql
         .await?
         .into_iter()
         .collect();
-    let now = crate::engine::evaluate::format_timestamp(chrono::Utc::now());
+    let now = service_ping_protocol::time::format_timestamp(chrono::Utc::now());
     for month in months.iter().filter(|m| !kept.contains(*m)) {
         snapshot(db, month, &now).await?;
     }

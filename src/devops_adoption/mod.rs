@@ -44,8 +44,8 @@ pub struct Adoption {
 pub async fn get_devops_adoption() -> Result<Adoption, ApiError> {
     use crate::licensing::{Feature, entitlement};
     crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
-    entitlement::require(&state, Feature::DevopsAdoption).await?;
+    let state = crate::state::app_state()?;
+    entitlement::require(state.licensing(), Feature::DevopsAdoption).await?;
     Ok(db::adoption(&state.db, chrono::Utc::now().date_naive())
         .await
         .map_err(crate::error::AppError::from)?)

@@ -6,9 +6,9 @@ use leptos_meta::Title;
 use super::{Adoption, get_devops_adoption};
 use crate::components::chart::{Line, LineChart, Sparkline};
 use crate::components::{PageHeader, SearchBox, loaded};
-use crate::devops_score::FEATURES;
 use crate::licensing::Feature;
 use crate::licensing::view::PaidFeature;
+use service_ping_protocol::devops_score::FEATURES;
 
 #[component]
 pub fn DevopsAdoptionPage() -> impl IntoView {

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::server::db::Db;
+use crate::db::Db;
 
 pub async fn insert(
     db: &Db,
@@ -20,7 +20,7 @@ pub async fn insert(
     .bind(usage_data_id)
     .bind(overall)
     .bind(conv_index.to_string())
-    .bind(crate::engine::evaluate::format_timestamp(now))
+    .bind(service_ping_protocol::time::format_timestamp(now))
     .fetch_one(db)
     .await
 }

@@ -1,10 +1,10 @@
-//! DevOps Score (formerly ConvDev Index): how much of the platform this instance uses, per active
-//! user, compared with the fleet's leaders. The collector computes it ([`compute`]) and returns
-//! GitLab's 30 numbers; the instance stores each score it gets back and shows it
-//! (`/admin/dev_ops_reports`).
+//! The DevOps Score page (`/admin/dev_ops_reports`): the scores the collector sent back, kept
+//! with each submission. The score's math and its `conv_index` format are in
+//! `service_ping_protocol::devops_score`, shared with the collector.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use service_ping_protocol::devops_score::Score;
 
 use crate::error::ApiError;
 use crate::settings::Toggle;
@@ -12,242 +12,6 @@ use crate::settings::Toggle;
 #[cfg(feature = "ssr")]
 pub mod db;
 pub mod view;
-
-/// One of the ten features, in GitLab's order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Feature {
-    /// The key in `conv_index` (`instance_<key>`, `leader_<key>`, `percentage_<key>`).
-    pub key: &'static str,
-    pub title: &'static str,
-    pub description: &'static str,
-}
-
-pub const FEATURES: [Feature; 10] = [
-    Feature {
-        key: "issues",
-        title: "Issues",
-        description: "Issues created per active user",
-    },
-    Feature {
-        key: "notes",
-        title: "Comments",
-        description: "Comments created per active user",
-    },
-    Feature {
-        key: "milestones",
-        title: "Milestones",
-        description: "Milestones created per active user",
-    },
-    Feature {
-        key: "boards",
-        title: "Boards",
-        description: "Boards created per active user",
-    },
-    Feature {
-        key: "merge_requests",
-        title: "Merge requests",
-        description: "Merge requests created per active user",
-    },
-    Feature {
-        key: "ci_pipelines",
-        title: "Pipelines",
-        description: "CI/CD pipelines run per active user",
-    },
-    Feature {
-        key: "environments",
-        title: "Environments",
-        description: "Environments created per active user",
-    },
-    Feature {
-        key: "deployments",
-        title: "Deployments",
-        description: "Deployments per active user",
-    },
-    Feature {
-        key: "projects_prometheus_active",
-        title: "Monitoring",
-        description: "Fraction of projects with Prometheus monitoring",
-    },
-    Feature {
-        key: "service_desk_issues",
-        title: "Service Desk",
-        description: "Service Desk issues created per active user",
-    },
-];
-
-/// A score's level, with GitLab's thresholds.
-pub fn level(percentage: f64) -> &'static str {
-    if percentage < 33.33 {
-        "Low"
-    } else if percentage < 66.66 {
-        "Moderate"
-    } else {
-        "High"
-    }
-}
-
-/// The ten values of one instance (or the ten leaders), in [`FEATURES`] order.
-pub type Values = [f64; 10];
-
-/// One instance's score against the leaders.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Score {
-    pub instance: Values,
-    pub leader: Values,
-    pub percentage: Values,
-    /// The mean of the ten percentages.
-    pub overall: f64,
-}
-
-/// percentage = min(instance / leader, 1) × 100, rounded to two decimals; a leader of 0 (no one
-/// uses the feature) gives 0. The overall score is the mean.
-pub fn compute(instance: &Values, leader: &Values) -> Score {
-    let mut percentage = [0.0; 10];
-    for (i, slot) in percentage.iter_mut().enumerate() {
-        *slot = if leader[i] > 0.0 {
-            round2((instance[i] / leader[i]).min(1.0) * 100.0)
-        } else {
-            0.0
-        };
-    }
-    let overall = round2(percentage.iter().sum::<f64>() / percentage.len() as f64);
-    Score {
-        instance: *instance,
-        leader: *leader,
-        percentage,
-        overall,
-    }
-}
-
-pub fn round2(value: f64) -> f64 {
-    (value * 100.0).round() / 100.0
-}
-
-/// The leading value of each feature over the fleet: the 90th percentile (nearest rank) of the
-/// latest values of each instance, which a single outlier cannot set. While the fleet has fewer
-/// than `min_fleet` instances, or where the percentile is 0, the configured baseline is used.
-pub fn leaders(fleet: &[Values], baseline: &Values, min_fleet: usize) -> Values {
-    if fleet.len() < min_fleet.max(1) {
-        return *baseline;
-    }
-    let mut leaders = *baseline;
-    let mut column = Vec::with_capacity(fleet.len());
-    for (i, leader) in leaders.iter_mut().enumerate() {
-        column.clear();
-        column.extend(fleet.iter().map(|values| values[i]));
-        column.sort_by(f64::total_cmp);
-        // Nearest rank: the smallest value with at least 90 % of the fleet at or below it.
-        let rank = (0.9 * column.len() as f64).ceil() as usize;
-        let p90 = column[rank.clamp(1, column.len()) - 1];
-        if p90 > 0.0 {
-            *leader = round2(p90);
-        }
-    }
-    leaders
-}
-
-/// The features' usage in one ping: `counts_monthly.<feature>` per active user
-/// (`counts_monthly.active_users`, else `active_user_count`), and for monitoring the fraction of
-/// projects (`counts.projects_prometheus_active / counts.projects`). A missing or negative
-/// (failed) value counts as 0; so does everything when there are no active users.
-pub fn usage_from_ping(ping: &PingUsage) -> Values {
-    let positive = |v: Option<f64>| v.filter(|v| *v > 0.0).unwrap_or(0.0);
-    let users = positive(ping.counts_monthly.active_users.or(ping.active_user_count));
-    let per_user = |v: Option<f64>| {
-        if users > 0.0 {
-            round2(positive(v) / users)
-        } else {
-            0.0
-        }
-    };
-    let m = &ping.counts_monthly;
-    let projects = positive(ping.counts.projects);
-    let monitored = if projects > 0.0 {
-        round2(positive(ping.counts.projects_prometheus_active) / projects)
-    } else {
-        0.0
-    };
-    [
-        per_user(m.issues),
-        per_user(m.notes),
-        per_user(m.milestones),
-        per_user(m.boards),
-        per_user(m.merge_requests),
-        per_user(m.ci_pipelines),
-        per_user(m.environments),
-        per_user(m.deployments),
-        monitored,
-        per_user(m.service_desk_issues),
-    ]
-}
-
-/// The parts of a ping the score reads; everything else is skipped when parsing.
-#[derive(Debug, Default, Deserialize)]
-pub struct PingUsage {
-    #[serde(default)]
-    pub active_user_count: Option<f64>,
-    #[serde(default)]
-    pub counts_monthly: MonthlyCounts,
-    #[serde(default)]
-    pub counts: AllTimeCounts,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct MonthlyCounts {
-    pub active_users: Option<f64>,
-    pub issues: Option<f64>,
-    pub notes: Option<f64>,
-    pub milestones: Option<f64>,
-    pub boards: Option<f64>,
-    pub merge_requests: Option<f64>,
-    pub ci_pipelines: Option<f64>,
-    pub environments: Option<f64>,
-    pub deployments: Option<f64>,
-    pub service_desk_issues: Option<f64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct AllTimeCounts {
-    pub projects: Option<f64>,
-    pub projects_prometheus_active: Option<f64>,
-}
-
-/// `conv_index` as GitLab's collector answers: the 30 numbers and `usage_data_id`.
-pub fn conv_index(score: &Score, usage_data_id: i64) -> serde_json::Value {
-    let mut index = serde_json::Map::new();
-    for (i, feature) in FEATURES.iter().enumerate() {
-        index.insert(
-            format!("instance_{}", feature.key),
-            score.instance[i].into(),
-        );
-        index.insert(format!("leader_{}", feature.key), score.leader[i].into());
-        index.insert(
-            format!("percentage_{}", feature.key),
-            score.percentage[i].into(),
-        );
-    }
-    index.insert("usage_data_id".into(), usage_data_id.into());
-    serde_json::Value::Object(index)
-}
-
-/// Reads the 30 numbers back from a `conv_index`; `None` when any is missing (GitLab's collector
-/// answers an instance's first ping with `usage_data_id` alone).
-pub fn from_conv_index(index: &serde_json::Value) -> Option<Score> {
-    let mut score = Score {
-        instance: [0.0; 10],
-        leader: [0.0; 10],
-        percentage: [0.0; 10],
-        overall: 0.0,
-    };
-    for (i, feature) in FEATURES.iter().enumerate() {
-        let number = |prefix: &str| index.get(format!("{prefix}_{}", feature.key))?.as_f64();
-        score.instance[i] = number("instance")?;
-        score.leader[i] = number("leader")?;
-        score.percentage[i] = number("percentage")?;
-    }
-    score.overall = round2(score.percentage.iter().sum::<f64>() / 10.0);
-    Some(score)
-}
 
 /// What the DevOps Score page shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -266,7 +30,7 @@ pub const HISTORY_LENGTH: i64 = 52;
 pub async fn get_devops_report() -> Result<DevOpsReport, ApiError> {
     use crate::error::AppError;
     crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let service_ping = crate::settings::db::service_ping(&state.db, &state.locks)
         .await
         .map_err(AppError::from)?;
@@ -275,7 +39,10 @@ pub async fn get_devops_report() -> Result<DevOpsReport, ApiError> {
         .map_err(AppError::from)?
         .and_then(|(index, created_at)| {
             let index: serde_json::Value = serde_json::from_str(&index).ok()?;
-            Some((created_at, from_conv_index(&index)?))
+            Some((
+                created_at,
+                service_ping_protocol::devops_score::from_conv_index(&index)?,
+            ))
         });
     Ok(DevOpsReport {
         service_ping,
@@ -284,95 +51,4 @@ pub async fn get_devops_report() -> Result<DevOpsReport, ApiError> {
             .await
             .map_err(AppError::from)?,
     })
-}
-
-/// GitLab's presentation: two decimals below 1, else one.
-pub fn format_usage(value: f64) -> String {
-    if value < 1.0 {
-        format!("{value:.2}")
-    } else {
-        format!("{value:.1}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentages_are_capped_at_100_and_the_overall_is_their_mean() {
-        let leader = [10.2, 25.3, 16.2, 5.2, 5.2, 25.1, 3.3, 41.3, 0.31, 15.8];
-        let instance = [3.2, 23.2, 5.5, 3.2, 3.2, 21.3, 2.2, 15.2, 0.30, 30.0];
-        let score = compute(&instance, &leader);
-        // GitLab's own fixture: 3.2 / 10.2 → 31.37.
-        assert_eq!(score.percentage[0], 31.37);
-        assert_eq!(score.percentage[9], 100.0, "above the leader is capped");
-        assert_eq!(
-            score.percentage,
-            [
-                31.37, 91.7, 33.95, 61.54, 61.54, 84.86, 66.67, 36.8, 96.77, 100.0
-            ]
-        );
-        assert_eq!(score.overall, 66.52);
-        assert_eq!(level(score.overall), "Moderate");
-        assert_eq!(
-            (level(33.32), level(33.33), level(66.66)),
-            ("Low", "Moderate", "High")
-        );
-    }
-
-    #[test]
-    fn no_active_users_means_zero_usage_and_a_zero_leader_scores_zero() {
-        let ping: PingUsage = serde_json::from_str(
-            r#"{"active_user_count": 0, "counts_monthly": {"issues": 40, "active_users": 0}, "counts": {"projects": 0}}"#,
-        )
-        .unwrap();
-        assert_eq!(usage_from_ping(&ping), [0.0; 10]);
-        let score = compute(&[1.0; 10], &[0.0; 10]);
-        assert_eq!(score.overall, 0.0);
-    }
-
-    #[test]
-    fn usage_is_per_active_user_and_monitoring_a_fraction_of_projects() {
-        let ping: PingUsage = serde_json::from_str(
-            r#"{"active_user_count": 999, "counts_monthly": {"active_users": 20, "issues": 50, "notes": -1,
-                "ci_pipelines": 400, "service_desk_issues": 3}, "counts": {"projects": 40, "projects_prometheus_active": 10},
-                "ignored": {"deep": [1, 2]}}"#,
-        )
-        .unwrap();
-        let usage = usage_from_ping(&ping);
-        assert_eq!(usage[0], 2.5);
-        assert_eq!(usage[1], 0.0, "a failed metric (-1) counts as no usage");
-        assert_eq!(usage[5], 20.0);
-        assert_eq!(usage[8], 0.25);
-        assert_eq!(usage[9], 0.15);
-    }
-
-    #[test]
-    fn leaders_are_the_90th_percentile_or_the_baseline_for_a_small_fleet() {
-        let baseline = [9.0; 10];
-        let fleet: Vec<Values> = (1..=20).map(|i| [f64::from(i); 10]).collect();
-        // 20 values 1..=20: nearest rank ceil(0.9 × 20) = 18 → 18.
-        assert_eq!(leaders(&fleet, &baseline, 10), [18.0; 10]);
-        assert_eq!(leaders(&fleet[..5], &baseline, 10), baseline);
-        let mut idle = fleet.clone();
-        for values in &mut idle {
-            values[3] = 0.0;
-        }
-        assert_eq!(
-            leaders(&idle, &baseline, 10)[3],
-            9.0,
-            "nobody uses it: baseline"
-        );
-    }
-
-    #[test]
-    fn conv_index_round_trips_the_30_numbers() {
-        let score = compute(&[1.0; 10], &[2.0; 10]);
-        let index = conv_index(&score, 7);
-        assert_eq!(index.as_object().unwrap().len(), 31);
-        assert_eq!(index["percentage_boards"], 50.0);
-        assert_eq!(from_conv_index(&index).unwrap(), score);
-        assert!(from_conv_index(&serde_json::json!({"usage_data_id": 7})).is_none());
-    }
 }

@@ -3,7 +3,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::{DevOpsReport, FEATURES, Score, format_usage, get_devops_report, level};
+use service_ping_protocol::devops_score::{FEATURES, Score, format_usage, level};
+
+use super::{DevOpsReport, get_devops_report};
 use crate::components::{ErrorNotice, PageHeader, loaded};
 use crate::settings::{Setting, update_setting};
 

@@ -1,6 +1,6 @@
 //! SQL for `licenses` and the Registration Features choice.
 
-use crate::server::db::Db;
+use crate::db::Db;
 use crate::settings::db::{Actor, record};
 
 /// A license row as stored: the file text and when it was installed.
@@ -37,7 +37,7 @@ pub async fn install(
     description: &str,
     who: Actor<'_>,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = crate::server::db::begin_write(db).await?;
+    let mut tx = crate::db::begin_write(db).await?;
     let old = previous_description(&mut tx).await?;
     sqlx::query("UPDATE licenses SET removed_at = $1 WHERE removed_at IS NULL")
         .bind(who.at)
@@ -58,7 +58,7 @@ pub async fn install(
 
 /// Removes the license in use; returns whether there was one.
 pub async fn remove(db: &Db, who: Actor<'_>) -> Result<bool, sqlx::Error> {
-    let mut tx = crate::server::db::begin_write(db).await?;
+    let mut tx = crate::db::begin_write(db).await?;
     let old = previous_description(&mut tx).await?;
     let removed = sqlx::query("UPDATE licenses SET removed_at = $1 WHERE removed_at IS NULL")
         .bind(who.at)

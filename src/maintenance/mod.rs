@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::licensing::Access;
+use crate::licensing::model::Access;
 
 pub mod view;
 
@@ -32,11 +32,12 @@ pub const READ_ONLY: &str = "This instance is in maintenance mode: it is read-on
 
 #[server(endpoint = "maintenance_mode")]
 pub async fn get_maintenance_mode() -> Result<MaintenanceMode, ApiError> {
-    use crate::licensing::{Feature, entitlement};
+    use crate::licensing::entitlement;
+    use crate::licensing::model::Feature;
     crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
-    entitlement::require(&state, Feature::MaintenanceMode).await?;
-    Ok(server::load(&state).await?)
+    let state = crate::state::app_state()?;
+    entitlement::require(state.licensing(), Feature::MaintenanceMode).await?;
+    Ok(server::load(state.licensing()).await?)
 }
 
 /// Turns maintenance mode on or off with the banner message; audit-logged.
@@ -45,13 +46,14 @@ pub async fn update_maintenance_mode(
     enabled: bool,
     message: String,
 ) -> Result<MaintenanceMode, ApiError> {
-    use crate::licensing::{Feature, entitlement};
+    use crate::licensing::entitlement;
+    use crate::licensing::model::Feature;
     let account = crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
-    entitlement::require(&state, Feature::MaintenanceMode).await?;
+    let state = crate::state::app_state()?;
+    entitlement::require(state.licensing(), Feature::MaintenanceMode).await?;
     let message = server::valid_message(&message)?;
-    server::change(&state, &account, enabled, message.as_deref()).await?;
-    Ok(server::load(&state).await?)
+    server::change(&state.db, &account, enabled, message.as_deref()).await?;
+    Ok(server::load(state.licensing()).await?)
 }
 
 #[cfg(feature = "ssr")]
@@ -61,17 +63,18 @@ pub use server::{in_force_message, require_writable};
 mod server {
     use super::{MAX_MESSAGE_CHARS, MaintenanceMode, READ_ONLY};
     use crate::auth::db::AccountRecord;
+    use crate::db::Db;
     use crate::error::AppError;
-    use crate::server::AppState;
     use crate::settings::db::{Actor, on_off, record_change};
+    use crate::state::Licensing;
 
-    pub async fn load(state: &AppState) -> Result<MaintenanceMode, AppError> {
+    pub async fn load(licensing: Licensing<'_>) -> Result<MaintenanceMode, AppError> {
         let (enabled, message): (bool, Option<String>) = sqlx::query_as(
             "SELECT maintenance_mode, maintenance_mode_message FROM application_settings WHERE id = 1",
         )
-        .fetch_one(&state.db)
+        .fetch_one(licensing.db)
         .await?;
-        let access = crate::licensing::entitlement::current(state, chrono::Utc::now())
+        let access = crate::licensing::entitlement::current(licensing, chrono::Utc::now())
             .await?
             .access;
         Ok(MaintenanceMode {
@@ -83,8 +86,8 @@ mod server {
     }
 
     /// The banner text while maintenance mode is in force.
-    pub async fn in_force_message(state: &AppState) -> Result<Option<String>, AppError> {
-        let mode = load(state).await?;
+    pub async fn in_force_message(licensing: Licensing<'_>) -> Result<Option<String>, AppError> {
+        let mode = load(licensing).await?;
         Ok(mode.in_force.then(|| match mode.message {
             Some(message) => format!("{READ_ONLY} {message}"),
             None => READ_ONLY.to_string(),
@@ -92,8 +95,8 @@ mod server {
     }
 
     /// The guard of every write: 403 with the reason while maintenance mode is in force.
-    pub async fn require_writable(state: &AppState) -> Result<(), AppError> {
-        match in_force_message(state).await? {
+    pub async fn require_writable(licensing: Licensing<'_>) -> Result<(), AppError> {
+        match in_force_message(licensing).await? {
             Some(message) => Err(AppError::Forbidden(message)),
             None => Ok(()),
         }
@@ -110,13 +113,13 @@ mod server {
     }
 
     pub async fn change(
-        state: &AppState,
+        db: &Db,
         account: &AccountRecord,
         enabled: bool,
         message: Option<&str>,
     ) -> Result<(), AppError> {
-        let at = crate::engine::evaluate::format_timestamp(chrono::Utc::now());
-        let mut tx = crate::server::db::begin_write(&state.db).await?;
+        let at = service_ping_protocol::time::format_timestamp(chrono::Utc::now());
+        let mut tx = crate::db::begin_write(db).await?;
         let old: bool =
             sqlx::query_scalar("SELECT maintenance_mode FROM application_settings WHERE id = 1")
                 .fetch_one(&mut *tx)

@@ -38,7 +38,7 @@ pub struct MetricDictionary {
 pub async fn get_metric_dictionary() -> Result<MetricDictionary, ApiError> {
     use std::collections::HashMap;
     crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let latest = crate::service_ping::db::latest(&state.db)
         .await
         .map_err(crate::error::AppError::from)?;

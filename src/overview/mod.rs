@@ -26,7 +26,7 @@ pub struct InstanceOverview {
 #[server(endpoint = "instance_overview")]
 pub async fn get_instance_overview() -> Result<InstanceOverview, ApiError> {
     crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let service_ping = crate::settings::db::service_ping(&state.db, &state.locks)
         .await
         .map_err(crate::error::AppError::from)?;
@@ -34,7 +34,7 @@ pub async fn get_instance_overview() -> Result<InstanceOverview, ApiError> {
         .await
         .map_err(crate::error::AppError::from)?
         .map(PayloadSummary::from);
-    let edition = crate::licensing::entitlement::current(&state, chrono::Utc::now())
+    let edition = crate::licensing::entitlement::current(state.licensing(), chrono::Utc::now())
         .await?
         .edition;
     let identity = &state.identity;

@@ -93,7 +93,7 @@ pub fn diff_documents(
 #[server(endpoint = "payload_history")]
 pub async fn get_payload_history() -> Result<Vec<PayloadSummary>, ApiError> {
     crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let rows = crate::service_ping::db::list(&state.db, HISTORY_LIMIT)
         .await
         .map_err(crate::error::AppError::from)?;
@@ -103,7 +103,7 @@ pub async fn get_payload_history() -> Result<Vec<PayloadSummary>, ApiError> {
 #[cfg(feature = "ssr")]
 async fn preview(id: i64) -> Result<PayloadPreview, ApiError> {
     use crate::error::AppError;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let row = crate::service_ping::db::find(&state.db, id)
         .await
         .map_err(AppError::from)?
@@ -114,7 +114,7 @@ async fn preview(id: i64) -> Result<PayloadPreview, ApiError> {
 #[server(endpoint = "payload_detail")]
 pub async fn get_payload_detail(id: i64) -> Result<PayloadDetail, ApiError> {
     crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let preview = preview(id).await?;
     let submissions = crate::service_ping::db::submissions(&state.db, id)
         .await

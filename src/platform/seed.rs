@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::{TABLES, TIMESTAMP_FORMAT};
-use crate::server::db::Db;
+use crate::db::Db;
 
 /// The fixed seed: same scale + same anchor = same platform.
 const SEED: u64 = 0x5e41_1ce0_0017;
@@ -126,7 +126,7 @@ async fn fill(
 ) -> Result<u64, sqlx::Error> {
     use sqlx::Connection;
     let mut tx = connection.begin().await?;
-    crate::engine::rollup::forget(&mut tx).await?;
+    service_ping_engine::rollup::forget(&mut tx).await?;
     for table in TABLES.iter().rev() {
         sqlx::query(&format!("DELETE FROM {table}"))
             .execute(&mut *tx)

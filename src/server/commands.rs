@@ -45,7 +45,7 @@ pub async fn seed(settings: &Settings, args: SeedArgs) -> anyhow::Result<()> {
 struct Instance {
     db: db::Db,
     identity: crate::instance::InstanceIdentity,
-    dictionary: crate::engine::Dictionary,
+    dictionary: service_ping_engine::Dictionary,
 }
 
 impl Instance {
@@ -53,7 +53,8 @@ impl Instance {
         let db = open_database(settings).await?;
         let identity = crate::instance::load_or_create(&db, Utc::now()).await?;
         let dictionary =
-            service_ping::load_dictionary(&settings.service_ping.metrics_dir, &db).await?;
+            service_ping_engine::catalog::load_checked(&settings.service_ping.metrics_dir, &db)
+                .await?;
         Ok(Self {
             db,
             identity,
@@ -118,7 +119,10 @@ pub async fn payload(settings: &Settings, locks: &Locks, args: PayloadArgs) -> a
 pub async fn submit(settings: &Settings, locks: &Locks) -> anyhow::Result<()> {
     use crate::service_ping::submit::Stage;
     let instance = Instance::open(settings).await?;
-    let client = service_ping::CollectorClient::new(&settings.collector)?;
+    let client = service_ping::CollectorClient::new(
+        settings.collector.url.clone(),
+        settings.collector.timeout(),
+    )?;
     let progress = |stage: Stage| match stage {
         Stage::Generating { done, total } => eprint!("\rgenerating: {done}/{total} metrics"),
         Stage::Sending => eprintln!("\nsending to the collector…"),
@@ -133,37 +137,6 @@ pub async fn submit(settings: &Settings, locks: &Locks) -> anyhow::Result<()> {
     println!(
         "Sent payload #{}; the collector stored it as usage_data_id {}.",
         sent.payload_id, sent.accepted.usage_data_id
-    );
-    Ok(())
-}
-
-/// `service-ping collector seed-fleet`: a deterministic fleet for the collector.
-pub async fn seed_fleet(
-    settings: &Settings,
-    args: super::cli::SeedFleetArgs,
-) -> anyhow::Result<()> {
-    let (db, _) = crate::collector::open_database(settings).await?;
-    let (pings, _, _) = crate::collector::db::counts(&db).await?;
-    if pings > 0 {
-        if args.if_empty {
-            println!("The collector already has {pings} pings; left as it is.");
-            return Ok(());
-        }
-        anyhow::bail!("the collector already has {pings} pings; seed a fleet into an empty one");
-    }
-    let started = std::time::Instant::now();
-    let report = crate::collector::fleet::seed_fleet(
-        &db,
-        args.instances as usize,
-        args.weeks as usize,
-        Utc::now(),
-    )
-    .await?;
-    println!(
-        "Seeded a fleet of {} instances with {} pings in {:.1} s.",
-        report.instances,
-        report.pings,
-        started.elapsed().as_secs_f64()
     );
     Ok(())
 }

@@ -1,9 +1,9 @@
-//! The server: configuration, start-up, routes, sessions and background tasks.
+//! The composition root: the command line, start-up, the background jobs and the router. It
+//! names every slice; nothing below names it.
 
 pub mod cli;
 pub mod commands;
-pub mod config;
-pub mod db;
+pub mod routes;
 pub mod security;
 pub mod telemetry;
 
@@ -12,64 +12,21 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::{FromRef, MatchedPath, State};
-use axum::http::{Request, StatusCode};
-use axum::routing::get;
 use chrono::Utc;
 use leptos::prelude::*;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use service_ping_database::prepare_data_dir;
+use service_ping_protocol::client::CollectorClient;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tower_http::trace::TraceLayer;
-use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, SessionManagerLayer, session_store::ExpiredDeletion};
+use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions_sqlx_store::SqliteStore;
 
-use self::config::{Locks, Settings};
-use self::db::Db;
-use crate::app::{App, shell};
-use crate::engine::Dictionary;
-use crate::error::AppError;
-use crate::instance::{self, InstanceIdentity};
-use crate::service_ping::{CollectorClient, GenerationDeps, GenerationTracker};
-
-/// Everything a request handler or server function may need, built once at start-up.
-#[derive(Clone, FromRef)]
-pub struct AppState {
-    pub leptos_options: LeptosOptions,
-    pub db: Db,
-    pub settings: Arc<Settings>,
-    pub locks: Arc<Locks>,
-    pub identity: Arc<InstanceIdentity>,
-    pub dictionary: Arc<Dictionary>,
-    pub generation: Arc<GenerationTracker>,
-    pub collector: Arc<CollectorClient>,
-    /// This process's name in the weekly job's lease.
-    pub schedule_owner: String,
-}
-
-impl AppState {
-    /// What generating a payload needs, borrowed from the state.
-    pub fn generation_deps(&self) -> GenerationDeps<'_> {
-        GenerationDeps {
-            db: &self.db,
-            dictionary: &self.dictionary,
-            identity: &self.identity,
-            instance: &self.settings.instance,
-            locks: &self.locks,
-            vendor_key: self.settings.licensing.vendor_key(),
-        }
-    }
-}
-
-/// The state inside a server function.
-pub fn app_state() -> Result<AppState, AppError> {
-    use_context::<AppState>()
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("AppState is not in the context")))
-}
-
-/// Name of the session cookie.
-pub const SESSION_COOKIE: &str = "_service_ping_session";
+pub use self::routes::{SESSION_COOKIE, router};
+use crate::config::{self, Locks, Settings};
+use crate::db;
+use crate::instance;
+use crate::state::AppState;
+use crate::state::generation::GenerationTracker;
 
 /// A built instance server: listening, not yet serving.
 pub struct Application {
@@ -87,7 +44,8 @@ impl Application {
         let db = db::connect_and_migrate(&settings).await?;
         let identity = instance::load_or_create(&db, Utc::now()).await?;
         let dictionary =
-            crate::service_ping::load_dictionary(&settings.service_ping.metrics_dir, &db).await?;
+            service_ping_engine::catalog::load_checked(&settings.service_ping.metrics_dir, &db)
+                .await?;
         tracing::info!(
             metrics = dictionary.definitions.len(),
             "metric dictionary loaded"
@@ -110,7 +68,11 @@ impl Application {
             .with_context(|| format!("listening on {}", settings.server.listen))?;
         let address = listener.local_addr()?;
         let leptos_options = leptos_options(&settings, address);
-        let collector = Arc::new(CollectorClient::new(&settings.collector)?);
+        let collector = Arc::new(CollectorClient::new(
+            settings.collector.url.clone(),
+            settings.collector.timeout(),
+        )?);
+        let vendor_key = settings.licensing.vendor_key();
         let state = AppState {
             leptos_options,
             db,
@@ -121,6 +83,7 @@ impl Application {
             generation: Arc::new(GenerationTracker::default()),
             collector,
             schedule_owner: format!("serve-{}", uuid::Uuid::new_v4()),
+            vendor_key,
         };
         let router = router(state.clone(), session_store.clone());
         Ok(Self {
@@ -212,15 +175,6 @@ fn log_task_end(task: &str, result: Result<std::io::Result<()>, tokio::task::Joi
     }
 }
 
-pub(crate) fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("creating the data directory {}", dir.display()))
-}
-
 /// Leptos options from our configuration, so the binary needs none of cargo-leptos's
 /// environment variables and runs from the repository root as it is.
 fn leptos_options(settings: &Settings, address: SocketAddr) -> LeptosOptions {
@@ -230,94 +184,6 @@ fn leptos_options(settings: &Settings, address: SocketAddr) -> LeptosOptions {
         .site_pkg_dir("pkg")
         .site_addr(address)
         .build()
-}
-
-/// All routes: the Leptos pages and server functions, the health check, and the layers.
-pub fn router(state: AppState, session_store: SqliteStore) -> Router {
-    let routes = generate_route_list(App);
-    let leptos_state = state.clone();
-    let pages = Router::new()
-        .route("/-/health", get(health))
-        .route(
-            "/admin/service_ping/payloads/{id}/download",
-            get(crate::usage_statistics::download::download_payload),
-        )
-        .route(
-            "/api/v4/usage_data/service_ping",
-            get(crate::access_tokens::api::latest_service_ping),
-        )
-        .route("/api/v4/user", get(crate::access_tokens::api::current_user))
-        .route(
-            crate::user_permissions::CSV_PATH,
-            get(crate::user_permissions::csv::download),
-        )
-        .route(
-            "/admin/usage_trends/charts/{file}",
-            get(crate::usage_trends::csv::chart_csv),
-        )
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(leptos_state.clone()),
-            {
-                let options = state.leptos_options.clone();
-                move || shell(options.clone())
-            },
-        )
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(
-            {
-                let state = state.clone();
-                move || provide_context(state.clone())
-            },
-            shell,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            security::require_session_for_admin_pages,
-        ))
-        .layer(session_layer(&state.settings, session_store))
-        .with_state(state);
-    security::with_headers(pages).layer(TraceLayer::new_for_http().make_span_with(
-        |request: &Request<_>| {
-            let route = request
-                .extensions()
-                .get::<MatchedPath>()
-                .map(MatchedPath::as_str)
-                .unwrap_or("(unmatched)");
-            tracing::info_span!("request", method = %request.method(), route)
-        },
-    ))
-}
-
-fn session_layer(settings: &Settings, store: SqliteStore) -> SessionManagerLayer<SqliteStore> {
-    SessionManagerLayer::new(store)
-        .with_name(SESSION_COOKIE)
-        .with_http_only(true)
-        .with_same_site(SameSite::Strict)
-        .with_secure(settings.server.secure_cookies)
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(
-            settings.server.session_idle_minutes,
-        ))))
-}
-
-/// `/-/health`: 200 when the database answers, 503 otherwise.
-async fn health(State(db): State<Db>) -> (StatusCode, axum::Json<serde_json::Value>) {
-    match db::ping(&db).await {
-        Ok(()) => (
-            StatusCode::OK,
-            axum::Json(serde_json::json!({"status": "ok", "database": "ok"})),
-        ),
-        Err(error) => {
-            tracing::error!(%error, "health check: database unavailable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(serde_json::json!({"status": "unavailable", "database": "unavailable"})),
-            )
-        }
-    }
 }
 
 /// Resolves on ctrl-c or SIGTERM.
@@ -364,20 +230,10 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         }
         cli::Command::History(args) => commands::history(&loaded.settings, args).await,
         cli::Command::Submit => commands::submit(&loaded.settings, &loaded.locks).await,
-        cli::Command::Collector(args) => match args.command.unwrap_or(cli::CollectorCommand::Serve)
-        {
-            cli::CollectorCommand::Serve => {
-                let collector = crate::collector::Collector::build(&loaded.settings).await?;
-                tracing::info!(address = %collector.local_addr(), "collector listening on http://{}/", collector.local_addr());
-                collector.run_until_stopped(shutdown_signal()).await
-            }
-            cli::CollectorCommand::SeedFleet(args) => {
-                commands::seed_fleet(&loaded.settings, args).await
-            }
-            cli::CollectorCommand::License(command) => {
-                crate::collector::licenses::command(&loaded.settings, command).await
-            }
-        },
+        cli::Command::Collector(args) => {
+            let config = loaded.settings.collector_config();
+            service_ping_collector::commands::run(&config, args, shutdown_signal()).await
+        }
     }
 }
 

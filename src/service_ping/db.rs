@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 
-use crate::engine::MetricOutcome;
-use crate::server::db::Db;
+use crate::db::Db;
+use service_ping_engine::MetricOutcome;
 
 /// A payload to store.
 #[derive(Debug)]
@@ -64,7 +64,7 @@ pub async fn insert(
     new: &NewRawUsageData<'_>,
     now: DateTime<Utc>,
 ) -> Result<i64, sqlx::Error> {
-    let mut tx = crate::server::db::begin_write(db).await?;
+    let mut tx = crate::db::begin_write(db).await?;
     let failed = new.outcomes.iter().filter(|o| o.error.is_some()).count() as i64;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO raw_usage_data (recorded_at, payload, sha256, size_bytes, metrics_total, \
@@ -198,7 +198,7 @@ pub async fn finish_submission(
         Ok(usage_data_id) => ("sent", Some(*usage_data_id), None),
         Err(error) => ("failed", None, Some(error.as_str())),
     };
-    let mut tx = crate::server::db::begin_write(db).await?;
+    let mut tx = crate::db::begin_write(db).await?;
     sqlx::query(
         "UPDATE service_ping_submissions SET finished_at = $2, status = $3, http_status = $4, \
          error = $5, duration_ms = $6, usage_data_id = $7 WHERE id = $1",
@@ -256,5 +256,5 @@ pub async fn submissions(db: &Db, raw_usage_data_id: i64) -> Result<Vec<Submissi
 }
 
 fn timestamp(at: DateTime<Utc>) -> String {
-    crate::engine::evaluate::format_timestamp(at)
+    service_ping_protocol::time::format_timestamp(at)
 }

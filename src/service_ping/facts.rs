@@ -1,10 +1,10 @@
 //! The facts about this installation that system metrics report: identity, host, operating
 //! system, database, and the settings in force.
 
-use crate::engine::{DataCategory, Facts};
+use crate::config::InstanceSettings;
 use crate::instance::InstanceIdentity;
 use crate::licensing::entitlement::Entitlement;
-use crate::server::config::InstanceSettings;
+use service_ping_engine::{DataCategory, Facts};
 
 /// Gathers the facts for a payload that permits `categories`.
 pub fn gather(

@@ -7,25 +7,13 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{db, facts};
-use crate::engine::evaluate::{Progress, evaluate, format_timestamp};
-use crate::engine::instrumentation::{Instrumentation, SystemValue};
-use crate::engine::{DataCategory, Dictionary, MetricOutcome, Strategy, payload, rollup};
-use crate::instance::InstanceIdentity;
-use crate::server::config::{InstanceSettings, Locks};
-use crate::server::db::Db;
+use service_ping_engine::evaluate::{Progress, evaluate};
+use service_ping_engine::instrumentation::{Instrumentation, SystemValue};
+use service_ping_engine::{DataCategory, MetricOutcome, Strategy, payload, rollup};
+use service_ping_protocol::time::format_timestamp;
 
-/// What a generation needs from the running instance.
-#[derive(Clone, Copy)]
-pub struct GenerationDeps<'a> {
-    pub db: &'a Db,
-    pub dictionary: &'a Dictionary,
-    pub identity: &'a InstanceIdentity,
-    pub instance: &'a InstanceSettings,
-    pub locks: &'a Locks,
-    /// Verifies the installed license, whose fields go in the payload.
-    pub vendor_key: Option<ed25519_dalek::VerifyingKey>,
-}
+use super::{db, facts};
+pub use crate::state::generation::GenerationDeps;
 
 /// Why a payload was generated; stored with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,7 +122,7 @@ pub async fn generate(
     let bytes = payload::to_bytes(&payload::assemble(&outcomes));
     Ok(GeneratedPayload {
         recorded_at: format_timestamp(recorded_at),
-        sha256: payload::sha256_hex(&bytes),
+        sha256: service_ping_protocol::hash::sha256_hex(&bytes),
         bytes,
         outcomes,
         elapsed,

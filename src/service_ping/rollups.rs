@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::Dictionary;
-use crate::engine::rollup::Plan;
-use crate::server::config::Locks;
-use crate::server::db::Db;
+use crate::config::Locks;
+use crate::db::Db;
+use service_ping_engine::Dictionary;
+use service_ping_engine::rollup::Plan;
 
 /// How often the rollups are refreshed.
 pub const INTERVAL: Duration = Duration::from_secs(600);

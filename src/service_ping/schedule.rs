@@ -20,8 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::generate::{GenerationDeps, Trigger, TriggerKind, generate_and_store};
 use super::submit::{CollectorClient, SubmitError, send_stored};
-use crate::engine::evaluate::format_timestamp;
-use crate::server::db::Db;
+use crate::db::Db;
+use service_ping_protocol::time::format_timestamp;
 
 /// Hours to wait before each retry of a failed weekly send.
 pub const RETRY_AFTER_HOURS: [i64; 3] = [8, 16, 24];
@@ -364,7 +364,7 @@ async fn send_for(
 }
 
 /// The background job: [`run_once`] every minute until `stop`.
-pub async fn run_forever(state: crate::server::AppState, stop: CancellationToken) {
+pub async fn run_forever(state: crate::state::AppState, stop: CancellationToken) {
     let owner = state.schedule_owner.clone();
     let jitter = Duration::from_secs(u64::from(
         state.settings.service_ping.schedule_jitter_seconds,

@@ -1,8 +1,8 @@
 //! SQL for `application_settings`.
 
 use super::{AuditEntry, Setting, Toggle};
-use crate::server::config::Locks;
-use crate::server::db::Db;
+use crate::config::Locks;
+use crate::db::Db;
 
 /// Whether Service Ping is on, as the rest of the product must treat it.
 #[tracing::instrument(skip_all, err)]
@@ -39,14 +39,14 @@ pub async fn change(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<bool, sqlx::Error> {
     let column = setting.column();
-    let mut tx = crate::server::db::begin_write(db).await?;
+    let mut tx = crate::db::begin_write(db).await?;
     let old: bool = sqlx::query_scalar(&format!(
         "SELECT {column} FROM application_settings WHERE id = 1"
     ))
     .fetch_one(&mut *tx)
     .await?;
     if old != value {
-        let at = crate::engine::evaluate::format_timestamp(now);
+        let at = service_ping_protocol::time::format_timestamp(now);
         sqlx::query(&format!(
             "UPDATE application_settings SET {column} = $1, updated_at = $2 WHERE id = 1"
         ))
@@ -174,7 +174,7 @@ pub async fn dismiss_service_ping_notice(
 ) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE accounts SET service_ping_notice_dismissed_at = $2 WHERE id = $1")
         .bind(account_id)
-        .bind(crate::engine::evaluate::format_timestamp(now))
+        .bind(service_ping_protocol::time::format_timestamp(now))
         .execute(db)
         .await
         .map(|_| ())

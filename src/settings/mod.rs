@@ -38,7 +38,7 @@ impl Setting {
     }
 
     #[cfg(feature = "ssr")]
-    fn lock(self, locks: &crate::server::config::Locks) -> Option<&crate::server::config::Lock> {
+    fn lock(self, locks: &crate::config::Locks) -> Option<&crate::config::Lock> {
         match self {
             Setting::ServicePing => locks.service_ping_enabled.as_ref(),
             Setting::IncludeOptionalData => locks.include_optional_data.as_ref(),
@@ -68,7 +68,7 @@ pub struct AuditEntry {
 pub async fn update_setting(setting: Setting, enabled: bool) -> Result<Toggle, ApiError> {
     use crate::error::AppError;
     let account = crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     if let Some(lock) = setting.lock(&state.locks) {
         return Err(AppError::Forbidden(format!(
             "{} is locked: {}.",
@@ -113,7 +113,7 @@ pub async fn update_setting(setting: Setting, enabled: bool) -> Result<Toggle, A
 pub async fn service_ping_notice() -> Result<bool, ApiError> {
     use crate::error::AppError;
     let account = crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let enabled = db::service_ping(&state.db, &state.locks)
         .await
         .map_err(AppError::from)?
@@ -128,7 +128,7 @@ pub async fn service_ping_notice() -> Result<bool, ApiError> {
 pub async fn dismiss_service_ping_notice() -> Result<(), ApiError> {
     use crate::error::AppError;
     let account = crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     db::dismiss_service_ping_notice(&state.db, account.id, chrono::Utc::now())
         .await
         .map_err(AppError::from)?;
@@ -146,7 +146,7 @@ pub struct Toggle {
 #[cfg(feature = "ssr")]
 impl Toggle {
     /// The stored choice, unless a lock decides.
-    pub fn resolve(stored: bool, lock: Option<&crate::server::config::Lock>) -> Self {
+    pub fn resolve(stored: bool, lock: Option<&crate::config::Lock>) -> Self {
         match lock {
             Some(lock) => Toggle {
                 enabled: lock.value,
@@ -163,7 +163,7 @@ impl Toggle {
 #[cfg(all(test, feature = "ssr"))]
 mod tests {
     use super::*;
-    use crate::server::config::Lock;
+    use crate::config::Lock;
 
     #[test]
     fn a_lock_overrides_the_stored_choice_and_carries_its_reason() {

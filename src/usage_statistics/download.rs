@@ -9,7 +9,7 @@ use tower_sessions::Session;
 
 use crate::auth::session::require_admin_in;
 use crate::error::AppError;
-use crate::server::AppState;
+use crate::state::AppState;
 
 #[tracing::instrument(skip_all, fields(id), err)]
 pub async fn download_payload(

@@ -132,8 +132,8 @@ impl From<crate::service_ping::db::RawUsageData> for PayloadSummary {
 }
 
 #[cfg(feature = "ssr")]
-impl From<crate::service_ping::tracker::GenerationState> for GenerationStatus {
-    fn from(state: crate::service_ping::tracker::GenerationState) -> Self {
+impl From<crate::state::generation::GenerationState> for GenerationStatus {
+    fn from(state: crate::state::generation::GenerationState) -> Self {
         let (payload_id, error) = match state.outcome {
             Some(Ok(id)) => (Some(id), None),
             Some(Err(error)) => (None, Some(error)),
@@ -154,7 +154,7 @@ impl From<crate::service_ping::tracker::GenerationState> for GenerationStatus {
 /// The latest stored payload, as bytes and as a summary, or `None` before the first one.
 #[cfg(feature = "ssr")]
 pub async fn latest_preview(
-    db: &crate::server::db::Db,
+    db: &crate::db::Db,
 ) -> Result<Option<PayloadPreview>, crate::error::AppError> {
     match crate::service_ping::db::latest(db).await? {
         Some(row) => Ok(Some(stored_preview(db, row).await?)),
@@ -165,7 +165,7 @@ pub async fn latest_preview(
 /// The stored bytes of `row`'s payload, with its summary.
 #[cfg(feature = "ssr")]
 pub async fn stored_preview(
-    db: &crate::server::db::Db,
+    db: &crate::db::Db,
     row: crate::service_ping::db::RawUsageData,
 ) -> Result<PayloadPreview, crate::error::AppError> {
     let bytes = crate::service_ping::db::payload_bytes(db, row.id)
@@ -182,7 +182,7 @@ pub async fn stored_preview(
 #[server(endpoint = "usage_statistics")]
 pub async fn get_usage_statistics() -> Result<UsageStatistics, ApiError> {
     crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     let db = &state.db;
     let service_ping = crate::settings::db::service_ping(db, &state.locks)
         .await
@@ -190,7 +190,8 @@ pub async fn get_usage_statistics() -> Result<UsageStatistics, ApiError> {
     let include_optional_data = crate::settings::db::include_optional_data(db, &state.locks)
         .await
         .map_err(crate::error::AppError::from)?;
-    let entitlement = crate::licensing::entitlement::current(&state, chrono::Utc::now()).await?;
+    let entitlement =
+        crate::licensing::entitlement::current(state.licensing(), chrono::Utc::now()).await?;
     let registration_features = RegistrationFeatures {
         toggle: Toggle {
             enabled: service_ping.enabled && entitlement.inputs.registration_features_enabled,
@@ -218,7 +219,7 @@ pub async fn get_usage_statistics() -> Result<UsageStatistics, ApiError> {
 
 #[cfg(feature = "ssr")]
 async fn schedule_info(
-    state: &crate::server::AppState,
+    state: &crate::state::AppState,
     enabled: bool,
 ) -> Result<ScheduleInfo, crate::error::AppError> {
     use crate::service_ping::schedule::{WeeklySlot, load_state, next_run};
@@ -227,7 +228,7 @@ async fn schedule_info(
     Ok(ScheduleInfo {
         weekly_slot: slot.describe(),
         next_run: next_run(&job, &slot, enabled, chrono::Utc::now())
-            .map(crate::engine::evaluate::format_timestamp),
+            .map(service_ping_protocol::time::format_timestamp),
         status: job.status,
         attempts: job.attempts,
         last_error: job.last_error,
@@ -241,8 +242,8 @@ async fn schedule_info(
 pub async fn generate_preview() -> Result<GenerationStatus, ApiError> {
     use crate::service_ping::{Trigger, TriggerKind};
     let account = crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
-    crate::maintenance::require_writable(&state).await?;
+    let state = crate::state::app_state()?;
+    crate::maintenance::require_writable(state.licensing()).await?;
     let now = chrono::Utc::now();
     if let Some(running) = state.generation.try_start(now, false) {
         let task_state = state.clone();
@@ -271,7 +272,7 @@ pub async fn generate_preview() -> Result<GenerationStatus, ApiError> {
 #[server(endpoint = "generation_status")]
 pub async fn get_generation_status() -> Result<GenerationStatus, ApiError> {
     crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     Ok(state.generation.snapshot().into())
 }
 
@@ -284,8 +285,8 @@ pub async fn send_now() -> Result<GenerationStatus, ApiError> {
     use crate::service_ping::submit::{Stage, submit_now};
     use crate::service_ping::{SubmitError, Trigger, TriggerKind};
     let account = crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
-    crate::maintenance::require_writable(&state).await?;
+    let state = crate::state::app_state()?;
+    crate::maintenance::require_writable(state.licensing()).await?;
     let service_ping = crate::settings::db::service_ping(&state.db, &state.locks)
         .await
         .map_err(AppError::from)?;
@@ -324,4 +325,14 @@ pub async fn send_now() -> Result<GenerationStatus, ApiError> {
         });
     }
     Ok(state.generation.snapshot().into())
+}
+
+/// The payload download, a plain route so the browser saves the exact bytes.
+#[cfg(feature = "ssr")]
+pub fn routes() -> axum::Router<crate::state::AppState> {
+    use axum::routing::get;
+    axum::Router::new().route(
+        "/admin/service_ping/payloads/{id}/download",
+        get(download::download_payload),
+    )
 }

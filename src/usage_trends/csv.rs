@@ -10,7 +10,7 @@ use super::view::chart_lines;
 use super::{CHARTS, RANGES};
 use crate::auth::session::require_admin_in;
 use crate::error::AppError;
-use crate::server::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, serde::Deserialize)]
 pub struct Range {

@@ -4,12 +4,12 @@ use chrono::NaiveDate;
 
 use super::measure::Series;
 use super::{Identifier, MonthlySeries, UsageTrends, month_range};
-use crate::server::db::Db;
+use crate::db::Db;
 
 /// Stores measurements; a day an identifier already has is left as it is. Returns how many
 /// were new.
 pub async fn insert(db: &Db, measured: &[(Identifier, Series)]) -> Result<u64, sqlx::Error> {
-    let mut tx = crate::server::db::begin_write(db).await?;
+    let mut tx = crate::db::begin_write(db).await?;
     let mut inserted = 0;
     for (identifier, series) in measured {
         for (day, count) in series {

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::{db, measure};
-use crate::server::db::Db;
+use crate::db::Db;
 
 /// How far back the backfill goes.
 pub const BACKFILL_DAYS: u64 = 365;

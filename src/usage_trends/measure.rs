@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use super::Identifier;
-use crate::server::db::Db;
+use crate::db::Db;
 
 /// Counts of one identifier for consecutive days.
 pub type Series = Vec<(NaiveDate, i64)>;

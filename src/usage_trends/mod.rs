@@ -192,12 +192,19 @@ pub async fn get_usage_trends(months: u32) -> Result<UsageTrends, ApiError> {
     if !RANGES.contains(&months) {
         return Err(AppError::Validation(format!("Choose a range of {RANGES:?} months.")).into());
     }
-    let state = crate::server::app_state()?;
+    let state = crate::state::app_state()?;
     Ok(
         db::trends(&state.db, chrono::Utc::now().date_naive(), months)
             .await
             .map_err(AppError::from)?,
     )
+}
+
+/// Each chart's CSV.
+#[cfg(feature = "ssr")]
+pub fn routes() -> axum::Router<crate::state::AppState> {
+    use axum::routing::get;
+    axum::Router::new().route("/admin/usage_trends/charts/{file}", get(csv::chart_csv))
 }
 
 #[cfg(test)]

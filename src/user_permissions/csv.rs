@@ -9,7 +9,7 @@ use super::access_level_name;
 use crate::auth::session::require_admin_in;
 use crate::error::AppError;
 use crate::licensing::{Feature, entitlement};
-use crate::server::AppState;
+use crate::state::AppState;
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -30,7 +30,7 @@ pub async fn download(
     session: Session,
 ) -> Result<Response, AppError> {
     require_admin_in(&session, &state.db).await?;
-    entitlement::require(&state, Feature::UserPermissionsExport).await?;
+    entitlement::require(state.licensing(), Feature::UserPermissionsExport).await?;
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT u.username, u.name, u.email, u.state, \
                 CASE m.source_type WHEN 'Namespace' THEN 'Group' ELSE 'Project' END AS source_type, \

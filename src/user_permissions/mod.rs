@@ -25,8 +25,8 @@ pub struct ReportSummary {
 pub async fn get_report_summary() -> Result<ReportSummary, ApiError> {
     use crate::licensing::{Feature, entitlement};
     crate::auth::session::require_admin().await?;
-    let state = crate::server::app_state()?;
-    entitlement::require(&state, Feature::UserPermissionsExport).await?;
+    let state = crate::state::app_state()?;
+    entitlement::require(state.licensing(), Feature::UserPermissionsExport).await?;
     let (users, memberships): (i64, i64) =
         sqlx::query_as("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM members)")
             .fetch_one(&state.db)
@@ -45,4 +45,11 @@ pub fn access_level_name(level: i64) -> &'static str {
         50 => "Owner",
         _ => "Unknown",
     }
+}
+
+/// The report's CSV download.
+#[cfg(feature = "ssr")]
+pub fn routes() -> axum::Router<crate::state::AppState> {
+    use axum::routing::get;
+    axum::Router::new().route(CSV_PATH, get(csv::download))
 }

@@ -1,0 +1,202 @@
+//! Collector ingest over loopback: pings per second that the real collector accepts (validate,
+//! hash, rate-limit, store the exact bytes) against a bare axum handler that only parses the same
+//! JSON and answers 201, measured side by side in one run, alternating rounds.
+//!
+//! `cargo bench --bench collector_ingest --features ssr` (or `bench/collector.sh`).
+//! Environment: `INGEST_REQUESTS` per round (default 1000), `INGEST_CONCURRENCY` (default 8),
+//! `INGEST_ROUNDS` (default 3). Every request goes to 127.0.0.1 only.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use futures::StreamExt;
+use serde_json::{Map, Value, json};
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A payload shaped like GitLab's (about 50 KB): the instance fields, then counters in the usual
+/// sections, with `UUID_PLACEHOLDER` where each request puts its own uuid.
+fn realistic_payload() -> String {
+    let counters = |prefix: &str, n: usize| -> Map<String, Value> {
+        (0..n)
+            .map(|i| (format!("{prefix}_{i:04}"), json!(i * 37 % 100_003)))
+            .collect()
+    };
+    let stages = [
+        "configure",
+        "create",
+        "manage",
+        "monitor",
+        "package",
+        "plan",
+        "release",
+        "secure",
+        "verify",
+    ];
+    let by_stage: Map<String, Value> = stages
+        .iter()
+        .map(|s| {
+            (
+                s.to_string(),
+                Value::Object(counters(&format!("{s}_users"), 40)),
+            )
+        })
+        .collect();
+    let settings: Map<String, Value> = (0..60)
+        .map(|i| (format!("setting_{i:02}_enabled"), json!(i % 3 == 0)))
+        .collect();
+    let document = json!({
+        "uuid": "UUID_PLACEHOLDER",
+        "hostname": "devops.example.test",
+        "version": "17.6.0",
+        "installation_type": "omnibus-gitlab",
+        "active_user_count": 1234,
+        "edition": "EE Free",
+        "recorded_at": "2026-11-25T10:00:00.000Z",
+        "recording_ce_finished_at": "2026-11-25T10:00:07.000Z",
+        "license_trial": false,
+        "counts": counters("count_of_things_in_the_instance", 420),
+        "counts_weekly": counters("weekly_count", 150),
+        "counts_monthly": counters("monthly_count_of_things", 160),
+        "usage_activity_by_stage": by_stage.clone(),
+        "usage_activity_by_stage_monthly": by_stage,
+        "settings": settings,
+        "database": { "adapter": "postgresql", "version": "16.4" },
+    });
+    serde_json::to_string_pretty(&document).unwrap()
+}
+
+async fn bare_handler(body: axum::body::Bytes) -> (StatusCode, axum::Json<Value>) {
+    let parsed: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(_) => return (StatusCode::BAD_REQUEST, axum::Json(json!({}))),
+    };
+    std::hint::black_box(&parsed);
+    (
+        StatusCode::CREATED,
+        axum::Json(json!({ "conv_index": { "usage_data_id": 1 } })),
+    )
+}
+
+async fn start_bare() -> SocketAddr {
+    let app = axum::Router::new()
+        .route("/usage_data", axum::routing::post(bare_handler))
+        .layer(axum::extract::DefaultBodyLimit::max(10 * 1024 * 1024));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    address
+}
+
+async fn start_collector(dir: &std::path::Path) -> SocketAddr {
+    let settings = service_ping_collector::CollectorSettings {
+        rate_limit_per_hour: 1_000_000,
+        ..Default::default()
+    };
+    let config = service_ping_collector::CollectorConfig {
+        data_dir: dir.to_owned(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        max_connections: 8,
+        settings,
+    };
+    let collector = service_ping_collector::Collector::build(&config)
+        .await
+        .unwrap();
+    let address = collector.local_addr();
+    tokio::spawn(collector.run_until_stopped(std::future::pending()));
+    address
+}
+
+/// Sends `count` pings with distinct uuids, `concurrency` at a time; returns pings per second.
+async fn round(
+    client: &reqwest::Client,
+    address: SocketAddr,
+    template: &str,
+    tag: &str,
+    count: usize,
+    concurrency: usize,
+) -> f64 {
+    let url = format!("http://{address}/usage_data");
+    let started = Instant::now();
+    let statuses: Vec<StatusCode> = futures::stream::iter(0..count)
+        .map(|i| {
+            let body = template.replace("UUID_PLACEHOLDER", &format!("{tag}-{i:08}"));
+            let request = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body);
+            async move { request.send().await.map(|r| r.status()).unwrap() }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::CREATED),
+        "every ping must be accepted"
+    );
+    count as f64 / elapsed.as_secs_f64()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    let count = env_number("INGEST_REQUESTS", 1000);
+    let concurrency = env_number("INGEST_CONCURRENCY", 8);
+    let rounds = env_number("INGEST_ROUNDS", 3);
+    let template = realistic_payload();
+    let dir = tempfile::tempdir().unwrap();
+    let collector = start_collector(dir.path()).await;
+    let bare = start_bare().await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    println!(
+        "payload {} bytes; {count} pings per round, {concurrency} at a time, {rounds} rounds each, alternating",
+        template.len()
+    );
+    // Warm both up (connections, pages of the database).
+    round(&client, bare, &template, "warm", 50, concurrency).await;
+    round(&client, collector, &template, "warm", 50, concurrency).await;
+    let (mut ours, mut baseline) = (Vec::new(), Vec::new());
+    for r in 0..rounds {
+        let b = round(
+            &client,
+            bare,
+            &template,
+            &format!("bare{r}"),
+            count,
+            concurrency,
+        )
+        .await;
+        let o = round(
+            &client,
+            collector,
+            &template,
+            &format!("ours{r}"),
+            count,
+            concurrency,
+        )
+        .await;
+        println!(
+            "round {r}: bare handler {b:8.0} pings/s   collector {o:8.0} pings/s   ratio {:.2}",
+            o / b
+        );
+        baseline.push(b);
+        ours.push(o);
+    }
+    let (b, o) = (median(baseline), median(ours));
+    println!("median: bare handler {b:.0} pings/s, collector {o:.0} pings/s");
+    println!("collector / bare handler = {:.2} (target >= 0.50)", o / b);
+}

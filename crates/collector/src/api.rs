@@ -1,0 +1,183 @@
+//! The collector's JSON endpoints, as GitLab's Versions application answers them:
+//! `POST /usage_data`, `POST /usage_ping_metadata` and `POST /usage_ping_errors`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde_json::json;
+
+use service_ping_protocol::devops_score;
+use service_ping_protocol::documents::{ErrorDocument, MetadataDocument};
+use service_ping_protocol::hash::sha256_hex;
+use service_ping_protocol::ingest::{self, Rejection};
+
+use crate::db::{self, Source, Stored};
+use crate::refusal::Refusal;
+use crate::state::CollectorState;
+
+/// The body, or why it could not be read (too large, most likely).
+fn read_body(
+    state: &CollectorState,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, Refusal> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Rejection::TooLarge {
+                limit: state.limits.max_body_bytes,
+            }
+            .into()
+        } else {
+            Refusal::new(rejection.status(), rejection.body_text())
+        }
+    })
+}
+
+fn require_json(headers: &HeaderMap) -> Result<(), Refusal> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if is_json {
+        Ok(())
+    } else {
+        Err(Refusal::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the payload as Content-Type: application/json",
+        ))
+    }
+}
+
+/// The answer to an accepted ping: `conv_index` with GitLab's 30 DevOps Score numbers and
+/// `usage_data_id`.
+pub fn accepted(status: StatusCode, conv_index: serde_json::Value) -> Response {
+    (status, Json(json!({ "conv_index": conv_index }))).into_response()
+}
+
+/// Validates, rate-limits and stores a ping; the same path for the API and the upload page.
+/// Answers 201 for a new ping and 200 for an exact resend (same id, nothing stored).
+pub async fn ingest(
+    state: &CollectorState,
+    body: Bytes,
+    source: Source,
+) -> Result<(StatusCode, i64), Refusal> {
+    let ping = ingest::validate(&body, state.limits)?;
+    state.admit("usage_data", &ping.uuid)?;
+    // Valid JSON by now; a section of the wrong shape was refused above.
+    let usage = serde_json::from_slice::<devops_score::PingUsage>(&body)
+        .map(|p| devops_score::usage_from_ping(&p))
+        .unwrap_or([0.0; 10]);
+    let new = db::NewPing {
+        ping,
+        sha256: sha256_hex(&body),
+        bytes: body.clone(),
+        source,
+        received_at: Utc::now(),
+    };
+    let mut writer = state.writer.acquire().await.map_err(Refusal::internal)?;
+    match db::store_ping(&mut writer, &new, &usage)
+        .await
+        .map_err(Refusal::internal)?
+    {
+        Stored::Created(id) => {
+            tracing::info!(id, size = body.len(), "collector: ping received");
+            Ok((StatusCode::CREATED, id))
+        }
+        Stored::AlreadyReceived(id) => {
+            tracing::info!(id, "collector: ping resent; nothing new stored");
+            Ok((StatusCode::OK, id))
+        }
+        Stored::Conflict => Err(Refusal::new(
+            StatusCode::CONFLICT,
+            "a different payload with this uuid and recorded_at was already received",
+        )),
+    }
+}
+
+/// `POST /usage_data`.
+pub async fn receive_usage_data(
+    State(state): State<CollectorState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Refusal> {
+    let body = read_body(&state, body)?;
+    require_json(&headers)?;
+    let (status, id) = ingest(&state, body, Source::Api).await?;
+    let score = state.score_of(id).await.map_err(Refusal::internal)?;
+    Ok(accepted(status, devops_score::conv_index(&score, id)))
+}
+
+/// Reads a JSON body into `T` under the collector's limits, or says what is wrong with it.
+fn decode<T: serde::de::DeserializeOwned>(
+    state: &CollectorState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, Refusal> {
+    let body = read_body(state, body)?;
+    require_json(headers)?;
+    let object = ingest::parse_object(&body, state.limits)?;
+    serde_json::from_value(serde_json::Value::Object(object))
+        .map_err(|e| Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
+}
+
+fn require_uuid(uuid: &str) -> Result<(), Refusal> {
+    if uuid.is_empty() || uuid.len() > 64 {
+        return Err(Refusal::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "`uuid` must be 1 to 64 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /usage_ping_metadata`: `{"metadata": {"uuid", "metrics": [{name, time_elapsed, error}]}}`.
+pub async fn receive_metadata(
+    State(state): State<CollectorState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Refusal> {
+    let MetadataDocument { metadata } = decode(&state, &headers, body)?;
+    require_uuid(&metadata.uuid)?;
+    state.admit("usage_ping_metadata", &metadata.uuid)?;
+    let failed = metadata
+        .metrics
+        .iter()
+        .filter(|m| m.error.is_some())
+        .count();
+    let metrics = serde_json::to_value(&metadata.metrics).map_err(Refusal::internal)?;
+    let id = db::store_metadata(
+        &state.writer,
+        &metadata.uuid,
+        &metrics,
+        metadata.metrics.len(),
+        failed,
+        Utc::now(),
+    )
+    .await
+    .map_err(Refusal::internal)?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
+}
+
+/// `POST /usage_ping_errors`: `{"error": {time, uuid, hostname, version, message, elapsed}}`.
+pub async fn receive_error(
+    State(state): State<CollectorState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Refusal> {
+    let ErrorDocument { error } = decode(&state, &headers, body)?;
+    require_uuid(&error.uuid)?;
+    state.admit("usage_ping_errors", &error.uuid)?;
+    let id = db::store_error(&state.writer, &error, Utc::now())
+        .await
+        .map_err(Refusal::internal)?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
+}
+
+/// Answers an unknown path with JSON rather than an empty 404.
+pub async fn not_found() -> Refusal {
+    Refusal::new(StatusCode::NOT_FOUND, "no such endpoint; see /openapi.json")
+}

@@ -1,0 +1,317 @@
+//! SQL for the collector's own database: received pings, their metadata and error reports.
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use service_ping_database::Db;
+use service_ping_protocol::devops_score::Values;
+use service_ping_protocol::documents::ErrorReport;
+use service_ping_protocol::ingest::Ping;
+use service_ping_protocol::time::format_timestamp;
+
+use crate::settings::CollectorConfig;
+
+/// Opens (creating and migrating) the collector's database in the data directory: a pool for
+/// reading and one connection for writing.
+pub async fn open_database(config: &CollectorConfig) -> anyhow::Result<(Db, Db)> {
+    service_ping_database::prepare_data_dir(&config.data_dir)?;
+    let url = config.database_url();
+    let db = service_ping_database::connect_url(&url, config.max_connections).await?;
+    migrate(&db).await?;
+    let writer = service_ping_database::connect_url(&url, 1).await?;
+    Ok((db, writer))
+}
+
+/// The collector's migrations (`migrations/` of this crate); its database is not the instance's.
+pub async fn migrate(db: &Db) -> anyhow::Result<()> {
+    sqlx::migrate!()
+        .run(db)
+        .await
+        .context("applying the collector's database migrations")
+}
+
+/// Where a ping came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `POST /usage_data` from an instance.
+    Api,
+    /// The upload page, for offline instances.
+    Upload,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Api => "api",
+            Source::Upload => "upload",
+        }
+    }
+}
+
+/// What storing a ping did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// A new ping, stored under this id.
+    Created(i64),
+    /// The same bytes were received before under this id; nothing new was stored.
+    AlreadyReceived(i64),
+    /// Another payload with the same uuid and recorded_at was received before: refused.
+    Conflict,
+}
+
+/// A validated ping on its way to the database.
+#[derive(Debug, Clone)]
+pub struct NewPing {
+    pub ping: Ping,
+    pub bytes: axum::body::Bytes,
+    pub sha256: String,
+    pub source: Source,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Stores a validated ping once per (uuid, recorded_at), with its DevOps Score inputs `usage`,
+/// in one transaction.
+pub async fn store_ping(
+    db: &mut sqlx::SqliteConnection,
+    new: &NewPing,
+    usage: &Values,
+) -> Result<Stored, sqlx::Error> {
+    use sqlx::Connection;
+    let mut tx = db.begin().await?;
+    let stored = insert_ping(&mut tx, new).await?;
+    if let Stored::Created(id) = stored {
+        insert_features(&mut tx, id, &new.ping.uuid, new.received_at, usage).await?;
+        if let Some(sha256) = &new.ping.license_sha256 {
+            crate::licenses::record_ping(&mut tx, sha256, id, &new.ping.uuid, new.received_at)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(stored)
+}
+
+const FEATURE_COLUMNS: &str = "issues, notes, milestones, boards, merge_requests, ci_pipelines, \
+    environments, deployments, projects_prometheus_active, service_desk_issues";
+
+/// Stores the usage of the ten features read from ping `id`.
+pub async fn insert_features(
+    db: &mut sqlx::SqliteConnection,
+    id: i64,
+    uuid: &str,
+    received_at: DateTime<Utc>,
+    usage: &Values,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO usage_data_features (usage_data_id, uuid, received_at, {FEATURE_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(id)
+        .bind(uuid)
+        .bind(format_timestamp(received_at));
+    for value in usage {
+        query = query.bind(*value);
+    }
+    query.execute(db).await.map(|_| ())
+}
+
+fn values_of(row: &sqlx::sqlite::SqliteRow, first: usize) -> Result<Values, sqlx::Error> {
+    use sqlx::Row;
+    let mut values = [0.0; 10];
+    for (i, value) in values.iter_mut().enumerate() {
+        *value = row.try_get(first + i)?;
+    }
+    Ok(values)
+}
+
+/// The DevOps Score inputs of ping `id`.
+pub async fn features(db: &Db, id: i64) -> Result<Option<Values>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {FEATURE_COLUMNS} FROM usage_data_features WHERE usage_data_id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    row.map(|row| values_of(&row, 0)).transpose()
+}
+
+/// The inputs of the latest ping of each instance received since `since`, with its uuid.
+pub async fn fleet(db: &Db, since: DateTime<Utc>) -> Result<Vec<(String, Values)>, sqlx::Error> {
+    use sqlx::Row;
+    // SQLite takes the bare columns from the row that holds max(usage_data_id).
+    let rows = sqlx::query(&format!(
+        "SELECT uuid, {FEATURE_COLUMNS}, max(usage_data_id) FROM usage_data_features \
+         WHERE received_at >= $1 GROUP BY uuid"
+    ))
+    .bind(format_timestamp(since))
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, values_of(row, 1)?)))
+        .collect()
+}
+
+/// The most recently seen `limit` instances: uuid, hostname, latest ping time, and that ping's
+/// DevOps Score inputs.
+pub async fn latest_instances(
+    db: &Db,
+    limit: i64,
+) -> Result<Vec<(String, Option<String>, String, Values)>, sqlx::Error> {
+    use sqlx::Row;
+    let rows = sqlx::query(&format!(
+        "SELECT f.uuid, u.hostname, f.received_at, {columns} FROM usage_data_features AS f \
+         JOIN usage_data AS u ON u.id = f.usage_data_id \
+         WHERE f.usage_data_id IN (SELECT max(usage_data_id) FROM usage_data_features GROUP BY uuid) \
+         ORDER BY f.received_at DESC LIMIT $1",
+        columns = FEATURE_COLUMNS
+            .split(", ")
+            .map(|c| format!("f.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get(0)?,
+                row.try_get(1)?,
+                row.try_get(2)?,
+                values_of(row, 3)?,
+            ))
+        })
+        .collect()
+}
+
+async fn insert_ping(
+    db: &mut sqlx::SqliteConnection,
+    new: &NewPing,
+) -> Result<Stored, sqlx::Error> {
+    let NewPing {
+        ping,
+        bytes,
+        sha256,
+        source,
+        received_at: now,
+    } = new;
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO usage_data (uuid, recorded_at, hostname, version, edition, payload, sha256, \
+         size_bytes, source, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (uuid, recorded_at) DO NOTHING RETURNING id",
+    )
+    .bind(&ping.uuid)
+    .bind(&ping.recorded_at)
+    .bind(&ping.hostname)
+    .bind(&ping.version)
+    .bind(&ping.edition)
+    .bind(bytes.as_ref())
+    .bind(sha256)
+    .bind(bytes.len() as i64)
+    .bind(source.as_str())
+    .bind(format_timestamp(*now))
+    .fetch_optional(&mut *db)
+    .await?;
+    if let Some(id) = inserted {
+        return Ok(Stored::Created(id));
+    }
+    let (id, earlier_sha256): (i64, String) =
+        sqlx::query_as("SELECT id, sha256 FROM usage_data WHERE uuid = $1 AND recorded_at = $2")
+            .bind(&ping.uuid)
+            .bind(&ping.recorded_at)
+            .fetch_one(&mut *db)
+            .await?;
+    Ok(if earlier_sha256 == *sha256 {
+        Stored::AlreadyReceived(id)
+    } else {
+        Stored::Conflict
+    })
+}
+
+/// Stores an instance's per-metric timings and errors.
+#[tracing::instrument(skip_all, err)]
+pub async fn store_metadata(
+    db: &Db,
+    uuid: &str,
+    metrics: &serde_json::Value,
+    metric_count: usize,
+    failed_count: usize,
+    now: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO usage_ping_metadata (uuid, metrics, metric_count, failed_count, received_at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(uuid)
+    .bind(metrics.to_string())
+    .bind(metric_count as i64)
+    .bind(failed_count as i64)
+    .bind(format_timestamp(now))
+    .fetch_one(db)
+    .await
+}
+
+#[tracing::instrument(skip_all, err)]
+pub async fn store_error(
+    db: &Db,
+    report: &ErrorReport,
+    now: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO usage_ping_errors (uuid, hostname, version, message, elapsed, time, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(&report.uuid)
+    .bind(&report.hostname)
+    .bind(&report.version)
+    .bind(&report.message)
+    .bind(report.elapsed)
+    .bind(&report.time)
+    .bind(format_timestamp(now))
+    .fetch_one(db)
+    .await
+}
+
+/// A received ping as the collector's pages list it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReceivedPing {
+    pub id: i64,
+    pub uuid: String,
+    pub recorded_at: String,
+    pub hostname: Option<String>,
+    pub version: String,
+    pub edition: Option<String>,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub source: String,
+    pub received_at: String,
+}
+
+/// The newest `limit` pings, newest first.
+#[tracing::instrument(skip(db), err)]
+pub async fn recent_pings(db: &Db, limit: i64) -> Result<Vec<ReceivedPing>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, uuid, recorded_at, hostname, version, edition, sha256, size_bytes, source, \
+         received_at FROM usage_data ORDER BY id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// How many rows each of the collector's tables holds: pings, metadata, error reports.
+pub async fn counts(db: &Db) -> Result<(i64, i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM usage_data), (SELECT count(*) FROM usage_ping_metadata), \
+         (SELECT count(*) FROM usage_ping_errors)",
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// The exact bytes received for ping `id`.
+pub async fn ping_bytes(db: &Db, id: i64) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT payload FROM usage_data WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}

@@ -1,0 +1,108 @@
+//! The collector's settings: the `[collector]` section of the configuration, which both roles
+//! read (the instance its `url` and `timeout_seconds`, the collector role the rest), and what the
+//! collector role runs with.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Both sides of the collector: where this instance sends (`url`), and how the collector role
+/// (`service-ping collector`) guards what it receives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CollectorSettings {
+    /// Base URL the instance sends its pings to. Without one, sending fails with a clear error.
+    pub url: Option<url::Url>,
+    /// Whole-request timeout for each request to the collector.
+    pub timeout_seconds: u32,
+    /// Largest ping body the collector accepts.
+    pub max_body_bytes: usize,
+    /// Deepest JSON nesting the collector accepts.
+    pub max_depth: usize,
+    /// Requests per hour the collector accepts from one instance uuid, per endpoint.
+    pub rate_limit_per_hour: u32,
+    /// DevOps Score leaders come from the latest ping of each instance seen in this many weeks.
+    pub leader_window_weeks: u32,
+    /// Below this many instances in the window, the baseline leaders are used.
+    pub min_fleet_for_leaders: usize,
+    /// Leaders used while the fleet is too small (and for a feature nobody uses), in the order
+    /// issues, notes, milestones, boards, merge_requests, ci_pipelines, environments,
+    /// deployments, projects_prometheus_active, service_desk_issues.
+    pub baseline_leaders: [f64; 10],
+    /// How long computed leaders are reused before they are computed again.
+    pub leaders_refresh_seconds: u64,
+}
+
+impl Default for CollectorSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            timeout_seconds: 30,
+            max_body_bytes: 10 * 1024 * 1024,
+            max_depth: 32,
+            rate_limit_per_hour: 60,
+            leader_window_weeks: 12,
+            min_fleet_for_leaders: 10,
+            baseline_leaders: [3.0, 15.0, 0.3, 0.2, 4.0, 25.0, 0.5, 6.0, 0.3, 0.5],
+            leaders_refresh_seconds: 300,
+        }
+    }
+}
+
+impl CollectorSettings {
+    /// The instance's whole-request timeout for each request to the collector.
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.timeout_seconds))
+    }
+
+    /// Checks every value; an error names the key.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.timeout_seconds > 0 && self.timeout_seconds <= 600,
+            "collector.timeout_seconds must be between 1 and 600"
+        );
+        anyhow::ensure!(
+            self.max_body_bytes >= 1024 && self.max_depth >= 4,
+            "collector.max_body_bytes must be at least 1024 and collector.max_depth at least 4"
+        );
+        anyhow::ensure!(
+            self.leader_window_weeks > 0
+                && self
+                    .baseline_leaders
+                    .iter()
+                    .all(|v| v.is_finite() && *v > 0.0),
+            "collector.leader_window_weeks must be at least 1 and every collector.baseline_leaders value positive"
+        );
+        anyhow::ensure!(
+            self.rate_limit_per_hour > 0,
+            "collector.rate_limit_per_hour must be at least 1"
+        );
+        if let Some(url) = &self.url {
+            anyhow::ensure!(
+                matches!(url.scheme(), "http" | "https") && url.host().is_some(),
+                "collector.url must be an http or https URL"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// What the collector role runs with, taken from the process's configuration.
+#[derive(Debug, Clone)]
+pub struct CollectorConfig {
+    /// Holds the collector's database (`collector.sqlite3`).
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub max_connections: u32,
+    pub settings: CollectorSettings,
+}
+
+impl CollectorConfig {
+    /// The collector's own database, in the data directory.
+    pub fn database_url(&self) -> SecretString {
+        let file = self.data_dir.join("collector.sqlite3");
+        SecretString::from(format!("sqlite://{}?mode=rwc", file.display()))
+    }
+}

@@ -1,0 +1,407 @@
+//! The collector role over HTTP: what it accepts, what it refuses (and that a refusal stores
+//! nothing), idempotent resends, rate limiting, the upload page and the OpenAPI document.
+
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use service_ping_protocol::hash::sha256_hex;
+use support::{TestCollector, spawn_collector};
+
+fn payload(uuid: &str, recorded_at: &str) -> Vec<u8> {
+    serde_json::to_vec_pretty(&json!({
+        "uuid": uuid,
+        "recorded_at": recorded_at,
+        "version": "0.1.0",
+        "hostname": "devops.example.test",
+        "edition": "EE Free",
+        "active_user_count": 12,
+        "counts": { "issues": 40, "notes": -1 },
+    }))
+    .unwrap()
+}
+
+async fn post(collector: &TestCollector, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(collector.url(path))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_ping_is_stored_as_its_exact_bytes_and_a_resend_stores_nothing() {
+    let collector = spawn_collector(|_| {}).await;
+    let body = payload("instance-1", "2026-11-25T10:00:00.000Z");
+    let (status, reply) = post(&collector, "/usage_data", body.clone()).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = reply["conv_index"]["usage_data_id"].as_i64().unwrap();
+    assert!(id > 0);
+    let stored = service_ping_collector::db::ping_bytes(&collector.db, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, body);
+
+    let (status, reply) = post(&collector, "/usage_data", body.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(reply["conv_index"]["usage_data_id"].as_i64(), Some(id));
+    assert_eq!(collector.ping_count().await, 1);
+    let pings = service_ping_collector::db::recent_pings(&collector.db, 10)
+        .await
+        .unwrap();
+    assert_eq!(pings[0].sha256, sha256_hex(&body));
+    assert_eq!(pings[0].hostname.as_deref(), Some("devops.example.test"));
+    assert_eq!(pings[0].edition.as_deref(), Some("EE Free"));
+}
+
+#[tokio::test]
+async fn every_bad_input_is_a_4xx_with_a_reason_and_stores_nothing() {
+    let collector = spawn_collector(|settings| {
+        settings.max_body_bytes = 4096;
+        settings.max_depth = 8;
+    })
+    .await;
+    let original = payload("instance-2", "2026-11-25T10:00:00.000Z");
+    let (status, _) = post(&collector, "/usage_data", original).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let nested = format!(
+        r#"{{"uuid":"a","recorded_at":"2026-11-25T10:00:00Z","version":"1","x":{}1{}}}"#,
+        "[".repeat(20),
+        "]".repeat(20)
+    );
+    let oversized = format!(
+        r#"{{"uuid":"a","recorded_at":"2026-11-25T10:00:00Z","version":"1","pad":"{}"}}"#,
+        "x".repeat(5000)
+    );
+    let corpus: Vec<(&str, Vec<u8>, StatusCode)> = vec![
+        ("malformed JSON", b"{\"uuid\": \"a\",".to_vec(), StatusCode::BAD_REQUEST),
+        ("empty body", Vec::new(), StatusCode::BAD_REQUEST),
+        ("not an object", b"[1, 2, 3]".to_vec(), StatusCode::BAD_REQUEST),
+        ("deeply nested", nested.into_bytes(), StatusCode::BAD_REQUEST),
+        ("oversized", oversized.into_bytes(), StatusCode::PAYLOAD_TOO_LARGE),
+        (
+            "missing uuid",
+            br#"{"recorded_at":"2026-11-25T10:00:00Z","version":"1"}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "missing recorded_at",
+            br#"{"uuid":"a","version":"1"}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "uuid of the wrong type",
+            br#"{"uuid":42,"recorded_at":"2026-11-25T10:00:00Z","version":"1"}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "counter of the wrong type",
+            br#"{"uuid":"a","recorded_at":"2026-11-25T10:00:00Z","version":"1","counts":{"issues":"7"}}"#
+                .to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "replay: other bytes under a uuid and recorded_at already received",
+            payload("instance-2", "2026-11-25T10:00:00.000Z")
+                .into_iter()
+                .chain(b" ".iter().copied())
+                .collect(),
+            StatusCode::CONFLICT,
+        ),
+    ];
+    for (name, body, expected) in corpus {
+        let (status, reply) = post(&collector, "/usage_data", body).await;
+        assert_eq!(status, expected, "{name}");
+        assert!(
+            reply["reason"].as_str().is_some_and(|r| !r.is_empty()),
+            "{name}: {reply}"
+        );
+    }
+    let response = reqwest::Client::new()
+        .post(collector.url("/usage_data"))
+        .header("content-type", "text/plain")
+        .body(payload("instance-3", "2026-11-25T10:00:00.000Z"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(
+        collector.ping_count().await,
+        1,
+        "only the first ping is stored"
+    );
+}
+
+#[tokio::test]
+async fn an_instance_over_its_rate_is_told_to_wait() {
+    let collector = spawn_collector(|settings| settings.rate_limit_per_hour = 2).await;
+    for minute in 0..2 {
+        let body = payload("busy", &format!("2026-11-25T10:0{minute}:00.000Z"));
+        assert_eq!(
+            post(&collector, "/usage_data", body).await.0,
+            StatusCode::CREATED
+        );
+    }
+    let response = reqwest::Client::new()
+        .post(collector.url("/usage_data"))
+        .header("content-type", "application/json")
+        .body(payload("busy", "2026-11-25T10:05:00.000Z"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().contains_key("retry-after"));
+    // Another instance is not held back by this one.
+    let other = payload("quiet", "2026-11-25T10:05:00.000Z");
+    assert_eq!(
+        post(&collector, "/usage_data", other).await.0,
+        StatusCode::CREATED
+    );
+    assert_eq!(collector.ping_count().await, 3);
+}
+
+#[tokio::test]
+async fn metadata_and_error_reports_are_checked_and_stored() {
+    let collector = spawn_collector(|_| {}).await;
+    let metadata = json!({"metadata": {"uuid": "i", "metrics": [
+        {"name": "counts.issues", "time_elapsed": 0.41},
+        {"name": "counts.notes", "time_elapsed": 0.02, "error": "no such table"}
+    ]}});
+    let (status, _) = post(
+        &collector,
+        "/usage_ping_metadata",
+        metadata.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let report = json!({"error": {"uuid": "i", "hostname": "h", "version": "1", "message": "timeout", "elapsed": 30.0, "time": "2026-11-25T10:00:00Z"}});
+    let (status, _) = post(
+        &collector,
+        "/usage_ping_errors",
+        report.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let wrong = json!({"metadata": {"uuid": "i", "metrics": [{"name": 3}]}});
+    let (status, reply) = post(
+        &collector,
+        "/usage_ping_metadata",
+        wrong.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(reply["reason"].is_string());
+    let unknown = json!({"error": {"uuid": "i", "message": "x", "password": "hunter2"}});
+    let (status, _) = post(
+        &collector,
+        "/usage_ping_errors",
+        unknown.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        service_ping_collector::db::counts(&collector.db)
+            .await
+            .unwrap(),
+        (0, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn an_offline_payload_uploaded_on_the_page_is_stored_like_a_sent_one() {
+    let collector = spawn_collector(|_| {}).await;
+    let client = reqwest::Client::new();
+    let page = client
+        .get(collector.url("/usage_data/new"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("type=\"file\""));
+
+    let body = payload("offline", "2026-11-25T10:00:00.000Z");
+    let upload = |bytes: Vec<u8>| {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name("ping.json");
+        client
+            .post(collector.url("/usage_data/new"))
+            .multipart(reqwest::multipart::Form::new().part("payload", part))
+            .send()
+    };
+    let response = upload(body.clone()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert!(response.text().await.unwrap().contains("stored as ping #1"));
+    let pings = service_ping_collector::db::recent_pings(&collector.db, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        (pings[0].source.as_str(), pings[0].sha256.as_str()),
+        ("upload", sha256_hex(&body).as_str())
+    );
+
+    let response = upload(b"not json".to_vec()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains("Refused"));
+    assert_eq!(collector.ping_count().await, 1);
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_endpoint() {
+    let collector = spawn_collector(|_| {}).await;
+    let document: Value = reqwest::get(collector.url("/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    for path in [
+        "/usage_data",
+        "/usage_ping_metadata",
+        "/usage_ping_errors",
+        "/usage_data/new",
+    ] {
+        assert!(document["paths"][path].is_object(), "{path}");
+    }
+    let index = reqwest::get(collector.url("/")).await.unwrap();
+    assert_eq!(index.status(), StatusCode::OK);
+    assert!(
+        index
+            .text()
+            .await
+            .unwrap()
+            .contains("No ping has been received yet.")
+    );
+}
+
+fn ping_with_usage(uuid: &str, active_users: u32, issues: u32, notes: u32) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "uuid": uuid,
+        "recorded_at": "2026-11-25T10:00:00.000Z",
+        "version": "0.1.0",
+        "active_user_count": active_users,
+        "counts": { "projects": 10, "projects_prometheus_active": 5 },
+        "counts_monthly": { "active_users": active_users, "issues": issues, "notes": notes },
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_reply_carries_the_30_devops_score_numbers_against_the_baseline_for_a_small_fleet() {
+    let collector = spawn_collector(|settings| {
+        settings.baseline_leaders = [3.0, 15.0, 0.3, 0.2, 4.0, 25.0, 0.5, 6.0, 0.3, 0.5];
+        settings.leaders_refresh_seconds = 0;
+    })
+    .await;
+    // A first-ever ping: 10 users, 15 issues (1.5 per user), 300 notes (30 per user, above
+    // the leader), half the projects monitored.
+    let (status, reply) = post(
+        &collector,
+        "/usage_data",
+        ping_with_usage("first", 10, 15, 300),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let index = &reply["conv_index"];
+    assert_eq!(index.as_object().unwrap().len(), 31, "{index}");
+    assert_eq!(index["instance_issues"], 1.5);
+    assert_eq!(index["leader_issues"], 3.0);
+    assert_eq!(index["percentage_issues"], 50.0);
+    assert_eq!(index["instance_notes"], 30.0);
+    assert_eq!(
+        index["percentage_notes"], 100.0,
+        "above the leader is capped"
+    );
+    assert_eq!(index["instance_projects_prometheus_active"], 0.5);
+    assert_eq!(index["percentage_projects_prometheus_active"], 100.0);
+    assert_eq!(index["percentage_boards"], 0.0);
+}
+
+#[tokio::test]
+async fn leaders_are_the_fleets_90th_percentile_once_the_fleet_is_big_enough() {
+    let collector = spawn_collector(|settings| {
+        settings.min_fleet_for_leaders = 10;
+        settings.leaders_refresh_seconds = 0;
+    })
+    .await;
+    // Ten instances with 1..=10 issues per user, and one with no active users at all.
+    for i in 1..=10u32 {
+        post(
+            &collector,
+            "/usage_data",
+            ping_with_usage(&format!("i{i}"), 10, 10 * i, 0),
+        )
+        .await;
+    }
+    let (_, reply) = post(
+        &collector,
+        "/usage_data",
+        ping_with_usage("idle", 0, 50, 50),
+    )
+    .await;
+    let index = &reply["conv_index"];
+    // 11 instances: values 0, 1..=10 issues per user; nearest rank ceil(0.9 × 11) = 10 → 9.
+    assert_eq!(index["leader_issues"], 9.0);
+    assert_eq!(index["instance_issues"], 0.0, "no active users: no usage");
+    assert_eq!(index["percentage_issues"], 0.0);
+    // Nobody writes notes: the baseline stays the leader.
+    assert_eq!(index["leader_notes"], 15.0);
+    // A resend of an instance's ping answers its score again, from what was stored.
+    let (status, again) = post(
+        &collector,
+        "/usage_data",
+        ping_with_usage("i10", 10, 100, 0),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["conv_index"]["percentage_issues"], 100.0);
+    assert_eq!(again["conv_index"]["instance_issues"], 10.0);
+}
+
+#[tokio::test]
+async fn a_seeded_fleet_is_deterministic_sets_the_leaders_and_shows_on_the_collector_page() {
+    let now: chrono::DateTime<chrono::Utc> = "2026-11-25T12:00:00Z".parse().unwrap();
+    let first = spawn_collector(|settings| settings.leaders_refresh_seconds = 0).await;
+    let second = spawn_collector(|_| {}).await;
+    for collector in [&first, &second] {
+        let report = service_ping_collector::fleet::seed_fleet(&collector.db, 30, 4, now)
+            .await
+            .unwrap();
+        assert_eq!((report.instances, report.pings), (30, 120));
+    }
+    let fleet = |db| async move {
+        let mut fleet = service_ping_collector::db::fleet(db, now - chrono::Duration::weeks(12))
+            .await
+            .unwrap();
+        fleet.sort_by(|a, b| a.0.cmp(&b.0));
+        fleet
+    };
+    let (a, b) = (fleet(&first.db).await, fleet(&second.db).await);
+    assert_eq!(a.len(), 30, "one latest ping per instance");
+    assert_eq!(a, b, "the same fleet every time");
+
+    let page = reqwest::get(first.url("/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("DevOps Score leaders"));
+    assert!(page.matches("<tr><td><code>").count() >= 30);
+    let baseline = service_ping_collector::CollectorSettings::default().baseline_leaders;
+    let leaders = service_ping_protocol::devops_score::leaders(
+        &a.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+        &baseline,
+        10,
+    );
+    assert_ne!(
+        leaders, baseline,
+        "thirty instances are a fleet: leaders come from it"
+    );
+}

@@ -1,0 +1,62 @@
+//! Starting a real collector for tests: on port 0, with a temporary data directory.
+
+use std::net::SocketAddr;
+
+use service_ping_collector::{Collector, CollectorConfig, CollectorSettings};
+use service_ping_database::Db;
+use tokio::sync::oneshot;
+
+pub struct TestCollector {
+    pub address: SocketAddr,
+    _data_dir: tempfile::TempDir,
+    pub db: Db,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+/// Starts a collector; `configure` adjusts its settings (limits) first.
+pub async fn spawn_collector(configure: impl FnOnce(&mut CollectorSettings)) -> TestCollector {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut settings = CollectorSettings::default();
+    configure(&mut settings);
+    let config = CollectorConfig {
+        data_dir: data_dir.path().to_owned(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        max_connections: 8,
+        settings,
+    };
+    let collector = Collector::build(&config).await.unwrap();
+    let address = collector.local_addr();
+    let db = collector.state().db.clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(collector.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    TestCollector {
+        address,
+        _data_dir: data_dir,
+        db,
+        stop: Some(stop),
+    }
+}
+
+impl TestCollector {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    /// Rows in `usage_data`.
+    pub async fn ping_count(&self) -> i64 {
+        service_ping_collector::db::counts(&self.db)
+            .await
+            .unwrap()
+            .0
+    }
+}
+
+impl Drop for TestCollector {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The dashboard's router: the Leptos pages and server functions, each slice's own routes, the
+//! health check, and the layers every request passes (session, the admin-page guard, security
+//! headers, a trace span keyed on the matched route).
+
+use axum::Router;
+use axum::extract::{MatchedPath, State};
+use axum::http::{Request, StatusCode};
+use axum::routing::get;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::SqliteStore;
+
+use super::security;
+use crate::app::{App, shell};
+use crate::config::Settings;
+use crate::db::Db;
+use crate::state::AppState;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "_service_ping_session";
+
+/// All routes, with their layers.
+pub fn router(state: AppState, session_store: SqliteStore) -> Router {
+    let routes = generate_route_list(App);
+    let leptos_state = state.clone();
+    let pages = Router::new()
+        .route("/-/health", get(health))
+        .merge(crate::usage_statistics::routes())
+        .merge(crate::access_tokens::routes())
+        .merge(crate::user_permissions::routes())
+        .merge(crate::usage_trends::routes())
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(leptos_state.clone()),
+            {
+                let options = state.leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(
+            {
+                let state = state.clone();
+                move || provide_context(state.clone())
+            },
+            shell,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::require_session_for_admin_pages,
+        ))
+        .layer(session_layer(&state.settings, session_store))
+        .with_state(state);
+    service_ping_web::with_security_headers(pages).layer(TraceLayer::new_for_http().make_span_with(
+        |request: &Request<_>| {
+            let route = request
+                .extensions()
+                .get::<MatchedPath>()
+                .map(MatchedPath::as_str)
+                .unwrap_or("(unmatched)");
+            tracing::info_span!("request", method = %request.method(), route)
+        },
+    ))
+}
+
+fn session_layer(settings: &Settings, store: SqliteStore) -> SessionManagerLayer<SqliteStore> {
+    SessionManagerLayer::new(store)
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Strict)
+        .with_secure(settings.server.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(
+            settings.server.session_idle_minutes,
+        ))))
+}
+
+/// `/-/health`: 200 when the database answers, 503 otherwise.
+async fn health(State(db): State<Db>) -> (StatusCode, axum::Json<serde_json::Value>) {
+    match service_ping_database::ping(&db).await {
+        Ok(()) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok", "database": "ok"})),
+        ),
+        Err(error) => {
+            tracing::error!(%error, "health check: database unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"status": "unavailable", "database": "unavailable"})),
+            )
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! The dashboard's side of submission over a real socket: settings with locks and an audit log,
+//! Send now against a real collector, the history and its diff, the one-time notice, and the
+//! token-authenticated payload API.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use service_ping::config::Lock;
+use service_ping_protocol::hash::sha256_hex;
+
+async fn json(response: reqwest::Response) -> Value {
+    response.json().await.unwrap()
+}
+
+/// Starts "Send now" and waits for it to end; returns the final status.
+async fn send_now_and_wait(app: &crate::support::TestApp) -> Value {
+    let started = app.call("send_now", &[]).await;
+    assert_eq!(started.status(), StatusCode::OK);
+    for _ in 0..600 {
+        let status = json(app.call("generation_status", &[]).await).await;
+        if status["running"] == false {
+            return status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("Send now did not finish in 30 s");
+}
+
+#[tokio::test]
+async fn settings_change_with_an_audit_entry_and_locked_ones_refuse() {
+    let app = crate::support::spawn_app_with(|_, locks| {
+        locks.include_optional_data = Some(Lock {
+            value: true,
+            reason: "set in the configuration file /etc/service-ping.toml".into(),
+        });
+    })
+    .await;
+    app.sign_in_as_root().await;
+    let off = app
+        .call(
+            "update_setting",
+            &[("setting", "ServicePing"), ("enabled", "false")],
+        )
+        .await;
+    assert_eq!(off.status(), StatusCode::OK);
+    let statistics = json(app.call("usage_statistics", &[]).await).await;
+    assert_eq!(statistics["service_ping"]["enabled"], false);
+    assert_eq!(statistics["schedule"]["next_run"], Value::Null);
+    assert_eq!(statistics["audit"][0]["actor"], "root");
+    assert_eq!(statistics["audit"][0]["target"], "Enable Service Ping");
+    assert_eq!(
+        (
+            &statistics["audit"][0]["old_value"],
+            &statistics["audit"][0]["new_value"]
+        ),
+        (&Value::from("on"), &Value::from("off"))
+    );
+    assert_eq!(
+        statistics["include_optional_data"]["locked_reason"],
+        "set in the configuration file /etc/service-ping.toml"
+    );
+
+    let refused = app.call("send_now", &[]).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert!(
+        json(refused)
+            .await
+            .to_string()
+            .contains("Service Ping is off")
+    );
+
+    let locked = app
+        .call(
+            "update_setting",
+            &[("setting", "IncludeOptionalData"), ("enabled", "false")],
+        )
+        .await;
+    assert_eq!(locked.status(), StatusCode::FORBIDDEN);
+    assert!(
+        json(locked)
+            .await
+            .to_string()
+            .contains("/etc/service-ping.toml")
+    );
+    let bad = app
+        .call(
+            "update_setting",
+            &[("setting", "Telemetry"), ("enabled", "false")],
+        )
+        .await;
+    assert!(bad.status().is_client_error());
+    let statistics = json(app.call("usage_statistics", &[]).await).await;
+    assert_eq!(
+        statistics["audit"].as_array().unwrap().len(),
+        1,
+        "refusals change nothing"
+    );
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn send_now_delivers_the_stored_bytes_and_history_shows_it_sent() {
+    let collector = crate::support::spawn_collector(|_| {}).await;
+    let collector_url = collector.url("/");
+    let app = crate::support::spawn_app_with(move |settings, _| {
+        settings.collector.url = Some(collector_url.parse().unwrap());
+    })
+    .await;
+    app.sign_in_as_root().await;
+    let status = send_now_and_wait(&app).await;
+    assert_eq!(status["error"], Value::Null, "{status}");
+    let payload_id = status["payload_id"].as_i64().unwrap();
+
+    let history = json(app.call("payload_history", &[]).await).await;
+    let row = &history[0];
+    assert_eq!(row["id"], payload_id);
+    assert_eq!(row["trigger"], "manual");
+    assert_eq!(row["triggered_by"], "root");
+    assert_eq!(row["submission_status"], "sent");
+    assert!(row["sent_at"].is_string());
+    let received = service_ping_collector::db::recent_pings(&collector.db, 1)
+        .await
+        .unwrap();
+    assert_eq!(received[0].sha256, row["sha256"].as_str().unwrap());
+    assert_eq!(Some(received[0].id), row["usage_data_id"].as_i64());
+
+    // A second send, then the diff between the two.
+    let second = send_now_and_wait(&app).await["payload_id"]
+        .as_i64()
+        .unwrap();
+    let diff = json(
+        app.call(
+            "payload_diff",
+            &[
+                ("from", &payload_id.to_string()),
+                ("to", &second.to_string()),
+            ],
+        )
+        .await,
+    )
+    .await;
+    let changed: Vec<&str> = diff["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["key"].as_str().unwrap())
+        .collect();
+    assert!(changed.contains(&"recorded_at"), "{changed:?}");
+    assert!(diff["unchanged"].as_u64().unwrap() > 100);
+    let detail = json(
+        app.call("payload_detail", &[("id", &second.to_string())])
+            .await,
+    )
+    .await;
+    assert_eq!(detail["submissions"][0]["status"], "sent");
+    assert_eq!(detail["submissions"][0]["http_status"], 201);
+    assert_eq!(collector.ping_count().await, 2);
+
+    // Each send brought a DevOps Score back; the page shows the newest and the history.
+    let report = json(app.call("devops_report", &[]).await).await;
+    let score = &report["latest"][1];
+    assert_eq!(score["percentage"].as_array().unwrap().len(), 10);
+    assert!(score["overall"].as_f64().unwrap() >= 0.0);
+    assert_eq!(report["history"].as_array().unwrap().len(), 2);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_first_administrator_sees_the_notice_until_dismissing_it() {
+    let app = crate::support::spawn_app().await;
+    app.sign_in_as_root().await;
+    assert_eq!(json(app.call("service_ping_notice", &[]).await).await, true);
+    assert_eq!(
+        app.call("dismiss_service_ping_notice", &[]).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        json(app.call("service_ping_notice", &[]).await).await,
+        false
+    );
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_payload_api_wants_a_token_with_its_scope() {
+    let app = crate::support::spawn_app().await;
+    app.sign_in_as_root().await;
+    let api = |token: Option<&str>| {
+        let mut request = reqwest::Client::new().get(app.url("/api/v4/usage_data/service_ping"));
+        if let Some(token) = token {
+            request = request.header("PRIVATE-TOKEN", token);
+        }
+        request.send()
+    };
+    let create = async |name: &str, scope: &str| {
+        app.call(
+            "create_access_token",
+            &[
+                ("name", name),
+                ("scopes[0]", scope),
+                ("expires_in_days", "30"),
+            ],
+        )
+        .await
+    };
+    let reader = json(create("reader", "read_service_ping").await).await;
+    let secret = reader["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("spat-"));
+    let profile = json(create("profile", "read_user").await).await;
+    let profile_secret = profile["secret"].as_str().unwrap().to_string();
+
+    assert_eq!(api(None).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        api(Some("spat-wrong")).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        api(Some(&profile_secret)).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        api(Some(&secret)).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+
+    app.call("generate_preview", &[]).await;
+    let mut body = Vec::new();
+    for _ in 0..600 {
+        let response = api(Some(&secret)).await.unwrap();
+        if response.status() == StatusCode::OK {
+            body = response.bytes().await.unwrap().to_vec();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let latest = json(app.call("usage_statistics", &[]).await).await;
+    assert_eq!(
+        sha256_hex(&body),
+        latest["preview"]["summary"]["sha256"].as_str().unwrap()
+    );
+    let user = reqwest::Client::new()
+        .get(app.url("/api/v4/user"))
+        .bearer_auth(&profile_secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json(user).await["username"], "root");
+
+    // Only the digest is stored, and a revoked token no longer opens anything.
+    let stored: Vec<String> = sqlx::query_scalar("SELECT token_digest FROM personal_access_tokens")
+        .fetch_all(&app.db().await)
+        .await
+        .unwrap();
+    assert!(stored.iter().all(|d| d.len() == 64 && !d.contains(&secret)));
+    let id = reader["token"]["id"].as_i64().unwrap().to_string();
+    assert_eq!(
+        app.call("revoke_access_token", &[("id", &id)])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        api(Some(&secret)).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let tokens = json(app.call("access_tokens", &[]).await).await;
+    assert!(tokens.to_string().contains("revoked_at"));
+    assert!(
+        !tokens.to_string().contains(&secret),
+        "the list never shows a secret"
+    );
+
+    let refused = app.call("create_access_token", &[("name", "x")]).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_new_server_functions_are_for_administrators_only() {
+    let app = crate::support::spawn_app().await;
+    let calls: [(&str, &[(&str, &str)]); 10] = [
+        (
+            "update_setting",
+            &[("setting", "ServicePing"), ("enabled", "false")],
+        ),
+        ("send_now", &[]),
+        ("payload_history", &[]),
+        ("payload_detail", &[("id", "1")]),
+        ("payload_diff", &[("from", "1"), ("to", "2")]),
+        ("access_tokens", &[]),
+        (
+            "create_access_token",
+            &[("name", "x"), ("scopes[0]", "read_user")],
+        ),
+        ("revoke_access_token", &[("id", "1")]),
+        ("service_ping_notice", &[]),
+        ("dismiss_service_ping_notice", &[]),
+    ];
+    for (endpoint, args) in calls {
+        assert_eq!(
+            app.call(endpoint, args).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "{endpoint}"
+        );
+    }
+    app.stop().await.unwrap();
+}

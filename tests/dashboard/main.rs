@@ -1,0 +1,14 @@
+//! The dashboard's integration tests, in one binary: the real server over sockets and through
+//! its router, payload generation and storage, submission to a fake and to the real collector,
+//! the paid features, usage trends, and the demo platform's reseed.
+
+mod app;
+mod dashboard_submission;
+mod payload;
+mod registration_features;
+mod rollups;
+mod router;
+mod submission;
+mod support;
+mod usage_statistics;
+mod usage_trends;

@@ -1,0 +1,521 @@
+//! Sending payloads: the weekly job on a fixed clock against a fake collector (every failure mode
+//! retried at 8, 16 and 24 hours with nothing lost), against the real collector (exact bytes,
+//! no duplicate after a resend or a killed send), and silence when Service Ping is off.
+
+use std::time::Duration;
+
+use crate::support::Instance;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use service_ping::config::{Lock, Locks};
+use service_ping::db::Db;
+use service_ping::service_ping::schedule::{
+    self, RunOutcome, ScheduleDeps, WeeklySlot, load_state, run_once,
+};
+use service_ping::service_ping::submit::{CollectorClient, Stage, SubmitError};
+use service_ping::service_ping::{Trigger, TriggerKind, db as raw_usage_data, submit_now};
+use service_ping_protocol::hash::sha256_hex;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn slot_of(instance: &Instance) -> WeeklySlot {
+    WeeklySlot::for_instance(&instance.identity.uuid.to_string())
+}
+
+/// A minute after the instance's first weekly slot following 2026-11-25, with the job's state
+/// initialised the week before (as a running instance would have it).
+async fn first_slot(instance: &Instance, db: &Db, client: &CollectorClient) -> DateTime<Utc> {
+    let start: DateTime<Utc> = "2026-11-25T00:00:00Z".parse().unwrap();
+    let outcome = run_once(job(instance, db, client, "first"), start)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, RunOutcome::NotDue { .. }), "{outcome:?}");
+    slot_of(instance).next_after(start) + chrono::Duration::minutes(1)
+}
+
+fn job<'a>(
+    instance: &'a Instance,
+    db: &'a Db,
+    client: &'a CollectorClient,
+    owner: &'a str,
+) -> ScheduleDeps<'a> {
+    ScheduleDeps {
+        generation: instance.deps(db),
+        client,
+        owner,
+        jitter: Duration::ZERO,
+    }
+}
+
+fn client_for(url: &str, timeout_seconds: u32) -> CollectorClient {
+    CollectorClient::new(
+        Some(url.parse().unwrap()),
+        Duration::from_secs(u64::from(timeout_seconds)),
+    )
+    .unwrap()
+}
+
+fn hours(n: i64) -> chrono::Duration {
+    chrono::Duration::hours(n)
+}
+
+async fn attempts(db: &Db) -> Vec<(i64, String)> {
+    sqlx::query_as("SELECT raw_usage_data_id, status FROM service_ping_submissions ORDER BY id")
+        .fetch_all(db)
+        .await
+        .unwrap()
+}
+
+/// Runs the weekly job through one slot whose every send fails, checking the retries at 8, 16
+/// and 24 hours and that the same stored payload is tried each time.
+async fn every_attempt_fails(db: &Db, collector_url: &str, timeout_seconds: u32) {
+    let instance = Instance::new(db).await;
+    let client = client_for(collector_url, timeout_seconds);
+    let t0 = first_slot(&instance, db, &client).await;
+    let mut now = t0;
+    for (attempt, wait) in [8, 16, 24].into_iter().enumerate() {
+        let outcome = run_once(job(&instance, db, &client, "a"), now)
+            .await
+            .unwrap();
+        let RunOutcome::Failed { retry_at, .. } = outcome else {
+            panic!("attempt {attempt}: {outcome:?}");
+        };
+        assert_eq!(retry_at, Some(now + hours(wait)));
+        // Nothing happens before the retry is due.
+        let early = run_once(
+            job(&instance, db, &client, "a"),
+            now + hours(wait) - chrono::Duration::minutes(1),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(early, RunOutcome::NotDue { .. }), "{early:?}");
+        now += hours(wait);
+    }
+    let last = run_once(job(&instance, db, &client, "a"), now)
+        .await
+        .unwrap();
+    assert!(
+        matches!(last, RunOutcome::Failed { retry_at: None, .. }),
+        "{last:?}"
+    );
+    let tries = attempts(db).await;
+    assert_eq!(tries.len(), 4, "the first send and three retries");
+    assert!(
+        tries
+            .iter()
+            .all(|(id, status)| *id == tries[0].0 && status == "failed")
+    );
+    assert_eq!(load_state(db).await.unwrap().status, "gave_up");
+    // Nothing lost: the payload is still stored, unsent, and can be sent by hand.
+    let stored = raw_usage_data::find(db, tries[0].0).await.unwrap().unwrap();
+    assert!(stored.sent_at.is_none());
+}
+
+#[sqlx::test]
+async fn a_collector_answering_5xx_is_retried_at_8_16_and_24_hours(db: Db) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/usage_data"))
+        .respond_with(ResponseTemplate::new(503).set_body_json(json!({"reason": "maintenance"})))
+        .mount(&server)
+        .await;
+    every_attempt_fails(&db, &server.uri(), 5).await;
+    let errors = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == "/usage_ping_errors")
+        .count();
+    assert_eq!(errors, 4, "each failure is reported to /usage_ping_errors");
+}
+
+#[sqlx::test]
+async fn a_collector_that_times_out_is_retried(db: Db) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_secs(3)))
+        .mount(&server)
+        .await;
+    every_attempt_fails(&db, &server.uri(), 1).await;
+}
+
+#[sqlx::test]
+async fn a_refused_connection_is_retried(db: Db) {
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    every_attempt_fails(&db, &format!("http://127.0.0.1:{port}"), 5).await;
+}
+
+#[sqlx::test]
+async fn a_malformed_reply_is_a_failed_send(db: Db) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/usage_data"))
+        .respond_with(ResponseTemplate::new(201).set_body_string("<html>ok</html>"))
+        .mount(&server)
+        .await;
+    every_attempt_fails(&db, &server.uri(), 5).await;
+}
+
+#[sqlx::test]
+async fn a_reply_without_a_positive_usage_data_id_is_a_failed_send(db: Db) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/usage_data"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"conv_index": {"usage_data_id": 0}})),
+        )
+        .mount(&server)
+        .await;
+    every_attempt_fails(&db, &server.uri(), 5).await;
+}
+
+#[sqlx::test]
+async fn a_retry_that_succeeds_marks_the_payload_sent_and_reports_its_timings(db: Db) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/usage_data"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/usage_data"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"conv_index": {"usage_data_id": 77}})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+    let instance = Instance::new(&db).await;
+    let client = client_for(&server.uri(), 5);
+    let t0 = first_slot(&instance, &db, &client).await;
+    let first = run_once(job(&instance, &db, &client, "a"), t0)
+        .await
+        .unwrap();
+    assert!(matches!(first, RunOutcome::Failed { .. }));
+    let second = run_once(job(&instance, &db, &client, "a"), t0 + hours(8))
+        .await
+        .unwrap();
+    let RunOutcome::Sent {
+        payload_id,
+        usage_data_id,
+    } = second
+    else {
+        panic!("{second:?}")
+    };
+    assert_eq!(usage_data_id, 77);
+    let stored = raw_usage_data::find(&db, payload_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.usage_data_id, Some(77));
+    assert!(stored.sent_at.is_some());
+
+    let requests = server.received_requests().await.unwrap();
+    let sent: Vec<_> = requests
+        .iter()
+        .filter(|r| r.url.path() == "/usage_data")
+        .collect();
+    assert_eq!(sent.len(), 2);
+    let bytes = raw_usage_data::payload_bytes(&db, payload_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        sent.iter().all(|r| r.body == bytes),
+        "both attempts carry the stored bytes"
+    );
+    assert_eq!(
+        sent[0].headers.get("content-type").unwrap(),
+        "application/json"
+    );
+    let metadata = requests
+        .iter()
+        .find(|r| r.url.path() == "/usage_ping_metadata")
+        .expect("timings reported after the successful send");
+    let metadata: serde_json::Value = serde_json::from_slice(&metadata.body).unwrap();
+    assert_eq!(
+        metadata["metadata"]["uuid"],
+        instance.identity.uuid.to_string()
+    );
+    assert_eq!(
+        metadata["metadata"]["metrics"].as_array().unwrap().len() as i64,
+        stored.metrics_total
+    );
+    // The week is done: the next run waits for next week's slot.
+    let later = run_once(job(&instance, &db, &client, "a"), t0 + hours(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        later,
+        RunOutcome::NotDue {
+            next: slot_of(&instance).next_after(t0)
+        }
+    );
+}
+
+#[sqlx::test]
+async fn the_collector_receives_exactly_the_stored_bytes_once_a_week(db: Db) {
+    let collector = crate::support::spawn_collector(|_| {}).await;
+    let instance = Instance::new(&db).await;
+    let client = client_for(&collector.url("/"), 5);
+    let t0 = first_slot(&instance, &db, &client).await;
+    let mut sent = Vec::new();
+    // Three weeks, looking every 6 hours, with a restart (another owner) each week.
+    for step in 0..(3 * 28) {
+        let owner = format!("process-{}", step / 28);
+        if let RunOutcome::Sent { payload_id, .. } =
+            run_once(job(&instance, &db, &client, &owner), t0 + hours(6 * step))
+                .await
+                .unwrap()
+        {
+            sent.push(payload_id);
+        }
+    }
+    assert_eq!(sent.len(), 3, "one send a week");
+    assert_eq!(collector.ping_count().await, 3);
+    let received = service_ping_collector::db::recent_pings(&collector.db, 10)
+        .await
+        .unwrap();
+    for payload_id in sent {
+        let stored = raw_usage_data::find(&db, payload_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(received.iter().any(|r| r.sha256 == stored.sha256));
+        assert_eq!(
+            stored.sha256,
+            sha256_hex(
+                &raw_usage_data::payload_bytes(&db, payload_id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+            )
+        );
+    }
+}
+
+#[sqlx::test]
+async fn an_overdue_week_is_sent_once_on_start(db: Db) {
+    let collector = crate::support::spawn_collector(|_| {}).await;
+    let instance = Instance::new(&db).await;
+    let client = client_for(&collector.url("/"), 5);
+    let t0 = first_slot(&instance, &db, &client).await;
+    // The process was down for three weeks: on start, one send, not three.
+    let restart = t0 + chrono::Duration::days(20);
+    let first = run_once(job(&instance, &db, &client, "new"), restart)
+        .await
+        .unwrap();
+    assert!(matches!(first, RunOutcome::Sent { .. }), "{first:?}");
+    let again = run_once(job(&instance, &db, &client, "new"), restart + hours(1))
+        .await
+        .unwrap();
+    assert!(matches!(again, RunOutcome::NotDue { .. }), "{again:?}");
+    assert_eq!(collector.ping_count().await, 1);
+}
+
+#[sqlx::test]
+async fn a_resend_of_the_same_payload_stores_nothing_twice(db: Db) {
+    let collector = crate::support::spawn_collector(|_| {}).await;
+    let instance = Instance::new(&db).await;
+    let client = client_for(&collector.url("/"), 5);
+    let trigger = Trigger {
+        kind: TriggerKind::Cli,
+        account_id: None,
+    };
+    let sent = submit_now(instance.deps(&db), &client, trigger, &|_| {})
+        .await
+        .unwrap();
+    let again = service_ping::service_ping::submit::send_stored(
+        instance.deps(&db),
+        &client,
+        sent.payload_id,
+        trigger,
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.accepted.usage_data_id, sent.accepted.usage_data_id);
+    assert_eq!(again.accepted.http_status, 200);
+    assert_eq!(collector.ping_count().await, 1);
+}
+
+/// A collector in front of the real one that passes the ping on and then hangs, like a process
+/// killed after its request left but before it heard the answer.
+async fn hanging_proxy(target: String) -> String {
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/usage_data",
+        post(move |body: axum::body::Bytes| {
+            let target = target.clone();
+            async move {
+                reqwest::Client::new()
+                    .post(format!("{target}usage_data"))
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                ""
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}/")
+}
+
+#[sqlx::test]
+async fn a_process_killed_while_sending_leaves_exactly_one_ping_after_restart(db: Db) {
+    let collector = crate::support::spawn_collector(|_| {}).await;
+    let instance = Instance::new(&db).await;
+    let direct = client_for(&collector.url("/"), 5);
+    let t0 = first_slot(&instance, &db, &direct).await;
+
+    let through_proxy = client_for(&hanging_proxy(collector.url("/")).await, 30);
+    let killed = tokio::time::timeout(
+        Duration::from_secs(2),
+        run_once(job(&instance, &db, &through_proxy, "killed"), t0),
+    )
+    .await;
+    assert!(killed.is_err(), "the first process died mid-send");
+    assert_eq!(collector.ping_count().await, 1, "its ping had arrived");
+    assert_eq!(load_state(&db).await.unwrap().status, "sending");
+
+    // The restarted process must not send while the dead one's lease lasts…
+    let soon = run_once(job(&instance, &db, &direct, "restarted"), t0 + hours(1))
+        .await
+        .unwrap();
+    assert_eq!(soon, RunOutcome::LeaseHeld);
+    // …and afterwards resends that same payload, which the collector recognises.
+    let later = run_once(
+        job(&instance, &db, &direct, "restarted"),
+        t0 + hours(schedule::LEASE_HOURS + 1),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(later, RunOutcome::Sent { .. }), "{later:?}");
+    assert_eq!(
+        collector.ping_count().await,
+        1,
+        "exactly one ping at the collector"
+    );
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM raw_usage_data")
+            .fetch_one(&db)
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+/// Several simulated weeks, looking every 6 hours, with Service Ping off: no request at all.
+async fn silent_for_weeks(db: &Db, locks: Locks, stored_choice: bool) {
+    sqlx::query("UPDATE application_settings SET service_ping_enabled = $1")
+        .bind(stored_choice)
+        .execute(db)
+        .await
+        .unwrap();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"conv_index": {"usage_data_id": 1}})),
+        )
+        .mount(&server)
+        .await;
+    let instance = Instance::with_locks(db, locks).await;
+    let client = client_for(&server.uri(), 5);
+    let start: DateTime<Utc> = "2026-11-25T00:00:00Z".parse().unwrap();
+    for step in 0..(4 * 28) {
+        let outcome = run_once(job(&instance, db, &client, "a"), start + hours(6 * step))
+            .await
+            .unwrap();
+        assert_eq!(outcome, RunOutcome::Disabled);
+    }
+    let trigger = Trigger {
+        kind: TriggerKind::Manual,
+        account_id: None,
+    };
+    let refused = submit_now(instance.deps(db), &client, trigger, &|_: Stage| {}).await;
+    assert!(
+        matches!(refused, Err(SubmitError::Disabled(_))),
+        "{refused:?}"
+    );
+    assert!(server.received_requests().await.unwrap().is_empty());
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM raw_usage_data")
+            .fetch_one(db)
+            .await
+            .unwrap(),
+        0,
+        "nothing generated either"
+    );
+}
+
+#[sqlx::test]
+async fn with_service_ping_off_nothing_leaves_for_weeks(db: Db) {
+    silent_for_weeks(&db, Locks::default(), false).await;
+}
+
+#[sqlx::test]
+async fn do_not_track_silences_an_instance_that_chose_to_send(db: Db) {
+    let locks = Locks {
+        service_ping_enabled: Some(Lock {
+            value: false,
+            reason: "DO_NOT_TRACK is set in the environment".into(),
+        }),
+        ..Locks::default()
+    };
+    silent_for_weeks(&db, locks, true).await;
+}
+
+#[sqlx::test]
+async fn turning_service_ping_on_later_does_not_send_the_weeks_it_was_off(db: Db) {
+    let collector = crate::support::spawn_collector(|_| {}).await;
+    sqlx::query("UPDATE application_settings SET service_ping_enabled = FALSE")
+        .execute(&db)
+        .await
+        .unwrap();
+    let instance = Instance::new(&db).await;
+    let client = client_for(&collector.url("/"), 5);
+    let start: DateTime<Utc> = "2026-11-25T00:00:00Z".parse().unwrap();
+    let slot = slot_of(&instance);
+    let off_until = slot.next_after(slot.next_after(start)) + hours(1);
+    for step in 0..((off_until - start).num_hours() / 6) {
+        run_once(job(&instance, &db, &client, "a"), start + hours(6 * step))
+            .await
+            .unwrap();
+    }
+    // Still off half an hour after the second slot passed.
+    let off = run_once(
+        job(&instance, &db, &client, "a"),
+        off_until - chrono::Duration::minutes(30),
+    )
+    .await
+    .unwrap();
+    assert_eq!(off, RunOutcome::Disabled);
+    sqlx::query("UPDATE application_settings SET service_ping_enabled = TRUE")
+        .execute(&db)
+        .await
+        .unwrap();
+    let outcome = run_once(job(&instance, &db, &client, "a"), off_until)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        RunOutcome::NotDue {
+            next: slot.next_after(off_until)
+        }
+    );
+    assert_eq!(collector.ping_count().await, 0);
+}

@@ -1,0 +1,212 @@
+//! Starting the real application for tests: on port 0, with a temporary data directory.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use service_ping::config::{Locks, Settings};
+use service_ping::server::Application;
+use tokio::sync::oneshot;
+
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub data_dir: tempfile::TempDir,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub fn settings(data_dir: &std::path::Path) -> Settings {
+    let mut settings = Settings {
+        data_dir: data_dir.to_owned(),
+        ..Settings::default()
+    };
+    settings.server.listen = "127.0.0.1:0".parse().unwrap();
+    settings.service_ping.metrics_dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("metrics");
+    settings
+}
+
+/// Builds the application (not serving) for router tests.
+pub async fn build_app() -> (Application, tempfile::TempDir) {
+    let data_dir = tempfile::tempdir().unwrap();
+    let app = Application::build(settings(data_dir.path()), Locks::default())
+        .await
+        .unwrap();
+    (app, data_dir)
+}
+
+/// Starts the real server on a free port; it stops when the `TestApp` is stopped or dropped.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_, _| {}).await
+}
+
+/// Starts the real server after `configure` adjusted its settings and locks.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings, &mut Locks)) -> TestApp {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut settings = settings(data_dir.path());
+    let mut locks = Locks::default();
+    configure(&mut settings, &mut locks);
+    let app = Application::build(settings, locks).await.unwrap();
+    let address = app.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    TestApp {
+        address,
+        data_dir,
+        client,
+        stop: Some(stop),
+        task: Some(task),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    pub fn root_password(&self) -> String {
+        let text =
+            std::fs::read_to_string(self.data_dir.path().join("initial_root_password")).unwrap();
+        service_ping::auth::sign_in::parse_initial_password(&text)
+            .unwrap()
+            .to_string()
+    }
+
+    /// Calls a server function the way the browser's server-fn client does.
+    pub async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url(&format!("/api/{endpoint}")))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn sign_in_as_root(&self) -> reqwest::Response {
+        let password = self.root_password();
+        self.call("sign_in", &[("login", "root"), ("password", &password)])
+            .await
+    }
+
+    /// A pool on the server's database, to look at what it stored.
+    pub async fn db(&self) -> service_ping::db::Db {
+        let url = format!(
+            "sqlite://{}",
+            self.data_dir.path().join("service-ping.sqlite3").display()
+        );
+        service_ping_database::connect_url(&url.into(), 1)
+            .await
+            .unwrap()
+    }
+
+    /// Stops the server the way SIGTERM does and waits for it to finish.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap().await.unwrap()
+    }
+}
+
+/// A real collector on a free port with its own temporary data directory.
+pub struct TestCollector {
+    pub address: SocketAddr,
+    pub data_dir: tempfile::TempDir,
+    pub db: service_ping::db::Db,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+/// Starts a collector; `configure` adjusts its settings (limits) first.
+pub async fn spawn_collector(configure: impl FnOnce(&mut Settings)) -> TestCollector {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut settings = settings(data_dir.path());
+    configure(&mut settings);
+    let collector = service_ping_collector::Collector::build(&settings.collector_config())
+        .await
+        .unwrap();
+    let address = collector.local_addr();
+    let db = collector.state().db.clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(collector.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    TestCollector {
+        address,
+        data_dir,
+        db,
+        stop: Some(stop),
+    }
+}
+
+impl TestCollector {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    /// Rows in `usage_data`.
+    pub async fn ping_count(&self) -> i64 {
+        service_ping_collector::db::counts(&self.db)
+            .await
+            .unwrap()
+            .0
+    }
+}
+
+impl Drop for TestCollector {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// What generating a payload needs, for tests that work on a database directly: the identity,
+/// the repository's metric dictionary, and the instance settings and locks.
+pub struct Instance {
+    pub identity: service_ping::instance::InstanceIdentity,
+    pub dictionary: service_ping_engine::Dictionary,
+    pub settings: service_ping::config::InstanceSettings,
+    pub locks: Locks,
+}
+
+impl Instance {
+    pub async fn new(db: &service_ping::db::Db) -> Self {
+        Self::with_locks(db, Locks::default()).await
+    }
+
+    pub async fn with_locks(db: &service_ping::db::Db, locks: Locks) -> Self {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("metrics");
+        Self {
+            identity: service_ping::instance::load_or_create(db, chrono::Utc::now())
+                .await
+                .unwrap(),
+            dictionary: service_ping_engine::catalog::load_checked(&dir, db)
+                .await
+                .unwrap(),
+            settings: service_ping::config::InstanceSettings {
+                hostname: Some("devops.example.test".into()),
+                ..Default::default()
+            },
+            locks,
+        }
+    }
+
+    pub fn deps<'a>(
+        &'a self,
+        db: &'a service_ping::db::Db,
+    ) -> service_ping::service_ping::GenerationDeps<'a> {
+        service_ping::service_ping::GenerationDeps {
+            db,
+            dictionary: &self.dictionary,
+            identity: &self.identity,
+            instance: &self.settings,
+            locks: &self.locks,
+            vendor_key: None,
+        }
+    }
+}
