@@ -14,7 +14,7 @@ DATA_DIR ?= data
 LISTEN ?= 127.0.0.1:3000
 COLLECTOR_LISTEN ?= 127.0.0.1:3002
 
-.PHONY: run test tools test-tools build fmt-check clippy unit-test e2e clean-data
+.PHONY: run test tools test-tools build site fmt-check clippy unit-test e2e clean-data
 
 ## Build the release and run the dashboard on http://$(LISTEN) with its data in ./$(DATA_DIR),
 ## and a local collector on http://$(COLLECTOR_LISTEN) that the instance sends to.
@@ -22,8 +22,11 @@ run: tools build
 	scripts/run-demo.sh $(BIN) $(DATA_DIR) $(LISTEN) $(COLLECTOR_LISTEN)
 
 ## Everything CI checks, from a machine that has only rustup, Node and apt.
-# The release build comes last before the browser tests, so they run the binary it made.
-test: test-tools fmt-check clippy unit-test build e2e
+# The browser tests run the server binary that `unit-test` built: Cargo builds a package's binary
+# for its integration tests, with the same dependency features as the tests, so the server's
+# dependency tree is compiled once (a plain release build, without the tests' features, would
+# compile most of it a second time). `site` adds the browser bundle and the stylesheet.
+test: test-tools fmt-check clippy unit-test site e2e
 
 tools:
 	scripts/install-tools.sh
@@ -34,17 +37,21 @@ test-tools:
 build:
 	cargo leptos build --release
 
+site:
+	cargo leptos build --release --frontend-only
+
 fmt-check:
 	cargo fmt --all -- --check
 
-# Every crate of the workspace, and the dashboard's browser bundle.
+# Every crate of the workspace on the server, and the browser bundle (the dashboard's `hydrate`
+# build and its wasm entry crate, which only builds for wasm32).
 clippy:
-	cargo clippy --workspace --all-targets --features service-ping/ssr -- -D warnings
-	cargo clippy -p service-ping --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy --workspace --exclude service-ping-hydrate --all-targets --features service-ping/ssr -- -D warnings
+	cargo clippy -p service-ping -p service-ping-hydrate --lib --features service-ping/hydrate --target wasm32-unknown-unknown -- -D warnings
 
 # Release profile, so the test build reuses the dependencies `build` just compiled.
 unit-test:
-	cargo test --release --workspace --features service-ping/ssr
+	cargo test --release --workspace --exclude service-ping-hydrate --features service-ping/ssr
 
 e2e:
 	cd end2end && SERVICE_PING_BIN=$(BIN) npx playwright test

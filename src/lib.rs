@@ -48,15 +48,3 @@ pub mod instance;
 pub mod server;
 #[cfg(feature = "ssr")]
 pub mod state;
-
-/// Entry point of the browser bundle: takes over the server-rendered page.
-#[cfg(feature = "hydrate")]
-#[wasm_bindgen::prelude::wasm_bindgen]
-pub fn hydrate() {
-    console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
-    // Marks the page as interactive, for people's tools and for the browser tests.
-    if let Some(body) = leptos::prelude::document().body() {
-        let _ = body.set_attribute("data-hydrated", "true");
-    }
-}
