@@ -3,6 +3,10 @@
 //! the paid features, usage trends, and the demo platform's reseed.
 
 mod app;
+/// The collector crate's test support (a real collector on a free port), shared rather than copied.
+#[path = "../../crates/collector/tests/collector/support.rs"]
+#[allow(dead_code)]
+mod collector_support;
 mod dashboard_submission;
 mod payload;
 mod registration_features;

@@ -1,12 +1,14 @@
 //! The demo platform's reseed and the engine's rollups: a reseed leaves no trigger and no
-//! rollup row behind it (so its rows do not each leave a mark), and the next evaluation
+//! rollup row behind it (so its rows do not each leave a mark), and the next generation
 //! rebuilds them from the rows.
 
 use chrono::{TimeZone, Utc};
 use service_ping::db::Db;
-use service_ping_engine::evaluate::evaluate;
+use service_ping::service_ping::generate::generate;
+use service_ping_engine::Strategy;
 use service_ping_engine::rollup::Plan;
-use service_ping_engine::{Dictionary, Facts, Strategy};
+
+use crate::support::Instance;
 
 /// The rollup triggers and rollup rows in the database.
 async fn rollup_traces(db: &Db) -> (i64, i64) {
@@ -19,47 +21,24 @@ async fn rollup_traces(db: &Db) -> (i64, i64) {
     .unwrap()
 }
 
-fn issue_count_dictionary() -> (tempfile::TempDir, Dictionary) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("issues.yml"),
-        "key_path: counts.issues\ndescription: test metric\nproduct_group: test\nvalue_type: number\n\
-         status: active\ntime_frame: all\ndata_source: database\ndata_category: operational\n\
-         instrumentation_class: CountMetric\noptions:\n  table: issues\ntier: [free]\nmilestone: \"1.0\"\n",
-    )
-    .unwrap();
-    let dictionary = Dictionary::load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
-    (dir, dictionary)
-}
-
-async fn issue_count(db: &Db, dictionary: &Dictionary) -> i64 {
-    let facts = Facts {
-        uuid: "11111111-2222-4333-8444-555555555555".into(),
-        hostname: "devops.example.test".into(),
-        version: "0.1.0".into(),
-        installation_type: "test".into(),
-        edition: "EE Free".into(),
-        database_adapter: "sqlite".into(),
-        database_version: "3".into(),
-        operating_system: "debian-12".into(),
-        service_ping_enabled: true,
-        include_optional_data: true,
-        collected_data_categories: vec!["standard".into(), "operational".into()],
-        license: None,
-    };
-    let plan = Plan::new(&dictionary.definitions);
-    let definitions: Vec<_> = dictionary.definitions.iter().collect();
+/// `counts.issues` of a payload generated from the rollups.
+async fn issue_count(db: &Db, instance: &Instance) -> i64 {
+    let plan = Plan::new(&instance.dictionary.definitions);
     let recorded_at = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
-    let outcomes = evaluate(
-        db,
-        &definitions,
-        &facts,
+    let payload = generate(
+        instance.deps(db),
         recorded_at,
         Strategy::Rollup(&plan),
         &|_, _| {},
     )
-    .await;
-    outcomes[0].value.as_i64().unwrap()
+    .await
+    .unwrap();
+    payload
+        .outcomes
+        .iter()
+        .find(|o| o.key_path == "counts.issues")
+        .and_then(|o| o.value.as_i64())
+        .unwrap()
 }
 
 #[sqlx::test]
@@ -71,12 +50,12 @@ async fn a_reseed_drops_the_rollups_and_the_next_evaluation_rebuilds_them(db: Db
     service_ping::platform::seed::seed(&db, 1, anchor, false)
         .await
         .unwrap();
-    let (_dir, dictionary) = issue_count_dictionary();
-    issue_count(&db, &dictionary).await;
+    let instance = Instance::new(&db).await;
+    issue_count(&db, &instance).await;
     assert_ne!(
         rollup_traces(&db).await,
         (0, 0),
-        "the evaluation built rollups"
+        "the generation built rollups"
     );
     service_ping::platform::seed::seed(&db, 1, anchor, true)
         .await
@@ -86,5 +65,5 @@ async fn a_reseed_drops_the_rollups_and_the_next_evaluation_rebuilds_them(db: Db
         (0, 0),
         "no trigger fired for the seeded rows"
     );
-    assert!(issue_count(&db, &dictionary).await > 100);
+    assert!(issue_count(&db, &instance).await > 100);
 }

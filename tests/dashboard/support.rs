@@ -113,57 +113,9 @@ impl TestApp {
     }
 }
 
-/// A real collector on a free port with its own temporary data directory.
-pub struct TestCollector {
-    pub address: SocketAddr,
-    pub data_dir: tempfile::TempDir,
-    pub db: service_ping::db::Db,
-    stop: Option<oneshot::Sender<()>>,
-}
-
-/// Starts a collector; `configure` adjusts its settings (limits) first.
-pub async fn spawn_collector(configure: impl FnOnce(&mut Settings)) -> TestCollector {
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut settings = settings(data_dir.path());
-    configure(&mut settings);
-    let collector = service_ping_collector::Collector::build(&settings.collector_config())
-        .await
-        .unwrap();
-    let address = collector.local_addr();
-    let db = collector.state().db.clone();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(collector.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
-    TestCollector {
-        address,
-        data_dir,
-        db,
-        stop: Some(stop),
-    }
-}
-
-impl TestCollector {
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.address, path)
-    }
-
-    /// Rows in `usage_data`.
-    pub async fn ping_count(&self) -> i64 {
-        service_ping_collector::db::counts(&self.db)
-            .await
-            .unwrap()
-            .0
-    }
-}
-
-impl Drop for TestCollector {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
+/// A real collector on a free port with its own temporary data directory: the collector's own
+/// test support.
+pub use crate::collector_support::spawn_collector;
 
 /// What generating a payload needs, for tests that work on a database directly: the identity,
 /// the repository's metric dictionary, and the instance settings and locks.
