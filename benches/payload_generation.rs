@@ -48,7 +48,8 @@ async fn main() -> anyhow::Result<()> {
     let db = db::connect_and_migrate(&settings).await?;
     let identity = service_ping::instance::load_or_create(&db, Utc::now()).await?;
     let dictionary =
-        service_ping_engine::catalog::load_checked(&settings.service_ping.metrics_dir, &db).await?;
+        service_ping::service_ping::load_dictionary(&settings.service_ping.metrics_dir, &db)
+            .await?;
     let locks = Locks::default();
     let deps = GenerationDeps {
         db: &db,

@@ -22,6 +22,15 @@ fn presented_token(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
+/// Whether a token with this stored expiry has expired at `now`. An expiry that cannot be read
+/// counts as expired: a token is refused rather than trusted forever.
+fn is_expired(expires_at: Option<&str>, now: chrono::DateTime<Utc>) -> bool {
+    expires_at.is_some_and(|text| match chrono::DateTime::parse_from_rfc3339(text) {
+        Ok(at) => at <= now,
+        Err(_) => true,
+    })
+}
+
 /// The token's record and its owner, when the token is valid and carries `scope`.
 async fn authorize(
     state: &AppState,
@@ -33,12 +42,7 @@ async fn authorize(
         .await?
         .ok_or(AppError::Unauthorized)?;
     let now = Utc::now();
-    let expired = record
-        .expires_at
-        .as_deref()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .is_some_and(|t| t <= now);
-    if record.revoked_at.is_some() || expired {
+    if record.revoked_at.is_some() || is_expired(record.expires_at.as_deref(), now) {
         return Err(AppError::Unauthorized);
     }
     let owner = crate::auth::db::find_by_id(&state.db, record.account_id)
@@ -97,4 +101,20 @@ pub async fn current_user(
         "is_admin": owner.is_admin,
     }))
     .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_expired;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn an_unreadable_expiry_counts_as_expired() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap();
+        assert!(!is_expired(None, now));
+        assert!(!is_expired(Some("2026-12-01T00:00:00.000Z"), now));
+        assert!(is_expired(Some("2026-11-30T12:00:00.000Z"), now));
+        assert!(is_expired(Some("next tuesday"), now));
+        assert!(is_expired(Some(""), now));
+    }
 }

@@ -92,36 +92,64 @@ pub async fn record_sign_in(db: &Db, id: i64, now: DateTime<Utc>) -> Result<(), 
         .map(|_| ())
 }
 
-/// Failed attempts for `subject` since `since`, and the oldest of them (it decides when the
-/// window frees up).
-#[tracing::instrument(skip_all, err)]
-pub async fn failures_since(
-    db: &Db,
-    subject: &str,
-    since: DateTime<Utc>,
-) -> Result<(i64, Option<DateTime<Utc>>), sqlx::Error> {
-    sqlx::query_as("SELECT COUNT(*), MIN(failed_at) FROM sign_in_failures WHERE subject = $1 AND failed_at > $2")
-        .bind(subject)
-        .bind(since)
-        .fetch_one(db)
-        .await
+/// What reserving a sign-in attempt found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reservation {
+    /// The attempt is counted as a failure (rows `ids`) until it succeeds.
+    Reserved(Vec<i64>),
+    /// A subject is at its limit; its oldest failure in the window frees a place.
+    Throttled { oldest: Option<DateTime<Utc>> },
 }
 
+/// Counts an attempt against every `(subject, limit)` before its password is checked (the oldest
+/// failure decides when the window frees up), in one write transaction: parallel attempts take their turn, so no more than a subject's limit of
+/// passwords are ever checked within the window. Nothing is recorded when a subject is over its
+/// limit.
 #[tracing::instrument(skip_all, err)]
-pub async fn record_failure(
+pub async fn reserve_attempt(
     db: &Db,
-    subjects: &[&str],
+    subjects: &[(&str, u32)],
+    since: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+) -> Result<Reservation, sqlx::Error> {
     let mut tx = crate::db::begin_write(db).await?;
-    for subject in subjects {
-        sqlx::query("INSERT INTO sign_in_failures (subject, failed_at) VALUES ($1, $2)")
-            .bind(subject)
-            .bind(now)
-            .execute(&mut *tx)
+    for (subject, limit) in subjects {
+        let (failures, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(failed_at) FROM sign_in_failures WHERE subject = $1 AND failed_at > $2",
+        )
+        .bind(subject)
+        .bind(since)
+        .fetch_one(&mut *tx)
+        .await?;
+        if failures >= i64::from(*limit) {
+            return Ok(Reservation::Throttled { oldest });
+        }
+    }
+    let mut ids = Vec::with_capacity(subjects.len());
+    for (subject, _) in subjects {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO sign_in_failures (subject, failed_at) VALUES ($1, $2) RETURNING id",
+        )
+        .bind(subject)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        ids.push(id);
+    }
+    tx.commit().await?;
+    Ok(Reservation::Reserved(ids))
+}
+
+/// Takes back the failures an attempt reserved, once it succeeded.
+#[tracing::instrument(skip_all, err)]
+pub async fn release_attempt(db: &Db, ids: &[i64]) -> Result<(), sqlx::Error> {
+    for id in ids {
+        sqlx::query("DELETE FROM sign_in_failures WHERE id = $1")
+            .bind(id)
+            .execute(db)
             .await?;
     }
-    tx.commit().await
+    Ok(())
 }
 
 /// Forgets an account's failures after a successful sign-in, and every failure older than

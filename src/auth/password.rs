@@ -1,4 +1,8 @@
-//! Argon2id password hashing. Hashing is deliberately slow, so it runs on the blocking pool.
+//! Argon2id password hashing. Hashing is deliberately slow, so it runs on the blocking pool,
+//! and at most as many at once as there are cores: each run takes about 19 MiB, and more at once
+//! would only queue on the CPU while holding their memory.
+
+use std::sync::LazyLock;
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
@@ -11,8 +15,15 @@ use secrecy::{ExposeSecret, SecretString};
 /// login that matches no account, so response times do not reveal which logins exist.
 const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2VydmljZXBpbmdkZWNveQ$0pTXbCv1zYKhUUvTd+fBDl8nN3vprtA/xNb9IaZ6Q4M";
 
+/// The permits for hashing at once: one per core. A process-wide bound, like the CPU it guards.
+static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    tokio::sync::Semaphore::new(cores)
+});
+
 /// Hashes a password with argon2id and a random salt.
 pub async fn hash(password: SecretString) -> anyhow::Result<String> {
+    let _permit = HASHING.acquire().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -26,6 +37,7 @@ pub async fn hash(password: SecretString) -> anyhow::Result<String> {
 /// True when `password` matches `stored` (a PHC string). `None` verifies against a decoy
 /// and returns false.
 pub async fn verify(password: SecretString, stored: Option<String>) -> anyhow::Result<bool> {
+    let _permit = HASHING.acquire().await?;
     tokio::task::spawn_blocking(move || {
         let real = stored.is_some();
         let stored = stored.unwrap_or_else(|| DECOY_HASH.to_string());

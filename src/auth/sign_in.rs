@@ -14,9 +14,12 @@ use crate::error::AppError;
 /// GitLab's wording: it does not say which half was wrong.
 pub const INVALID_CREDENTIALS: &str = "Invalid login or password.";
 
-/// Checks a login (username or email) and password, honouring the throttle. Every failure is
-/// recorded against both the account name and the client address. Refusals are the client's
-/// doing (a wrong password, the throttle), so they are logged as warnings, not errors.
+/// Checks a login (username or email) and password, honouring the throttle. An attempt is
+/// counted against the account (its username and email are one account; a login that names no
+/// account is counted under that login) and the client address *before* the password is checked,
+/// so parallel attempts cannot get more guesses than the limit; a successful one takes its
+/// count back. Refusals are the client's doing (a wrong password, the throttle), so they are
+/// logged as warnings, not errors.
 #[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn authenticate(
     db: &Db,
@@ -32,59 +35,42 @@ pub async fn authenticate(
             "Enter your username or email and your password.".into(),
         ));
     }
-    let account_subject = format!("account:{}", login.to_lowercase());
+    let account = db::find_by_login(db, login).await?;
+    let account_subject = match &account {
+        Some(account) => format!("account:{}", account.id),
+        None => format!("login:{}", login.to_lowercase()),
+    };
     let address_subject = format!("address:{address}");
     let window = Duration::minutes(i64::from(limits.window_minutes));
-    ensure_not_throttled(
-        db,
-        &account_subject,
-        limits.max_failures_per_account,
-        window,
-        now,
-    )
-    .await?;
-    ensure_not_throttled(
-        db,
-        &address_subject,
-        limits.max_failures_per_address,
-        window,
-        now,
-    )
-    .await?;
-
-    let account = db::find_by_login(db, login).await?;
+    let subjects = [
+        (account_subject.as_str(), limits.max_failures_per_account),
+        (address_subject.as_str(), limits.max_failures_per_address),
+    ];
+    let reserved = match db::reserve_attempt(db, &subjects, now - window, now).await? {
+        db::Reservation::Reserved(ids) => ids,
+        db::Reservation::Throttled { oldest } => return Err(throttled(oldest, window, now)),
+    };
     let stored_hash = account.as_ref().map(|a| a.password_hash.clone());
     let matches = password::verify(password_attempt, stored_hash).await?;
     match account {
         Some(account) if matches && account.is_active() => {
+            db::release_attempt(db, &reserved).await?;
             db::clear_failures(db, &account_subject, now - window).await?;
             db::record_sign_in(db, account.id, now).await?;
             Ok(account)
         }
-        _ => {
-            db::record_failure(db, &[&account_subject, &address_subject], now).await?;
-            Err(AppError::Validation(INVALID_CREDENTIALS.into()))
-        }
+        _ => Err(AppError::Validation(INVALID_CREDENTIALS.into())),
     }
 }
 
-async fn ensure_not_throttled(
-    db: &Db,
-    subject: &str,
-    max_failures: u32,
-    window: Duration,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    let (failures, oldest) = db::failures_since(db, subject, now - window).await?;
-    if failures < i64::from(max_failures) {
-        return Ok(());
-    }
+/// The refusal while a subject is at its limit: when its oldest failure leaves the window.
+fn throttled(oldest: Option<DateTime<Utc>>, window: Duration, now: DateTime<Utc>) -> AppError {
     let frees_at = oldest.unwrap_or(now) + window;
     let minutes = ((frees_at - now).num_seconds() + 59).div_euclid(60).max(1);
-    Err(AppError::TooManyRequests(format!(
+    AppError::TooManyRequests(format!(
         "Too many failed sign-in attempts. Try again in {minutes} minute{}.",
         if minutes == 1 { "" } else { "s" }
-    )))
+    ))
 }
 
 /// Input for [`create_account`], checked before anything is stored.
@@ -189,17 +175,25 @@ fn initial_password_text(password: &SecretString) -> String {
     )
 }
 
-/// Writes `contents` to a file only its owner can read.
+/// Writes `contents` to a new file only its owner can read. Whatever was at the path (an old
+/// file with a wider mode, or a symbolic link pointing elsewhere) is removed first, not written
+/// through: the file is created exclusively, so its mode is 0600 and nothing else receives the
+/// secret.
 async fn write_private_file(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let path = path.to_owned();
     let contents = contents.to_owned();
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                anyhow::bail!("replacing {}: {e}", path.display())
+            }
+            _ => {}
+        }
         let mut file = std::fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(0o600)
             .open(&path)
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;

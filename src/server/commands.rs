@@ -53,8 +53,7 @@ impl Instance {
         let db = open_database(settings).await?;
         let identity = crate::instance::load_or_create(&db, Utc::now()).await?;
         let dictionary =
-            service_ping_engine::catalog::load_checked(&settings.service_ping.metrics_dir, &db)
-                .await?;
+            crate::service_ping::load_dictionary(&settings.service_ping.metrics_dir, &db).await?;
         Ok(Self {
             db,
             identity,

@@ -44,8 +44,7 @@ impl Application {
         let db = db::connect_and_migrate(&settings).await?;
         let identity = instance::load_or_create(&db, Utc::now()).await?;
         let dictionary =
-            service_ping_engine::catalog::load_checked(&settings.service_ping.metrics_dir, &db)
-                .await?;
+            crate::service_ping::load_dictionary(&settings.service_ping.metrics_dir, &db).await?;
         tracing::info!(
             metrics = dictionary.definitions.len(),
             "metric dictionary loaded"
@@ -124,18 +123,8 @@ impl Application {
             axum::serve(self.listener, app)
                 .with_graceful_shutdown(async move { stop.cancelled().await })
         };
-        let session_cleanup = {
-            let stop = stop.clone();
-            let store = self.session_store;
-            async move {
-                tokio::select! {
-                    result = store.continuously_delete_expired(std::time::Duration::from_secs(300)) => result.map_err(anyhow::Error::msg),
-                    () = stop.cancelled() => Ok(()),
-                }
-            }
-        };
         let mut server = tokio::spawn(server.into_future());
-        let mut cleanup = tokio::spawn(session_cleanup);
+        let mut cleanup = tokio::spawn(delete_expired_sessions(self.session_store, stop.clone()));
         let mut weekly = tokio::spawn(crate::service_ping::schedule::run_forever(
             self.state.clone(),
             stop.clone(),
@@ -153,17 +142,32 @@ impl Application {
         tokio::select! {
             () = shutdown => tracing::info!("shutdown requested"),
             result = &mut server => log_task_end("web server", result),
-            result = &mut cleanup => log_task_end("session cleanup", result.map(|r| r.map_err(std::io::Error::other))),
+            result = &mut cleanup => log_task_end("session cleanup", result.map(Ok)),
             result = &mut weekly => log_task_end("weekly Service Ping", result.map(Ok)),
             result = &mut trends => log_task_end("usage trends", result.map(Ok)),
             result = &mut rollups => log_task_end("metric rollups", result.map(Ok)),
         }
         stop.cancel();
-        let (server, cleanup, _, _, _) = tokio::join!(server, cleanup, weekly, trends, rollups);
+        let (server, _, _, _, _) = tokio::join!(server, cleanup, weekly, trends, rollups);
         server.context("web server task")??;
-        cleanup.context("session cleanup task")??;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Deletes expired sessions every five minutes until `stop`. A failure (the database busy
+/// during a reseed, say) is logged and the next round comes as usual: a periodic task never
+/// takes the server down.
+async fn delete_expired_sessions(store: SqliteStore, stop: CancellationToken) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        if let Err(error) = store.delete_expired().await {
+            tracing::warn!(%error, "deleting expired sessions failed; trying again in 5 minutes");
+        }
     }
 }
 

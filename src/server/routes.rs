@@ -8,6 +8,7 @@ use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -21,6 +22,12 @@ use crate::state::AppState;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "_service_ping_session";
+
+/// The largest request body the dashboard reads. Its server functions and forms carry short
+/// text (the largest is a license, at most 16 KiB, or an announcement); it has no uploads. A
+/// larger body is refused with 413 before any of it is read when its length is declared, and as
+/// soon as it passes the limit when it is not.
+pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
 /// All routes, with their layers.
 pub fn router(state: AppState, session_store: SqliteStore) -> Router {
@@ -56,6 +63,10 @@ pub fn router(state: AppState, session_store: SqliteStore) -> Router {
             security::require_session_for_admin_pages,
         ))
         .layer(session_layer(&state.settings, session_store))
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
+        .layer(axum::middleware::from_fn(
+            service_ping_web::refuse_cross_site_writes,
+        ))
         .with_state(state);
     service_ping_web::with_security_headers(pages).layer(TraceLayer::new_for_http().make_span_with(
         |request: &Request<_>| {

@@ -11,3 +11,12 @@ pub mod submit;
 
 pub use generate::{GenerationDeps, Trigger, TriggerKind, generate_and_store};
 pub use submit::{CollectorClient, SubmitError, submit_now};
+
+/// Loads the metric dictionary in `dir` and checks it against the database: every table and
+/// column it names must exist, and be one of the platform's tables.
+pub async fn load_dictionary(
+    dir: &std::path::Path,
+    db: &crate::db::Db,
+) -> anyhow::Result<service_ping_engine::Dictionary> {
+    service_ping_engine::catalog::load_checked(dir, db, crate::platform::TABLES).await
+}

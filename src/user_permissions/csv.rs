@@ -75,10 +75,11 @@ pub async fn download(
         .into_response())
 }
 
-/// RFC 4180 quoting; a leading `=`, `+`, `-` or `@` is prefixed with `'` so a spreadsheet does
-/// not run a name as a formula.
+/// RFC 4180 quoting; a leading `=`, `+`, `-`, `@`, tab or carriage return (OWASP's list of what
+/// spreadsheets read as the start of a formula) is prefixed with `'` so a spreadsheet does not
+/// run a name as a formula.
 fn escape(field: &str) -> String {
-    let field = if field.starts_with(['=', '+', '-', '@']) {
+    let field = if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{field}")
     } else {
         field.to_string()
@@ -100,5 +101,7 @@ mod tests {
         assert_eq!(escape("O'Brien, Pat"), "\"O'Brien, Pat\"");
         assert_eq!(escape("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(escape("=SUM(A1)"), "'=SUM(A1)");
+        assert_eq!(escape("\t=SUM(A1)"), "'\t=SUM(A1)");
+        assert_eq!(escape("\r=SUM(A1)"), "\"'\r=SUM(A1)\"");
     }
 }

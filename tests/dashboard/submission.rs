@@ -175,6 +175,50 @@ async fn a_reply_without_a_positive_usage_data_id_is_a_failed_send(db: Db) {
     every_attempt_fails(&db, &server.uri(), 5).await;
 }
 
+#[tokio::test]
+async fn a_redirect_is_a_failed_send_and_the_payload_goes_nowhere_else() {
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"conv_index": {"usage_data_id": 7}})),
+        )
+        .mount(&elsewhere)
+        .await;
+    let collector = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/usage_data"))
+        .respond_with(ResponseTemplate::new(307).insert_header(
+            "location",
+            format!("{}/usage_data", elsewhere.uri()).as_str(),
+        ))
+        .mount(&collector)
+        .await;
+    let client = client_for(&collector.uri(), 5);
+    let error = client
+        .send_usage_data(b"{\"uuid\": \"u\"}".to_vec())
+        .await
+        .unwrap_err();
+    assert_eq!(error.http_status(), Some(307), "{error}");
+    assert!(
+        elsewhere.received_requests().await.unwrap().is_empty(),
+        "the payload was re-posted to the redirect's target"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_larger_than_the_cap_is_a_failed_send() {
+    let collector = MockServer::start().await;
+    let padded = json!({"conv_index": {"usage_data_id": 7}, "padding": "x".repeat(1 << 20)});
+    Mock::given(method("POST"))
+        .and(path("/usage_data"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(padded))
+        .mount(&collector)
+        .await;
+    let client = client_for(&collector.uri(), 5);
+    let error = client.send_usage_data(b"{}".to_vec()).await.unwrap_err();
+    assert!(error.to_string().contains("larger than"), "{error}");
+}
+
 #[sqlx::test]
 async fn a_retry_that_succeeds_marks_the_payload_sent_and_reports_its_timings(db: Db) {
     let server = MockServer::start().await;

@@ -137,7 +137,7 @@ impl Instance {
             identity: service_ping::instance::load_or_create(db, chrono::Utc::now())
                 .await
                 .unwrap(),
-            dictionary: service_ping_engine::catalog::load_checked(&dir, db)
+            dictionary: service_ping::service_ping::load_dictionary(&dir, db)
                 .await
                 .unwrap(),
             settings: service_ping::config::InstanceSettings {

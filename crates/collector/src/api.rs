@@ -19,17 +19,15 @@ use crate::db::{self, Source, Stored};
 use crate::refusal::Refusal;
 use crate::state::CollectorState;
 
-/// The body, or why it could not be read (too large, most likely).
-fn read_body(
-    state: &CollectorState,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Bytes, Refusal> {
+/// The largest metadata or error document accepted: a few hundred bytes per metric, for
+/// thousands of metrics. (A ping may be `collector.max_body_bytes`.)
+pub const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
+
+/// The body, or why it could not be read (over `limit`, most likely).
+fn read_body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, Refusal> {
     body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Rejection::TooLarge {
-                limit: state.limits.max_body_bytes,
-            }
-            .into()
+            Rejection::TooLarge { limit }.into()
         } else {
             Refusal::new(rejection.status(), rejection.body_text())
         }
@@ -104,24 +102,29 @@ pub async fn receive_usage_data(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Refusal> {
-    let body = read_body(&state, body)?;
+    let body = read_body(body, state.limits.max_body_bytes)?;
     require_json(&headers)?;
     let (status, id) = ingest(&state, body, Source::Api).await?;
     let score = state.score_of(id).await.map_err(Refusal::internal)?;
     Ok(accepted(status, devops_score::conv_index(&score, id)))
 }
 
-/// Reads a JSON body into `T` under the collector's limits, or says what is wrong with it.
+/// Reads a metadata or error document straight into its type (no JSON tree is built, and
+/// serde refuses a duplicate or unknown field), or says what is wrong with it.
 fn decode<T: serde::de::DeserializeOwned>(
-    state: &CollectorState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, Refusal> {
-    let body = read_body(state, body)?;
+    let body = read_body(body, MAX_DOCUMENT_BYTES)?;
     require_json(headers)?;
-    let object = ingest::parse_object(&body, state.limits)?;
-    serde_json::from_value(serde_json::Value::Object(object))
-        .map_err(|e| Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
+    serde_json::from_slice(&body).map_err(|error| {
+        let status = if error.is_data() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        Refusal::new(status, error.to_string())
+    })
 }
 
 fn require_uuid(uuid: &str) -> Result<(), Refusal> {
@@ -140,7 +143,7 @@ pub async fn receive_metadata(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Refusal> {
-    let MetadataDocument { metadata } = decode(&state, &headers, body)?;
+    let MetadataDocument { metadata } = decode(&headers, body)?;
     require_uuid(&metadata.uuid)?;
     state.admit("usage_ping_metadata", &metadata.uuid)?;
     let failed = metadata
@@ -168,7 +171,7 @@ pub async fn receive_error(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Refusal> {
-    let ErrorDocument { error } = decode(&state, &headers, body)?;
+    let ErrorDocument { error } = decode(&headers, body)?;
     require_uuid(&error.uuid)?;
     state.admit("usage_ping_errors", &error.uuid)?;
     let id = db::store_error(&state.writer, &error, Utc::now())

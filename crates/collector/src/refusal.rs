@@ -51,7 +51,8 @@ impl From<Rejection> for Refusal {
             Rejection::Empty
             | Rejection::Malformed(_)
             | Rejection::NotAnObject
-            | Rejection::TooDeep { .. } => StatusCode::BAD_REQUEST,
+            | Rejection::TooDeep { .. }
+            | Rejection::DuplicateKey { .. } => StatusCode::BAD_REQUEST,
             Rejection::Missing { .. } | Rejection::WrongType { .. } | Rejection::Invalid { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }

@@ -25,9 +25,18 @@ pub fn router(state: CollectorState) -> Router {
             "/usage_data/new",
             get(pages::upload_page).post(pages::receive_upload),
         )
-        .route("/usage_ping_metadata", post(api::receive_metadata))
-        .route("/usage_ping_errors", post(api::receive_error))
+        .route(
+            "/usage_ping_metadata",
+            post(api::receive_metadata).layer(DefaultBodyLimit::max(api::MAX_DOCUMENT_BYTES)),
+        )
+        .route(
+            "/usage_ping_errors",
+            post(api::receive_error).layer(DefaultBodyLimit::max(api::MAX_DOCUMENT_BYTES)),
+        )
         .fallback(api::not_found)
+        .layer(axum::middleware::from_fn(
+            service_ping_web::refuse_cross_site_writes,
+        ))
         // The multipart upload carries a little more than the file itself.
         .layer(DefaultBodyLimit::max(body_limit + 64 * 1024))
         .with_state(state);

@@ -12,13 +12,15 @@ use super::instrumentation::Instrumentation;
 use service_ping_database::Db;
 
 /// Loads the metric dictionary and checks every table and column it names against the
-/// database. Any problem is an error naming the file and the field, and the process must not
-/// start with it.
-pub async fn load_checked(dir: &Path, db: &Db) -> anyhow::Result<Dictionary> {
+/// database, where a metric may read only the `readable` tables (the platform's, never the
+/// product's own accounts, tokens or sessions). Any problem is an error naming the file and the
+/// field, and the process must not start with it.
+pub async fn load_checked(dir: &Path, db: &Db, readable: &[&str]) -> anyhow::Result<Dictionary> {
     let dictionary = Dictionary::load(dir)
         .with_context(|| format!("loading the metric dictionary {}", dir.display()))?;
     Catalog::read(db)
         .await?
+        .readable_only(readable)
         .check(&dictionary)
         .with_context(|| format!("checking the metric dictionary {}", dir.display()))?;
     Ok(dictionary)
@@ -45,6 +47,13 @@ impl Catalog {
         Ok(Catalog { tables })
     }
 
+    /// Forgets every table but `readable`, so that a metric naming another one is refused.
+    pub fn readable_only(mut self, readable: &[&str]) -> Self {
+        self.tables
+            .retain(|table, _| readable.contains(&table.as_str()));
+        self
+    }
+
     /// Every table and column a database metric names must exist.
     pub fn check(&self, dictionary: &Dictionary) -> Result<(), DictionaryError> {
         let mut problems = Vec::new();
@@ -60,7 +69,10 @@ impl Catalog {
             let Some(columns) = self.tables.get(&metric.table) else {
                 problems.push(problem(
                     "options.table",
-                    format!("the database has no table `{}`", metric.table),
+                    format!(
+                        "the database has no table `{}` that metrics may read",
+                        metric.table
+                    ),
                 ));
                 continue;
             };

@@ -9,6 +9,9 @@ use serde_json::Value;
 
 use crate::documents::{ErrorDocument, MetadataDocument};
 
+/// The largest answer read from the collector: its replies are a few hundred bytes of JSON.
+pub const MAX_REPLY_BYTES: usize = 64 * 1024;
+
 /// How long connecting to the collector may take, within the whole-request timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -66,6 +69,9 @@ impl CollectorClient {
             .user_agent(concat!("service-ping/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(CONNECT_TIMEOUT.min(timeout))
             .timeout(timeout)
+            // A redirect would re-post the payload to wherever it points: the collector is
+            // configured, not discovered, so a 3xx is an answer like any other non-2xx.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self {
             http,
@@ -99,7 +105,7 @@ impl CollectorClient {
             .await
             .map_err(|e| self.classify(e))?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| self.classify(e))?;
+        let body = self.read_reply(response).await?;
         if !status.is_success() {
             return Err(SendError::Status {
                 status: status.as_u16(),
@@ -107,6 +113,27 @@ impl CollectorClient {
             });
         }
         Ok((status.as_u16(), body.to_vec()))
+    }
+
+    /// The reply's body, refused past [`MAX_REPLY_BYTES`] whatever its `Content-Length` says.
+    async fn read_reply(&self, mut response: reqwest::Response) -> Result<Vec<u8>, SendError> {
+        let too_large = || {
+            SendError::MalformedReply(format!("the answer is larger than {MAX_REPLY_BYTES} bytes"))
+        };
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_REPLY_BYTES as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(e))? {
+            if body.len() + chunk.len() > MAX_REPLY_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     fn classify(&self, error: reqwest::Error) -> SendError {

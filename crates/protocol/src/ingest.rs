@@ -2,7 +2,6 @@
 //! Every rejection says what was wrong in words an instance's operator can act on.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
 
 /// Limits on what a ping may be.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +44,9 @@ pub enum Rejection {
     WrongType { key: String, expected: &'static str },
     #[error("`{key}` {reason}")]
     Invalid { key: &'static str, reason: String },
+    /// A key twice in one object: which copy counts would differ between readers.
+    #[error("`{key}` appears more than once")]
+    DuplicateKey { key: String },
 }
 
 /// The JSON type a known top-level key must have (`null` is allowed for the optional ones: it is
@@ -160,14 +162,33 @@ pub fn validate(body: &[u8], limits: IngestLimits) -> Result<Ping, Rejection> {
             reason: "must be at most 64 characters".into(),
         });
     }
+    let hostname = at_most(fields.hostname, "hostname", 255)?;
+    let edition = at_most(fields.edition, "edition", 64)?;
+    let license_sha256 = at_most(fields.license_sha256, "license_sha256", 128)?;
     Ok(Ping {
         uuid,
         recorded_at,
-        hostname: fields.hostname,
+        hostname,
         version,
-        edition: fields.edition,
-        license_sha256: fields.license_sha256,
+        edition,
+        license_sha256,
     })
+}
+
+/// An optional extracted string, refused past `max` characters (the collector stores it in a
+/// column and shows it on its pages).
+fn at_most(
+    value: Option<String>,
+    key: &'static str,
+    max: usize,
+) -> Result<Option<String>, Rejection> {
+    match value {
+        Some(text) if text.chars().count() > max => Err(Rejection::Invalid {
+            key,
+            reason: format!("must be at most {max} characters"),
+        }),
+        other => Ok(other),
+    }
 }
 
 /// The top-level strings the collector keeps.
@@ -204,7 +225,13 @@ impl<'de> serde::de::Visitor<'de> for TopLevel<'_> {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
         let mut fields = Fields::default();
+        let mut seen = std::collections::HashSet::new();
         while let Some(key) = map.next_key_seed(Key)? {
+            if !seen.insert(key.clone()) {
+                return self.reject(Rejection::DuplicateKey {
+                    key: key.into_owned(),
+                });
+            }
             let check = Check {
                 name: &key,
                 parent: None,
@@ -404,8 +431,13 @@ impl<'de> serde::de::Visitor<'de> for Check<'_> {
             Expected::Counters => Expected::Counters,
             _ => Expected::Any,
         };
+        let mut seen = std::collections::HashSet::new();
         while let Some(name) = map.next_key_seed(Key)? {
-            map.next_value_seed(self.child(&name, expected))?;
+            let child = self.child(&name, expected);
+            if !seen.insert(name.clone()) {
+                return child.reject(Rejection::DuplicateKey { key: child.path() });
+            }
+            map.next_value_seed(child)?;
         }
         Ok(None)
     }
@@ -435,36 +467,6 @@ impl<'de> serde::de::Visitor<'de> for Key {
     }
 }
 
-/// Parses a JSON object within the nesting limit (for the small metadata and error reports).
-pub fn parse_object(body: &[u8], limits: IngestLimits) -> Result<Map<String, Value>, Rejection> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| Rejection::Malformed(e.to_string()))?;
-    if depth(&value) > limits.max_depth {
-        return Err(Rejection::TooDeep {
-            limit: limits.max_depth,
-        });
-    }
-    match value {
-        Value::Object(map) => Ok(map),
-        _ => Err(Rejection::NotAnObject),
-    }
-}
-
-/// Nesting depth of a JSON value (a scalar is 0), without recursion.
-fn depth(value: &Value) -> usize {
-    let mut deepest = 0;
-    let mut stack = vec![(value, 0usize)];
-    while let Some((value, level)) = stack.pop() {
-        deepest = deepest.max(level);
-        match value {
-            Value::Object(map) => stack.extend(map.values().map(|v| (v, level + 1))),
-            Value::Array(items) => stack.extend(items.iter().map(|v| (v, level + 1))),
-            _ => {}
-        }
-    }
-    deepest
-}
-
 /// `recorded_at` as RFC 3339 (ours) or GitLab's `2026-11-25 10:00:00 UTC`.
 fn parse_recorded_at(text: &str) -> Result<DateTime<Utc>, Rejection> {
     DateTime::parse_from_rfc3339(text)
@@ -487,6 +489,47 @@ mod tests {
         max_body_bytes: 10_000,
         max_depth: 8,
     };
+
+    const RECORDED: &str = r#""recorded_at": "2026-11-25T10:00:00.000Z", "version": "1.0""#;
+
+    #[test]
+    fn a_key_given_twice_is_refused_at_any_depth() {
+        let top = format!(r#"{{"uuid": "a", "uuid": "b", {RECORDED}}}"#);
+        assert_eq!(
+            validate(top.as_bytes(), LIMITS),
+            Err(Rejection::DuplicateKey { key: "uuid".into() })
+        );
+        let nested =
+            format!(r#"{{"uuid": "a", {RECORDED}, "counts": {{"issues": 1, "issues": 2}}}}"#);
+        assert_eq!(
+            validate(nested.as_bytes(), LIMITS),
+            Err(Rejection::DuplicateKey {
+                key: "counts.issues".into()
+            })
+        );
+        let distinct = format!(
+            r#"{{"uuid": "a", {RECORDED}, "counts": {{"issues": 1}}, "x": {{"issues": 2}}}}"#
+        );
+        assert!(validate(distinct.as_bytes(), LIMITS).is_ok());
+    }
+
+    #[test]
+    fn extracted_strings_are_bounded() {
+        let long = "h".repeat(256);
+        let body = format!(r#"{{"uuid": "a", {RECORDED}, "hostname": "{long}"}}"#);
+        assert!(matches!(
+            validate(body.as_bytes(), LIMITS),
+            Err(Rejection::Invalid {
+                key: "hostname",
+                ..
+            })
+        ));
+        let body = format!(
+            r#"{{"uuid": "a", {RECORDED}, "hostname": "{}"}}"#,
+            &long[..255]
+        );
+        assert!(validate(body.as_bytes(), LIMITS).is_ok());
+    }
 
     fn ping(extra: &str) -> Vec<u8> {
         format!(

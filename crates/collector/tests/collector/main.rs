@@ -405,3 +405,42 @@ async fn a_seeded_fleet_is_deterministic_sets_the_leaders_and_shows_on_the_colle
         "thirty instances are a fleet: leaders come from it"
     );
 }
+
+#[tokio::test]
+async fn a_key_given_twice_is_refused_and_nothing_is_stored() {
+    let collector = spawn_collector(|_| {}).await;
+    let ping = br#"{"uuid": "victim", "uuid": "attacker", "recorded_at": "2026-11-25T10:00:00.000Z", "version": "1"}"#;
+    let (status, reply) = post(&collector, "/usage_data", ping.to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply["reason"].as_str().unwrap().contains("more than once"),
+        "{reply}"
+    );
+    let metadata = br#"{"metadata": {"uuid": "a", "uuid": "b", "metrics": []}}"#;
+    let (status, _) = post(&collector, "/usage_ping_metadata", metadata.to_vec()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        service_ping_collector::db::counts(&collector.db)
+            .await
+            .unwrap(),
+        (0, 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn metadata_and_error_reports_over_a_mebibyte_are_refused_before_parsing() {
+    let collector = spawn_collector(|_| {}).await;
+    let zeros = vec!["0"; 600_000].join(",");
+    let body = format!(r#"{{"metadata": {{"uuid": "a", "metrics": [{zeros}]}}}}"#);
+    assert!(body.len() > 1024 * 1024);
+    for path in ["/usage_ping_metadata", "/usage_ping_errors"] {
+        let (status, reply) = post(&collector, path, body.clone().into_bytes()).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {reply}");
+    }
+    assert_eq!(
+        service_ping_collector::db::counts(&collector.db)
+            .await
+            .unwrap(),
+        (0, 0, 0)
+    );
+}

@@ -9,6 +9,30 @@ use service_ping_engine::evaluate::evaluate;
 use service_ping_engine::rollup::Plan;
 use service_ping_engine::{Dictionary, Facts, MetricOutcome, Strategy};
 
+/// The tables metrics may read: the platform's, as the dashboard passes them
+/// (`service_ping::platform::TABLES`).
+const PLATFORM_TABLES: &[&str] = &[
+    "users",
+    "namespaces",
+    "projects",
+    "members",
+    "milestones",
+    "labels",
+    "boards",
+    "issues",
+    "merge_requests",
+    "notes",
+    "ci_pipelines",
+    "ci_builds",
+    "environments",
+    "deployments",
+    "releases",
+    "snippets",
+    "keys",
+    "web_hooks",
+    "events",
+];
+
 /// Every fixture is read as if the payload were recorded at this moment: the 7-day window is
 /// the days 2026-11-16 to 2026-11-22 and the 28-day one the days 2026-10-26 to 2026-11-22.
 fn recorded_at() -> DateTime<Utc> {
@@ -404,7 +428,7 @@ async fn a_broken_metric_gets_its_sentinel_and_the_rest_of_its_scan_is_intact(db
 #[sqlx::test(migrations = "../../migrations")]
 async fn the_repository_dictionary_matches_the_database_schema(db: Db) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../metrics");
-    service_ping_engine::catalog::load_checked(&dir, &db)
+    service_ping_engine::catalog::load_checked(&dir, &db, PLATFORM_TABLES)
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
 }
@@ -421,13 +445,37 @@ async fn a_dictionary_naming_a_missing_column_is_refused_with_file_and_field(db:
     .unwrap();
     let error = format!(
         "{:#}",
-        service_ping_engine::catalog::load_checked(dir.path(), &db)
+        service_ping_engine::catalog::load_checked(dir.path(), &db, PLATFORM_TABLES)
             .await
             .unwrap_err()
     );
     assert!(
         error
             .contains("typo.yml: field `options.filter.stat`: table `issues` has no column `stat`"),
+        "{error}"
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_metric_may_not_read_the_products_own_tables(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tokens.yml"),
+        "key_path: counts.tokens\ndescription: d\nproduct_group: g\nvalue_type: number\nstatus: active\n\
+         time_frame: all\ndata_source: database\ndata_category: operational\ninstrumentation_class: CountMetric\n\
+         options:\n  table: personal_access_tokens\ntier: [free]\nmilestone: \"1.0\"\n",
+    )
+    .unwrap();
+    let error = format!(
+        "{:#}",
+        service_ping_engine::catalog::load_checked(dir.path(), &db, PLATFORM_TABLES)
+            .await
+            .unwrap_err()
+    );
+    assert!(
+        error.contains(
+            "tokens.yml: field `options.table`: the database has no table `personal_access_tokens` that metrics may read"
+        ),
         "{error}"
     );
 }
