@@ -118,10 +118,7 @@ pub async fn payload(settings: &Settings, locks: &Locks, args: PayloadArgs) -> a
 pub async fn submit(settings: &Settings, locks: &Locks) -> anyhow::Result<()> {
     use crate::service_ping::submit::Stage;
     let instance = Instance::open(settings).await?;
-    let client = service_ping::CollectorClient::new(
-        settings.collector.url.clone(),
-        settings.collector.timeout(),
-    )?;
+    let client = service_ping::collector_client(&settings.collector)?;
     let progress = |stage: Stage| match stage {
         Stage::Generating { done, total } => eprint!("\rgenerating: {done}/{total} metrics"),
         Stage::Sending => eprintln!("\nsending to the collector…"),

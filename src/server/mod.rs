@@ -15,7 +15,6 @@ use axum::Router;
 use chrono::Utc;
 use leptos::prelude::*;
 use service_ping_database::prepare_data_dir;
-use service_ping_protocol::client::CollectorClient;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_sessions::session_store::ExpiredDeletion;
@@ -67,10 +66,7 @@ impl Application {
             .with_context(|| format!("listening on {}", settings.server.listen))?;
         let address = listener.local_addr()?;
         let leptos_options = leptos_options(&settings, address);
-        let collector = Arc::new(CollectorClient::new(
-            settings.collector.url.clone(),
-            settings.collector.timeout(),
-        )?);
+        let collector = Arc::new(crate::service_ping::collector_client(&settings.collector)?);
         let vendor_key = settings.licensing.vendor_key();
         let state = AppState {
             leptos_options,

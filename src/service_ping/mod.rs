@@ -20,3 +20,10 @@ pub async fn load_dictionary(
 ) -> anyhow::Result<service_ping_engine::Dictionary> {
     service_ping_engine::catalog::load_checked(dir, db, crate::platform::TABLES).await
 }
+
+/// The client for the collector this instance sends to (`collector.url`, `collector.timeout_seconds`).
+pub fn collector_client(
+    settings: &crate::config::CollectorSettings,
+) -> reqwest::Result<CollectorClient> {
+    CollectorClient::new(settings.url.clone(), settings.timeout())
+}

@@ -112,7 +112,7 @@ impl CollectorClient {
                 reason: reason_in(&body),
             });
         }
-        Ok((status.as_u16(), body.to_vec()))
+        Ok((status.as_u16(), body))
     }
 
     /// The reply's body, refused past [`MAX_REPLY_BYTES`] whatever its `Content-Length` says.
