@@ -40,11 +40,30 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     /// Directory with the built site (`pkg/` with the wasm bundle and the stylesheet).
     pub site_root: PathBuf,
-    /// Mark the session cookie `Secure`. Turn on when the dashboard is served over HTTPS
-    /// (directly or behind a TLS-terminating proxy).
-    pub secure_cookies: bool,
+    /// The address people reach the dashboard at (`https://service-ping.example.com`). When it
+    /// is https, session cookies are `Secure` unless `secure_cookies` says otherwise.
+    pub public_url: Option<url::Url>,
+    /// Mark the session cookie `Secure`. Defaults to whether `public_url` is https; set it when
+    /// the dashboard is served over HTTPS without a `public_url`.
+    pub secure_cookies: Option<bool>,
     /// A session ends after this many minutes without a request.
     pub session_idle_minutes: u32,
+    /// A session ends this many days after sign-in however active it is.
+    pub session_lifetime_days: u32,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client.
+    /// Empty (the default): the connecting address is the client, and the header is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl ServerSettings {
+    /// Whether the session cookie is `Secure`: as configured, else whether the public URL is https.
+    pub fn cookies_are_secure(&self) -> bool {
+        self.secure_cookies.unwrap_or_else(|| {
+            self.public_url
+                .as_ref()
+                .is_some_and(|url| url.scheme() == "https")
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -166,8 +185,11 @@ impl Default for ServerSettings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
             site_root: PathBuf::from("target/site"),
-            secure_cookies: false,
+            public_url: None,
+            secure_cookies: None,
             session_idle_minutes: 60 * 24 * 7,
+            session_lifetime_days: 30,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -375,6 +397,16 @@ impl Settings {
             self.server.session_idle_minutes > 0,
             "server.session_idle_minutes must be at least 1"
         );
+        anyhow::ensure!(
+            self.server.session_lifetime_days > 0,
+            "server.session_lifetime_days must be at least 1"
+        );
+        if let Some(url) = &self.server.public_url {
+            anyhow::ensure!(
+                matches!(url.scheme(), "http" | "https") && url.has_host(),
+                "server.public_url must be an http:// or https:// address"
+            );
+        }
         anyhow::ensure!(
             self.sign_in.window_minutes > 0,
             "sign_in.window_minutes must be at least 1"

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 
-pub use service_ping_database::{Db, begin_write};
+pub use service_ping_database::{Db, begin_write, retrying_busy};
 
 use crate::config::Settings;
 

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::db::Db;
+use crate::settings::db::{self as audit, Actor};
 use service_ping_protocol::time::format_timestamp;
 
 /// A token as its owner's list shows it (never the token itself).
@@ -21,27 +22,41 @@ pub struct TokenRecord {
 const SELECT_TOKEN: &str = "SELECT id, account_id, name, scopes, created_at, expires_at, \
     last_used_at, revoked_at FROM personal_access_tokens";
 
-pub async fn insert(
-    db: &Db,
-    account_id: i64,
-    name: &str,
-    digest: &str,
-    scopes: &str,
-    expires_at: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+/// A token to store (its secret only as a digest).
+pub struct NewToken<'a> {
+    pub name: &'a str,
+    pub digest: &'a str,
+    pub scopes: &'a str,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Stores a token of `who`, audit-logged in the same transaction.
+pub async fn insert(db: &Db, token: &NewToken<'_>, who: &Actor<'_>) -> Result<i64, sqlx::Error> {
+    let mut tx = crate::db::begin_write(db).await?;
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO personal_access_tokens (account_id, name, token_digest, scopes, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
-    .bind(account_id)
-    .bind(name)
-    .bind(digest)
-    .bind(scopes)
-    .bind(format_timestamp(now))
-    .bind(expires_at.map(format_timestamp))
-    .fetch_one(db)
-    .await
+    .bind(who.account_id)
+    .bind(token.name)
+    .bind(token.digest)
+    .bind(token.scopes)
+    .bind(who.at)
+    .bind(token.expires_at.map(format_timestamp))
+    .fetch_one(&mut *tx)
+    .await?;
+    let target = format!("Access token #{id} ({})", token.name);
+    audit::record(
+        &mut tx,
+        who,
+        "access_token_created",
+        &target,
+        None,
+        Some(token.scopes),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
 pub async fn list_for(db: &Db, account_id: i64) -> Result<Vec<TokenRecord>, sqlx::Error> {
@@ -60,23 +75,25 @@ pub async fn find_by_digest(db: &Db, digest: &str) -> Result<Option<TokenRecord>
         .await
 }
 
-/// Revokes `id` if `account_id` owns it; false when there is no such token of theirs.
-pub async fn revoke(
-    db: &Db,
-    id: i64,
-    account_id: i64,
-    now: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+/// Revokes `id` if `who` owns it, audit-logged; false when there is no such token of theirs.
+pub async fn revoke(db: &Db, id: i64, who: &Actor<'_>) -> Result<bool, sqlx::Error> {
+    let mut tx = crate::db::begin_write(db).await?;
+    let name: Option<String> = sqlx::query_scalar(
         "UPDATE personal_access_tokens SET revoked_at = $3 \
-         WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL",
+         WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL RETURNING name",
     )
     .bind(id)
-    .bind(account_id)
-    .bind(format_timestamp(now))
-    .execute(db)
+    .bind(who.account_id)
+    .bind(who.at)
+    .fetch_optional(&mut *tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let Some(name) = name else {
+        return Ok(false);
+    };
+    let target = format!("Access token #{id} ({name})");
+    audit::record(&mut tx, who, "access_token_revoked", &target, None, None).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 pub async fn touch(db: &Db, id: i64, now: DateTime<Utc>) -> Result<(), sqlx::Error> {

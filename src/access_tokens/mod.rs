@@ -127,17 +127,17 @@ pub async fn create_access_token(
     let secret = format!("{TOKEN_PREFIX}{}", hex::encode(random));
     let now = chrono::Utc::now();
     let expires_at = expires_in_days.map(|d| now + chrono::Duration::days(i64::from(d)));
-    let id = db::insert(
-        &state.db,
-        account.id,
-        &name,
-        &digest(&secret),
-        &scopes.join(" "),
+    let at = service_ping_protocol::time::format_timestamp(now);
+    let who = crate::settings::db::Actor::new(&account, &at);
+    let new = db::NewToken {
+        name: &name,
+        digest: &digest(&secret),
+        scopes: &scopes.join(" "),
         expires_at,
-        now,
-    )
-    .await
-    .map_err(AppError::from)?;
+    };
+    let id = db::insert(&state.db, &new, &who)
+        .await
+        .map_err(AppError::from)?;
     tracing::info!(
         token_id = id,
         account = account.id,
@@ -160,7 +160,9 @@ pub async fn revoke_access_token(id: i64) -> Result<(), ApiError> {
     use crate::error::AppError;
     let account = crate::auth::session::require_admin().await?;
     let state = crate::state::app_state()?;
-    if !db::revoke(&state.db, id, account.id, chrono::Utc::now())
+    let at = service_ping_protocol::time::format_timestamp(chrono::Utc::now());
+    let who = crate::settings::db::Actor::new(&account, &at);
+    if !db::revoke(&state.db, id, &who)
         .await
         .map_err(AppError::from)?
     {

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Announcement, OutboxMessage, SentEmail};
 use crate::db::Db;
+use crate::settings::db::{self as audit, Actor};
 use service_ping_protocol::time::format_timestamp;
 
 const ANNOUNCEMENT_COLUMNS: &str =
@@ -30,16 +31,18 @@ pub async fn all(db: &Db, now: DateTime<Utc>) -> Result<Vec<Announcement>, sqlx:
     .await
 }
 
+/// Adds a banner shown from now for `days` days, audit-logged in the same transaction.
 pub async fn create(
     db: &Db,
     message: &str,
     theme: &str,
     days: u32,
-    account_id: i64,
+    who: &Actor<'_>,
     now: DateTime<Utc>,
 ) -> Result<i64, sqlx::Error> {
     let ends = now + chrono::Duration::days(i64::from(days));
-    sqlx::query_scalar(
+    let mut tx = crate::db::begin_write(db).await?;
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO broadcast_messages (message, theme, starts_at, ends_at, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $3) RETURNING id",
     )
@@ -47,18 +50,46 @@ pub async fn create(
     .bind(theme)
     .bind(format_timestamp(now))
     .bind(format_timestamp(ends))
-    .bind(account_id)
-    .fetch_one(db)
-    .await
+    .bind(who.account_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let target = format!("Announcement #{id}");
+    audit::record(
+        &mut tx,
+        who,
+        "announcement_created",
+        &target,
+        None,
+        Some(message),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
-pub async fn delete(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM broadcast_messages WHERE id = $1")
-        .bind(id)
-        .execute(db)
-        .await?
-        .rows_affected()
-        > 0)
+/// Removes a banner, audit-logged; false when there is no such banner.
+pub async fn delete(db: &Db, id: i64, who: &Actor<'_>) -> Result<bool, sqlx::Error> {
+    let mut tx = crate::db::begin_write(db).await?;
+    let message: Option<String> =
+        sqlx::query_scalar("DELETE FROM broadcast_messages WHERE id = $1 RETURNING message")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(message) = message else {
+        return Ok(false);
+    };
+    let target = format!("Announcement #{id}");
+    audit::record(
+        &mut tx,
+        who,
+        "announcement_deleted",
+        &target,
+        Some(&message),
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Who an email to all users goes to: active human users of the platform.
@@ -70,16 +101,15 @@ pub async fn recipient_count(db: &Db) -> Result<i64, sqlx::Error> {
         .await
 }
 
-/// Records an email and one outbox message per recipient, in one transaction.
+/// Records an email, one outbox message per recipient and the audit entry, in one transaction.
 pub async fn record_email(
     db: &Db,
     subject: &str,
     body: &str,
     transport: &str,
-    account_id: i64,
-    now: DateTime<Utc>,
+    who: &Actor<'_>,
 ) -> Result<(i64, i64), sqlx::Error> {
-    let at = format_timestamp(now);
+    let at = who.at;
     let status = if transport == "smtp" {
         "queued"
     } else {
@@ -97,8 +127,8 @@ pub async fn record_email(
     .bind(body)
     .bind(transport)
     .bind(recipients)
-    .bind(account_id)
-    .bind(&at)
+    .bind(who.account_id)
+    .bind(at)
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query(&format!(
@@ -107,11 +137,31 @@ pub async fn record_email(
     ))
     .bind(id)
     .bind(status)
-    .bind(&at)
+    .bind(at)
     .execute(&mut *tx)
+    .await?;
+    let target = format!("Email #{id} to all users");
+    let what = format!("{subject} ({recipients} recipients, {transport})");
+    audit::record(
+        &mut tx,
+        who,
+        "email_sent_to_all_users",
+        &target,
+        None,
+        Some(&what),
+    )
     .await?;
     tx.commit().await?;
     Ok((id, recipients))
+}
+
+/// Emails with messages still waiting for SMTP, oldest first.
+pub async fn with_queued_messages(db: &Db) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT admin_email_id FROM email_outbox WHERE status = 'queued' ORDER BY admin_email_id",
+    )
+    .fetch_all(db)
+    .await
 }
 
 /// Messages of `email_id` still waiting for SMTP.

@@ -19,21 +19,11 @@ pub async fn send_to_all_users(
     subject: &str,
     body: &str,
 ) -> Result<i64, AppError> {
-    let smtp = match &email.smtp_url {
-        Some(url) => Some(
-            AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("SMTP URL: {e}")))?
-                .build(),
-        ),
-        None => None,
-    };
-    let from: Mailbox = email
-        .from
-        .parse()
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("email.from: {e}")))?;
+    let smtp = smtp(email).map_err(AppError::Internal)?;
     let transport = if smtp.is_some() { "smtp" } else { "outbox" };
-    let (id, recipients) =
-        db::record_email(db, subject, body, transport, account.id, chrono::Utc::now()).await?;
+    let at = service_ping_protocol::time::format_timestamp(chrono::Utc::now());
+    let who = crate::settings::db::Actor::new(account, &at);
+    let (id, recipients) = db::record_email(db, subject, body, transport, &who).await?;
     tracing::info!(
         email = id,
         recipients,
@@ -42,14 +32,55 @@ pub async fn send_to_all_users(
         "email to all users recorded"
     );
     if let Some(smtp) = smtp {
-        let db = db.clone();
-        tokio::spawn(async move {
-            if let Err(error) = deliver(&db, &smtp, &from, id).await {
-                tracing::error!(email = id, %error, "email delivery stopped");
-            }
-        });
+        spawn_delivery(db.clone(), smtp, id);
     }
     Ok(id)
+}
+
+/// Goes on delivering the emails a previous process left queued (it stopped mid-way); returns
+/// how many emails that is. Without SMTP configured now they stay queued, and a warning says so.
+pub async fn resume_queued(db: &Db, email: &EmailSettings) -> anyhow::Result<usize> {
+    let pending = db::with_queued_messages(db).await?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let Some(smtp) = smtp(email)? else {
+        tracing::warn!(
+            emails = pending.len(),
+            "emails are queued for SMTP, but no email.smtp_url is configured; they stay queued"
+        );
+        return Ok(0);
+    };
+    for &id in &pending {
+        tracing::info!(email = id, "resuming delivery of a queued email");
+        spawn_delivery(db.clone(), smtp.clone(), id);
+    }
+    Ok(pending.len())
+}
+
+/// An SMTP transport and the `From` address, when SMTP is configured.
+type Smtp = (AsyncSmtpTransport<Tokio1Executor>, Mailbox);
+
+fn smtp(email: &EmailSettings) -> anyhow::Result<Option<Smtp>> {
+    let Some(url) = &email.smtp_url else {
+        return Ok(None);
+    };
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
+        .map_err(|e| anyhow::anyhow!("SMTP URL: {e}"))?
+        .build();
+    let from: Mailbox = email
+        .from
+        .parse()
+        .map_err(|e| anyhow::anyhow!("email.from: {e}"))?;
+    Ok(Some((transport, from)))
+}
+
+fn spawn_delivery(db: Db, (smtp, from): Smtp, id: i64) {
+    tokio::spawn(async move {
+        if let Err(error) = deliver(&db, &smtp, &from, id).await {
+            tracing::error!(email = id, %error, "email delivery stopped");
+        }
+    });
 }
 
 /// Sends each queued message of `email_id`, recording each outcome.

@@ -137,16 +137,12 @@ pub async fn create_announcement(
             AppError::Validation(format!("A banner shows for 1 to {MAX_DAYS} days.")).into(),
         );
     }
-    db::create(
-        &state.db,
-        &message,
-        &theme,
-        days,
-        account.id,
-        chrono::Utc::now(),
-    )
-    .await
-    .map_err(AppError::from)?;
+    let now = chrono::Utc::now();
+    let at = service_ping_protocol::time::format_timestamp(now);
+    let who = crate::settings::db::Actor::new(&account, &at);
+    db::create(&state.db, &message, &theme, days, &who, now)
+        .await
+        .map_err(AppError::from)?;
     Ok(())
 }
 
@@ -154,11 +150,16 @@ pub async fn create_announcement(
 pub async fn delete_announcement(id: i64) -> Result<(), ApiError> {
     use crate::error::AppError;
     use crate::licensing::{Feature, entitlement};
-    crate::auth::session::require_admin().await?;
+    let account = crate::auth::session::require_admin().await?;
     let state = crate::state::app_state()?;
     entitlement::require(state.licensing(), Feature::Announcements).await?;
     crate::maintenance::require_writable(state.licensing()).await?;
-    if !db::delete(&state.db, id).await.map_err(AppError::from)? {
+    let at = service_ping_protocol::time::format_timestamp(chrono::Utc::now());
+    let who = crate::settings::db::Actor::new(&account, &at);
+    if !db::delete(&state.db, id, &who)
+        .await
+        .map_err(AppError::from)?
+    {
         return Err(AppError::NotFound("No such announcement.".into()).into());
     }
     Ok(())

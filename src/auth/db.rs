@@ -14,6 +14,8 @@ pub struct AccountRecord {
     pub password_hash: String,
     pub is_admin: bool,
     pub state: String,
+    /// Moves on at every password change; a session signed in under another epoch is over.
+    pub session_epoch: i64,
 }
 
 impl AccountRecord {
@@ -31,7 +33,8 @@ pub struct NewAccount<'a> {
     pub is_admin: bool,
 }
 
-const ACCOUNT_COLUMNS: &str = "id, username, email, name, password_hash, is_admin, state";
+const ACCOUNT_COLUMNS: &str =
+    "id, username, email, name, password_hash, is_admin, state, session_epoch";
 
 #[tracing::instrument(skip_all, err)]
 pub async fn find_by_login(db: &Db, login: &str) -> Result<Option<AccountRecord>, sqlx::Error> {

@@ -85,7 +85,7 @@ pub async fn sign_in(
         Utc::now(),
     )
     .await?;
-    session::start(&session, account.id).await?;
+    session::start(&session, &account).await?;
     tracing::info!(account_id = account.id, "signed in");
     leptos_axum::redirect(&safe_redirect_target(redirect_to.as_deref()));
     Ok(())

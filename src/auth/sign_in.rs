@@ -63,6 +63,32 @@ pub async fn authenticate(
     }
 }
 
+/// Checks a signed-in account's current password (before it is changed), counted against the
+/// account like a sign-in, so a borrowed session cannot be used to guess it.
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn confirm_password(
+    db: &Db,
+    limits: &SignInSettings,
+    account: &AccountRecord,
+    password_attempt: SecretString,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let subject = format!("account:{}", account.id);
+    let window = Duration::minutes(i64::from(limits.window_minutes));
+    let subjects = [(subject.as_str(), limits.max_failures_per_account)];
+    let reserved = match db::reserve_attempt(db, &subjects, now - window, now).await? {
+        db::Reservation::Reserved(ids) => ids,
+        db::Reservation::Throttled { oldest } => return Err(throttled(oldest, window, now)),
+    };
+    if !password::verify(password_attempt, Some(account.password_hash.clone())).await? {
+        return Err(AppError::Validation(
+            "The current password is not correct.".into(),
+        ));
+    }
+    db::release_attempt(db, &reserved).await?;
+    Ok(())
+}
+
 /// The refusal while a subject is at its limit: when its oldest failure leaves the window.
 fn throttled(oldest: Option<DateTime<Utc>>, window: Duration, now: DateTime<Utc>) -> AppError {
     let frees_at = oldest.unwrap_or(now) + window;

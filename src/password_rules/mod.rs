@@ -75,13 +75,14 @@ pub async fn change_password(current: String, new: String) -> Result<(), ApiErro
     let account = crate::auth::session::require_account().await?;
     let state = crate::state::app_state()?;
     crate::maintenance::require_writable(state.licensing()).await?;
-    let stored = Some(account.password_hash.clone());
-    if !crate::auth::password::verify(SecretString::from(current), stored)
-        .await
-        .map_err(AppError::from)?
-    {
-        return Err(AppError::Validation("The current password is not correct.".into()).into());
-    }
+    crate::auth::sign_in::confirm_password(
+        &state.db,
+        &state.settings.sign_in,
+        &account,
+        SecretString::from(current),
+        chrono::Utc::now(),
+    )
+    .await?;
     let policy = server::in_force(state.licensing()).await?;
     check(
         &policy,
@@ -92,8 +93,14 @@ pub async fn change_password(current: String, new: String) -> Result<(), ApiErro
     let hash = crate::auth::password::hash(SecretString::from(new))
         .await
         .map_err(AppError::from)?;
-    server::set_password(&state.db, account.id, &hash).await?;
-    tracing::info!(account = account.id, "password changed");
+    let account = server::set_password(&state.db, &account, &hash).await?;
+    // This browser stays signed in under a new session id; every other session has ended.
+    let session = crate::auth::session::extract().await?;
+    crate::auth::session::start(&session, &account).await?;
+    tracing::info!(
+        account = account.id,
+        "password changed; other sessions ended"
+    );
     Ok(())
 }
 
@@ -171,15 +178,37 @@ mod server {
         Ok(())
     }
 
-    pub async fn set_password(db: &Db, account_id: i64, hash: &str) -> Result<(), AppError> {
+    /// Stores the new hash and moves the session epoch on (ending the account's other
+    /// sessions), audit-logged, in one transaction; returns the account as it is now.
+    pub async fn set_password(
+        db: &Db,
+        account: &AccountRecord,
+        hash: &str,
+    ) -> Result<AccountRecord, AppError> {
         let at = service_ping_protocol::time::format_timestamp(chrono::Utc::now());
-        sqlx::query("UPDATE accounts SET password_hash = $2, updated_at = $3 WHERE id = $1")
-            .bind(account_id)
-            .bind(hash)
-            .bind(at)
-            .execute(db)
+        let mut tx = crate::db::begin_write(db).await?;
+        let epoch: i64 = sqlx::query_scalar(
+            "UPDATE accounts SET password_hash = $2, session_epoch = session_epoch + 1, \
+             updated_at = $3 WHERE id = $1 RETURNING session_epoch",
+        )
+        .bind(account.id)
+        .bind(hash)
+        .bind(&at)
+        .fetch_one(&mut *tx)
+        .await?;
+        let who = crate::settings::db::Actor {
+            account_id: account.id,
+            name: &account.username,
+            at: &at,
+        };
+        crate::settings::db::record(&mut tx, &who, "password_changed", "Password", None, None)
             .await?;
-        Ok(())
+        tx.commit().await?;
+        Ok(AccountRecord {
+            password_hash: hash.to_string(),
+            session_epoch: epoch,
+            ..account.clone()
+        })
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod forms;
 pub mod routes;
 pub mod security;
 pub mod telemetry;
@@ -120,6 +121,15 @@ impl Application {
                 .with_graceful_shutdown(async move { stop.cancelled().await })
         };
         let mut server = tokio::spawn(server.into_future());
+        if let Err(error) =
+            crate::announcements::mail::resume_queued(&self.state.db, &self.state.settings.email)
+                .await
+        {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "resuming queued emails failed"
+            );
+        }
         let mut cleanup = tokio::spawn(delete_expired_sessions(self.session_store, stop.clone()));
         let mut weekly = tokio::spawn(crate::service_ping::schedule::run_forever(
             self.state.clone(),

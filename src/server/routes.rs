@@ -14,6 +14,8 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::SqliteStore;
 
+use service_ping_web::client::{TrustedProxies, with_client_address};
+
 use super::security;
 use crate::app::{App, shell};
 use crate::config::Settings;
@@ -63,11 +65,15 @@ pub fn router(state: AppState, session_store: SqliteStore) -> Router {
             security::require_session_for_admin_pages,
         ))
         .layer(session_layer(&state.settings, session_store))
+        .layer(axum::middleware::from_fn(
+            super::forms::refuse_malformed_forms,
+        ))
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
         .layer(axum::middleware::from_fn(
             service_ping_web::refuse_cross_site_writes,
-        ))
-        .with_state(state);
+        ));
+    let proxies = TrustedProxies::new(&state.settings.server.trusted_proxies);
+    let pages = with_client_address(pages, proxies).with_state(state);
     service_ping_web::with_security_headers(pages).layer(TraceLayer::new_for_http().make_span_with(
         |request: &Request<_>| {
             let route = request
@@ -85,7 +91,7 @@ fn session_layer(settings: &Settings, store: SqliteStore) -> SessionManagerLayer
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Strict)
-        .with_secure(settings.server.secure_cookies)
+        .with_secure(settings.server.cookies_are_secure())
         .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(
             settings.server.session_idle_minutes,
         ))))

@@ -23,7 +23,7 @@ pub async fn require_session_for_admin_pages(
     if path != "/admin" && !path.starts_with("/admin/") {
         return next.run(request).await;
     }
-    match account_in(&session, &state.db).await {
+    match account_in(&session, &state).await {
         Ok(Some(_)) => next.run(request).await,
         Ok(None) => {
             let here = request

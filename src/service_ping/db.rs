@@ -184,8 +184,9 @@ pub struct SubmissionEnd {
     pub result: Result<i64, String>,
 }
 
-/// Records how attempt `id` of payload `raw_usage_data_id` ended; on success, marks the payload
-/// sent with the collector's id. One transaction, so a payload is never sent without its record.
+/// Records how attempt `id` of payload `raw_usage_data_id` ended. On success the payload is
+/// marked sent with the collector's id *first*, on its own: that fact is what keeps the payload
+/// from being sent again, so it must not be lost with the attempt's row.
 #[tracing::instrument(skip(db, end), err)]
 pub async fn finish_submission(
     db: &Db,
@@ -198,7 +199,16 @@ pub async fn finish_submission(
         Ok(usage_data_id) => ("sent", Some(*usage_data_id), None),
         Err(error) => ("failed", None, Some(error.as_str())),
     };
-    let mut tx = crate::db::begin_write(db).await?;
+    if let Some(usage_data_id) = usage_data_id {
+        sqlx::query(
+            "UPDATE raw_usage_data SET sent_at = $2, usage_data_id = $3, updated_at = $2 WHERE id = $1",
+        )
+        .bind(raw_usage_data_id)
+        .bind(timestamp(now))
+        .bind(usage_data_id)
+        .execute(db)
+        .await?;
+    }
     sqlx::query(
         "UPDATE service_ping_submissions SET finished_at = $2, status = $3, http_status = $4, \
          error = $5, duration_ms = $6, usage_data_id = $7 WHERE id = $1",
@@ -210,19 +220,9 @@ pub async fn finish_submission(
     .bind(error)
     .bind(end.duration_ms)
     .bind(usage_data_id)
-    .execute(&mut *tx)
-    .await?;
-    if let Some(usage_data_id) = usage_data_id {
-        sqlx::query(
-            "UPDATE raw_usage_data SET sent_at = $2, usage_data_id = $3, updated_at = $2 WHERE id = $1",
-        )
-        .bind(raw_usage_data_id)
-        .bind(timestamp(now))
-        .bind(usage_data_id)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await
+    .execute(db)
+    .await
+    .map(|_| ())
 }
 
 /// One attempt to send a payload, as history shows it.

@@ -11,6 +11,13 @@
 //! collector (idempotent on uuid and recorded_at) keeps one ping per week however many attempts
 //! reach it. A process that dies while sending leaves its lease behind; the next process takes
 //! over when the lease expires (at most 24 hours later) and resends that same payload.
+//!
+//! Every attempt is counted before anything is generated, and any failure, the collector's or
+//! our own (the database busy, a generation error), waits for the next retry: nothing loops
+//! every minute. Whether Service Ping is on is checked again right before the request leaves
+//! ([`send_stored`] does it), so turning it off during the wait or the generation still stops
+//! the send. A payload the collector accepted is never sent again by the job, even when the
+//! bookkeeping after the send failed: the job looks at the payload's own record first.
 
 use std::time::Duration;
 
@@ -19,7 +26,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use super::generate::{GenerationDeps, Trigger, TriggerKind, generate_and_store};
-use super::submit::{CollectorClient, SubmitError, send_stored};
+use super::submit::{CollectorClient, SubmitError, require_enabled, send_stored};
 use crate::db::Db;
 use service_ping_protocol::time::format_timestamp;
 
@@ -168,8 +175,9 @@ pub struct ScheduleDeps<'a> {
     pub client: &'a CollectorClient,
     /// This process's name for the lease.
     pub owner: &'a str,
-    /// Longest random wait before sending.
-    pub jitter: Duration,
+    /// How long to wait before generating and sending (a random part of the configured
+    /// jitter, chosen by [`run_forever`]), so that a fleet does not send at once.
+    pub wait_before_sending: Duration,
 }
 
 /// What one run did.
@@ -189,7 +197,8 @@ pub enum RunOutcome {
     },
     /// The send failed; it is tried again at `retry_at`, or never (`None`) after the last retry.
     Failed {
-        payload_id: i64,
+        /// The payload that failed to send; none when generating it failed.
+        payload_id: Option<i64>,
         retry_at: Option<DateTime<Utc>>,
         error: String,
     },
@@ -304,79 +313,139 @@ async fn send_for(
             last_error: None,
             ..state.clone()
         };
-        save_state(db, state, now).await?;
     }
-    if !deps.jitter.is_zero() {
-        let wait = {
-            use rand::Rng;
-            rand::thread_rng().gen_range(Duration::ZERO..=deps.jitter)
-        };
-        tokio::time::sleep(wait).await;
+    if let Some(sent) = already_accepted(db, state.raw_usage_data_id).await? {
+        return record_sent(db, state, sent, now).await;
     }
+    state.attempts += 1;
+    state.status = "sending".into();
+    save_state(db, state, now).await?;
+    tokio::time::sleep(deps.wait_before_sending).await;
+    match generate_and_send(deps, state, now).await {
+        Ok(sent) => record_sent(db, state, sent, now).await,
+        Err(SubmitError::Disabled(_)) => {
+            let slot = WeeklySlot::for_instance(&deps.generation.identity.uuid.to_string());
+            skip_while_disabled(db, state, &slot, now).await?;
+            Ok(RunOutcome::Disabled)
+        }
+        Err(error) => record_failure(db, state, error, now).await,
+    }
+}
+
+/// The payload a dead or failing process had the collector accept, if it did.
+async fn already_accepted(
+    db: &Db,
+    payload_id: Option<i64>,
+) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    let Some(payload_id) = payload_id else {
+        return Ok(None);
+    };
+    Ok(super::db::find(db, payload_id)
+        .await?
+        .and_then(|payload| payload.usage_data_id)
+        .map(|usage_data_id| (payload_id, usage_data_id)))
+}
+
+/// Generates this week's payload (once: a retry reuses it) and sends it.
+async fn generate_and_send(
+    deps: ScheduleDeps<'_>,
+    state: &mut ScheduleState,
+    now: DateTime<Utc>,
+) -> Result<(i64, i64), SubmitError> {
     let trigger = Trigger {
         kind: TriggerKind::Schedule,
         account_id: None,
     };
+    require_enabled(deps.generation).await?;
     let payload_id = match state.raw_usage_data_id {
         Some(id) => id,
         None => {
             let stored = generate_and_store(deps.generation, trigger, now, &|_, _| {}).await?;
             state.raw_usage_data_id = Some(stored.id);
+            save_state(deps.generation.db, state, now).await?;
             stored.id
         }
     };
-    state.attempts += 1;
-    state.status = "sending".into();
-    save_state(db, state, now).await?;
-    match send_stored(deps.generation, deps.client, payload_id, trigger).await {
-        Ok(sent) => {
-            state.status = "sent".into();
-            state.next_retry_at = None;
-            state.last_error = None;
-            save_state(db, state, now).await?;
-            Ok(RunOutcome::Sent {
-                payload_id,
-                usage_data_id: sent.accepted.usage_data_id,
-            })
-        }
-        Err(SubmitError::Internal(error)) => Err(error),
-        Err(error) => {
-            let retry_at = usize::try_from(state.attempts - 1)
-                .ok()
-                .and_then(|i| RETRY_AFTER_HOURS.get(i))
-                .map(|hours| now + chrono::Duration::hours(*hours));
-            state.status = if retry_at.is_some() {
-                "retrying"
-            } else {
-                "gave_up"
-            }
-            .into();
-            state.next_retry_at = retry_at.map(format_timestamp);
-            state.last_error = Some(error.to_string());
-            save_state(db, state, now).await?;
-            Ok(RunOutcome::Failed {
-                payload_id,
-                retry_at,
-                error: error.to_string(),
-            })
-        }
-    }
+    let sent = send_stored(deps.generation, deps.client, payload_id, trigger).await?;
+    Ok((payload_id, sent.accepted.usage_data_id))
 }
 
-/// The background job: [`run_once`] every minute until `stop`.
+async fn record_sent(
+    db: &Db,
+    state: &mut ScheduleState,
+    (payload_id, usage_data_id): (i64, i64),
+    now: DateTime<Utc>,
+) -> anyhow::Result<RunOutcome> {
+    state.status = "sent".into();
+    state.next_retry_at = None;
+    state.last_error = None;
+    let state: &ScheduleState = state;
+    crate::db::retrying_busy(|| save_state(db, state, now)).await?;
+    Ok(RunOutcome::Sent {
+        payload_id,
+        usage_data_id,
+    })
+}
+
+/// Waits for the next retry, or gives up on this week after the last one.
+async fn record_failure(
+    db: &Db,
+    state: &mut ScheduleState,
+    error: SubmitError,
+    now: DateTime<Utc>,
+) -> anyhow::Result<RunOutcome> {
+    let retry_at = usize::try_from(state.attempts - 1)
+        .ok()
+        .and_then(|i| RETRY_AFTER_HOURS.get(i))
+        .map(|hours| now + chrono::Duration::hours(*hours));
+    state.status = if retry_at.is_some() {
+        "retrying"
+    } else {
+        "gave_up"
+    }
+    .into();
+    state.next_retry_at = retry_at.map(format_timestamp);
+    let error = match &error {
+        SubmitError::Internal(error) => format!("{error:#}"),
+        other => other.to_string(),
+    };
+    state.last_error = Some(error.clone());
+    let state: &ScheduleState = state;
+    crate::db::retrying_busy(|| save_state(db, state, now)).await?;
+    Ok(RunOutcome::Failed {
+        payload_id: state.raw_usage_data_id,
+        retry_at,
+        error,
+    })
+}
+
+/// The background job: [`run_once`] every minute until `stop`. When a run fails outside an
+/// attempt (the database unreachable, say), the next look waits twice as long each time, up to
+/// an hour, and is back to every minute after a run that worked.
 pub async fn run_forever(state: crate::state::AppState, stop: CancellationToken) {
     let owner = state.schedule_owner.clone();
     let jitter = Duration::from_secs(u64::from(
         state.settings.service_ping.schedule_jitter_seconds,
     ));
+    let mut failures = 0u32;
     loop {
+        let wait_before_sending = {
+            use rand::Rng;
+            rand::thread_rng().gen_range(Duration::ZERO..=jitter)
+        };
         let deps = ScheduleDeps {
             generation: state.generation_deps(),
             client: &state.collector,
             owner: &owner,
-            jitter,
+            wait_before_sending,
         };
-        match run_once(deps, Utc::now()).await {
+        let result = run_once(deps, Utc::now()).await;
+        failures = if result.is_err() {
+            failures.saturating_add(1)
+        } else {
+            0
+        };
+        match result {
             Ok(RunOutcome::Sent { usage_data_id, .. }) => {
                 tracing::info!(usage_data_id, "weekly Service Ping sent");
             }
@@ -388,14 +457,24 @@ pub async fn run_forever(state: crate::state::AppState, stop: CancellationToken)
             Ok(_) => {}
             Err(error) => tracing::error!(
                 error = format!("{error:#}"),
+                failures,
                 "weekly Service Ping job failed"
             ),
         }
+        let pause = next_look_after(failures);
         tokio::select! {
-            () = tokio::time::sleep(TICK) => {}
+            () = tokio::time::sleep(pause) => {}
             () = stop.cancelled() => return,
         }
     }
+}
+
+/// The pause before the next look: a minute, doubled for each failed run in a row, at most an
+/// hour.
+fn next_look_after(failures_in_a_row: u32) -> Duration {
+    const MAX: Duration = Duration::from_secs(3600);
+    TICK.saturating_mul(2u32.saturating_pow(failures_in_a_row))
+        .min(MAX)
 }
 
 #[cfg(test)]
@@ -424,6 +503,15 @@ mod tests {
             slot,
             WeeklySlot::for_instance("3c4d3e8f-0000-4000-8000-000000000001")
         );
+    }
+
+    #[test]
+    fn failed_runs_back_off_from_a_minute_to_an_hour() {
+        assert_eq!(next_look_after(0), TICK);
+        assert_eq!(next_look_after(1), Duration::from_secs(120));
+        assert_eq!(next_look_after(3), Duration::from_secs(480));
+        assert_eq!(next_look_after(6), Duration::from_secs(3600));
+        assert_eq!(next_look_after(u32::MAX), Duration::from_secs(3600));
     }
 
     #[test]

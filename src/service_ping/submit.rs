@@ -52,6 +52,12 @@ pub struct Sent {
 /// Sends the stored payload `payload_id`, recording the attempt; then reports its metric timings
 /// (or, on failure, the error) to the collector. Reports are best effort: their failure is logged,
 /// never turned into a failed submission.
+///
+/// Whether Service Ping is on is read here, right before the request: a payload generated while
+/// it was on does not leave once it is off. Once the collector has accepted the payload, the
+/// send is a success whatever happens to the bookkeeping after it: the record is written with
+/// retries while the database is busy, and a failure beyond that is logged, not returned (the
+/// collector is idempotent on the payload, so even a resend would store nothing twice).
 pub async fn send_stored(
     deps: GenerationDeps<'_>,
     client: &CollectorClient,
@@ -62,6 +68,7 @@ pub async fn send_stored(
         .await?
         .ok_or_else(|| anyhow::anyhow!("payload #{payload_id} does not exist"))?;
     let document: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    require_enabled(deps).await?;
     let attempt = db::start_submission(
         deps.db,
         payload_id,
@@ -84,7 +91,10 @@ pub async fn send_stored(
             .map(|a| a.usage_data_id)
             .map_err(ToString::to_string),
     };
-    db::finish_submission(deps.db, attempt, payload_id, &end, Utc::now()).await?;
+    let recorded = crate::db::retrying_busy(|| {
+        db::finish_submission(deps.db, attempt, payload_id, &end, Utc::now())
+    })
+    .await;
     match result {
         Ok(accepted) => {
             tracing::info!(
@@ -92,17 +102,17 @@ pub async fn send_stored(
                 usage_data_id = accepted.usage_data_id,
                 "Service Ping sent"
             );
-            store_devops_score(deps, payload_id, &accepted).await?;
-            let metadata = metadata_report(deps, payload_id, &document).await?;
-            if let Err(error) = client.send_metadata(&metadata).await {
-                tracing::warn!(%error, payload_id, "sending the metric timings failed");
+            if let Err(error) = recorded {
+                tracing::error!(%error, payload_id, "the collector accepted the payload, but recording that failed");
             }
+            after_acceptance(deps, client, payload_id, &accepted, &document).await;
             Ok(Sent {
                 payload_id,
                 accepted,
             })
         }
         Err(error) => {
+            recorded?;
             tracing::warn!(%error, payload_id, "sending Service Ping failed");
             let report = error_report(&document, &error, elapsed, Utc::now());
             if let Err(report_error) = client.send_error_report(&report).await {
@@ -110,6 +120,30 @@ pub async fn send_stored(
             }
             Err(SubmitError::Send { payload_id, error })
         }
+    }
+}
+
+/// What follows an accepted send, all best effort: keeping the DevOps Score the collector
+/// answered, and reporting the metric timings.
+async fn after_acceptance(
+    deps: GenerationDeps<'_>,
+    client: &CollectorClient,
+    payload_id: i64,
+    accepted: &Accepted,
+    document: &Value,
+) {
+    if let Err(error) = store_devops_score(deps, payload_id, accepted).await {
+        tracing::warn!(%error, payload_id, "keeping the DevOps Score failed");
+    }
+    let metadata = match metadata_report(deps, payload_id, document).await {
+        Ok(metadata) => metadata,
+        Err(error) => {
+            tracing::warn!(%error, payload_id, "reading the metric timings failed");
+            return;
+        }
+    };
+    if let Err(error) = client.send_metadata(&metadata).await {
+        tracing::warn!(%error, payload_id, "sending the metric timings failed");
     }
 }
 
@@ -191,10 +225,7 @@ pub async fn submit_now(
     progress: StageProgress<'_>,
 ) -> Result<Sent, SubmitError> {
     debug_assert!(trigger.kind != TriggerKind::Preview);
-    let service_ping = crate::settings::db::service_ping(deps.db, deps.locks).await?;
-    if !service_ping.enabled {
-        return Err(SubmitError::Disabled(service_ping.locked_reason));
-    }
+    require_enabled(deps).await?;
     if !client.is_configured() {
         return Err(SubmitError::Internal(anyhow::anyhow!(
             SendError::NotConfigured
@@ -204,4 +235,14 @@ pub async fn submit_now(
     let stored = generate_and_store(deps, trigger, Utc::now(), &generating).await?;
     progress(Stage::Sending);
     send_stored(deps, client, stored.id, trigger).await
+}
+
+/// Refuses when Service Ping is off (by the administrator's choice or the operator's lock).
+pub async fn require_enabled(deps: GenerationDeps<'_>) -> Result<(), SubmitError> {
+    let service_ping = crate::settings::db::service_ping(deps.db, deps.locks).await?;
+    if service_ping.enabled {
+        Ok(())
+    } else {
+        Err(SubmitError::Disabled(service_ping.locked_reason))
+    }
 }

@@ -102,6 +102,17 @@ pub struct Actor<'a> {
     pub at: &'a str,
 }
 
+impl<'a> Actor<'a> {
+    /// `account`, acting at `at` (a stored timestamp).
+    pub fn new(account: &'a crate::auth::db::AccountRecord, at: &'a str) -> Self {
+        Self {
+            account_id: account.id,
+            name: &account.username,
+            at,
+        }
+    }
+}
+
 /// Audit-logs a changed setting (`old → new` of `target`) in the caller's transaction.
 pub async fn record_change(
     tx: &mut sqlx::SqliteConnection,

@@ -17,7 +17,7 @@ pub async fn download_payload(
     session: Session,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    require_admin_in(&session, &state.db).await?;
+    require_admin_in(&session, &state).await?;
     let row = crate::service_ping::db::find(&state.db, id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("There is no stored payload {id}.")))?;

@@ -23,7 +23,7 @@ pub async fn chart_csv(
     Path(file): Path<String>,
     Query(range): Query<Range>,
 ) -> Result<Response, AppError> {
-    require_admin_in(&session, &state.db).await?;
+    require_admin_in(&session, &state).await?;
     let index: usize = file
         .strip_suffix(".csv")
         .and_then(|i| i.parse().ok())

@@ -29,7 +29,7 @@ pub async fn download(
     State(state): State<AppState>,
     session: Session,
 ) -> Result<Response, AppError> {
-    require_admin_in(&session, &state.db).await?;
+    require_admin_in(&session, &state).await?;
     entitlement::require(state.licensing(), Feature::UserPermissionsExport).await?;
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT u.username, u.name, u.email, u.state, \

@@ -285,3 +285,200 @@ async fn parallel_wrong_passwords_get_no_more_guesses_than_the_limit() {
     assert_eq!((checked, throttled), (5, 25), "{statuses:?}");
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn changing_the_password_ends_every_other_session_and_cycles_this_ones_id() {
+    let app = crate::support::spawn_app().await;
+    let root = app.root_password();
+    let before = app.sign_in_as_root().await;
+    let id_before = before.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let elsewhere = app.other_browser();
+    let signed_in = elsewhere
+        .post(app.url("/api/sign_in"))
+        .form(&[("login", "root"), ("password", root.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    let overview = |client: &reqwest::Client| client.post(app.url("/api/instance_overview")).send();
+    assert_eq!(overview(&elsewhere).await.unwrap().status(), StatusCode::OK);
+
+    let new_password = "a much longer passphrase 42";
+    let changed = app
+        .call(
+            "change_password",
+            &[("current", &root), ("new", new_password)],
+        )
+        .await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    let id_after = changed.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_ne!(id_before, id_after, "this browser's session id was cycled");
+    assert_eq!(
+        overview(&app.client).await.unwrap().status(),
+        StatusCode::OK,
+        "this browser stays signed in"
+    );
+    assert_eq!(
+        overview(&elsewhere).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "the other browser is signed out"
+    );
+    let old = app
+        .call("sign_in", &[("login", "root"), ("password", &root)])
+        .await;
+    assert_eq!(old.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let new = app
+        .call("sign_in", &[("login", "root"), ("password", new_password)])
+        .await;
+    assert_eq!(new.status(), StatusCode::OK);
+    let audit: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_events")
+        .fetch_all(&app.db().await)
+        .await
+        .unwrap();
+    assert!(audit.iter().any(|a| a == "password_changed"), "{audit:?}");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn guessing_the_current_password_on_the_change_form_is_throttled() {
+    let app = crate::support::spawn_app().await;
+    app.sign_in_as_root().await;
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        let guess = app
+            .call(
+                "change_password",
+                &[
+                    ("current", "a wrong guess"),
+                    ("new", "another long passphrase 1"),
+                ],
+            )
+            .await;
+        statuses.push(guess.status());
+    }
+    assert_eq!(
+        statuses,
+        [
+            [StatusCode::UNPROCESSABLE_ENTITY; 5].as_slice(),
+            &[StatusCode::TOO_MANY_REQUESTS; 2]
+        ]
+        .concat()
+    );
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn session_cookies_are_secure_when_the_public_url_is_https() {
+    for (public_url, secure) in [
+        (None, false),
+        (Some("https://sp.example.com"), true),
+        (Some("http://sp.internal"), false),
+    ] {
+        let app = crate::support::spawn_app_with(|settings, _| {
+            settings.server.public_url = public_url.map(|url| url.parse().unwrap());
+        })
+        .await;
+        let response = app.sign_in_as_root().await;
+        let cookie = response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            cookie.contains("; Secure"),
+            secure,
+            "{public_url:?}: {cookie}"
+        );
+        app.stop().await.unwrap();
+    }
+}
+
+/// Five wrong passwords from `address` (as the proxy reports it), each for another login.
+async fn failures_from(app: &crate::support::TestApp, address: &str) -> Vec<StatusCode> {
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        let response = app
+            .client
+            .post(app.url("/api/sign_in"))
+            .header("x-forwarded-for", address)
+            .form(&[
+                ("login", format!("nobody-{n}")),
+                ("password", "guess".into()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status());
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_sign_in_failures_count_per_client_address() {
+    let app = crate::support::spawn_app_with(|settings, _| {
+        settings.sign_in.max_failures_per_address = 5;
+        settings.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let first = failures_from(&app, "203.0.113.5").await;
+    assert_eq!(first[..5], [StatusCode::UNPROCESSABLE_ENTITY; 5]);
+    assert_eq!(first[5], StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same proxy is not locked out by the first one.
+    let second = failures_from(&app, "198.51.100.7").await;
+    assert_eq!(second[0], StatusCode::UNPROCESSABLE_ENTITY);
+    app.stop().await.unwrap();
+
+    // Without trusted proxies the header is the client's own word and is ignored: every
+    // request comes from 127.0.0.1.
+    let app = crate::support::spawn_app_with(|settings, _| {
+        settings.sign_in.max_failures_per_address = 5;
+    })
+    .await;
+    failures_from(&app, "203.0.113.5").await;
+    let spoofed = failures_from(&app, "198.51.100.7").await;
+    assert_eq!(spoofed[0], StatusCode::TOO_MANY_REQUESTS);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_database_locked_longer_than_the_busy_timeout_does_not_stop_the_server() {
+    use sqlx::Connection;
+    let app = crate::support::spawn_app().await;
+    let url = format!(
+        "sqlite://{}",
+        app.data_dir.path().join("service-ping.sqlite3").display()
+    );
+    // As a reseed does: one long write transaction, here held past the 10-second busy timeout
+    // while the background jobs make their first round.
+    let mut locker = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(12)).await;
+    let during = reqwest::get(app.url("/-/health")).await.unwrap();
+    sqlx::query("COMMIT").execute(&mut locker).await.unwrap();
+    assert_eq!(
+        during.status(),
+        StatusCode::OK,
+        "reads go on during the lock"
+    );
+    // After the lock: writes work again, and the server is still serving.
+    assert_eq!(app.sign_in_as_root().await.status(), StatusCode::OK);
+    assert_eq!(
+        app.call("instance_overview", &[]).await.status(),
+        StatusCode::OK
+    );
+    app.stop().await.unwrap();
+}

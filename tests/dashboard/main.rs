@@ -3,6 +3,8 @@
 //! the paid features, usage trends, and the demo platform's reseed.
 
 mod app;
+mod auth_suite;
+mod bad_input;
 /// The collector crate's test support (a real collector on a free port), shared rather than copied.
 #[path = "../../crates/collector/tests/collector/support.rs"]
 #[allow(dead_code)]

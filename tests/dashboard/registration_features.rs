@@ -673,6 +673,123 @@ async fn with_smtp_configured_each_user_gets_the_email_through_smtp() {
 }
 
 #[tokio::test]
+async fn emails_left_queued_by_a_stopped_server_are_delivered_after_a_restart() {
+    let app = crate::support::spawn_app().await;
+    seed_people(&app.db().await).await;
+    let db = app.db().await;
+    // What a server stopped mid-delivery leaves behind: an SMTP email with queued messages.
+    sqlx::query(
+        "INSERT INTO admin_emails (id, subject, body, transport, recipients, created_at) \
+         VALUES (7, 'Left behind', 'Still coming.', 'smtp', 2, '2026-12-01T10:00:00.000Z')",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO email_outbox (admin_email_id, recipient, status, updated_at) VALUES \
+         (7, 'ada@people.example', 'queued', '2026-12-01T10:00:00.000Z'), \
+         (7, 'brian@people.example', 'queued', '2026-12-01T10:00:00.000Z')",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    db.close().await;
+    let data_dir = app.stop_keeping_data().await;
+
+    let (port, mut received) = fake_smtp().await;
+    let app = crate::support::spawn_app_in(data_dir, |settings, _| {
+        settings.email.smtp_url = Some(format!("smtp://127.0.0.1:{port}").into());
+    })
+    .await;
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(10), received.recv())
+            .await
+            .expect("the queued messages are sent after the restart")
+            .unwrap();
+        assert!(message.1.contains("Subject: Left behind"), "{}", message.1);
+        got.push(message.0);
+    }
+    got.sort();
+    assert_eq!(got, ["ada@people.example", "brian@people.example"]);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn announcements_emails_and_tokens_are_in_the_audit_log() {
+    let app = licensed_app().await;
+    enable_program(&app).await;
+    let form = [
+        ("message", "Upgrade on Friday"),
+        ("theme", "info"),
+        ("days", "2"),
+    ];
+    assert_eq!(
+        app.call("create_announcement", &form).await.status(),
+        StatusCode::OK
+    );
+    let id: i64 = sqlx::query_scalar("SELECT max(id) FROM broadcast_messages")
+        .fetch_one(&app.db().await)
+        .await
+        .unwrap();
+    let deleted = app
+        .call("delete_announcement", &[("id", &id.to_string())])
+        .await;
+    assert_eq!(deleted.status(), StatusCode::OK);
+    let emailed = app
+        .call(
+            "email_all_users",
+            &[("subject", "Hello"), ("body", "Body.")],
+        )
+        .await;
+    assert_eq!(emailed.status(), StatusCode::OK);
+    let created = json(
+        app.call(
+            "create_access_token",
+            &[
+                ("name", "ci"),
+                ("scopes[0]", "read_service_ping"),
+                ("expires_in_days", "7"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    let token_id = created["token"]["id"].as_i64().unwrap().to_string();
+    assert_eq!(
+        app.call("revoke_access_token", &[("id", &token_id)])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let entries: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT actor, action, target FROM audit_events \
+         WHERE action NOT IN ('setting_changed') ORDER BY id",
+    )
+    .fetch_all(&app.db().await)
+    .await
+    .unwrap();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|(_, action, _)| action.as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "announcement_created",
+            "announcement_deleted",
+            "email_sent_to_all_users",
+            "access_token_created",
+            "access_token_revoked"
+        ],
+        "{entries:?}"
+    );
+    assert!(entries.iter().all(|(actor, _, _)| actor == "root"));
+    assert_eq!(entries[0].2, format!("Announcement #{id}"));
+    assert!(entries[3].2.contains("(ci)"), "{:?}", entries[3]);
+}
+
+#[tokio::test]
 async fn password_rules_apply_to_every_password_change() {
     let app = licensed_app().await;
     let root = app.root_password();

@@ -43,7 +43,7 @@ fn job<'a>(
         generation: instance.deps(db),
         client,
         owner,
-        jitter: Duration::ZERO,
+        wait_before_sending: Duration::ZERO,
     }
 }
 
@@ -562,4 +562,337 @@ async fn turning_service_ping_on_later_does_not_send_the_weeks_it_was_off(db: Db
         }
     );
     assert_eq!(collector.ping_count().await, 0);
+}
+
+#[sqlx::test]
+async fn turning_service_ping_off_while_the_job_waits_stops_the_send(db: Db) {
+    let collector = crate::support::spawn_collector(|_| {}).await;
+    let instance = Instance::new(&db).await;
+    let client = client_for(&collector.url("/"), 5);
+    let t0 = first_slot(&instance, &db, &client).await;
+    let deps = ScheduleDeps {
+        wait_before_sending: Duration::from_millis(800),
+        ..job(&instance, &db, &client, "a")
+    };
+    let (outcome, ()) = tokio::join!(run_once(deps, t0), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        sqlx::query("UPDATE application_settings SET service_ping_enabled = FALSE")
+            .execute(&db)
+            .await
+            .unwrap();
+    });
+    assert_eq!(outcome.unwrap(), RunOutcome::Disabled);
+    assert_eq!(collector.ping_count().await, 0, "nothing left");
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM raw_usage_data")
+            .fetch_one(&db)
+            .await
+            .unwrap(),
+        0,
+        "nothing was generated either"
+    );
+    let state = load_state(&db).await.unwrap();
+    assert_eq!(state.status, "skipped");
+}
+
+#[sqlx::test]
+async fn a_payload_generated_while_on_does_not_leave_once_service_ping_is_off(db: Db) {
+    let collector = crate::support::spawn_collector(|_| {}).await;
+    let instance = Instance::new(&db).await;
+    let client = client_for(&collector.url("/"), 5);
+    let trigger = Trigger {
+        kind: TriggerKind::Manual,
+        account_id: None,
+    };
+    let stored = service_ping::service_ping::generate::generate_and_store(
+        instance.deps(&db),
+        trigger,
+        Utc::now(),
+        &|_, _| {},
+    )
+    .await
+    .unwrap();
+    sqlx::query("UPDATE application_settings SET service_ping_enabled = FALSE")
+        .execute(&db)
+        .await
+        .unwrap();
+    let refused = service_ping::service_ping::submit::send_stored(
+        instance.deps(&db),
+        &client,
+        stored.id,
+        trigger,
+    )
+    .await;
+    assert!(
+        matches!(refused, Err(SubmitError::Disabled(_))),
+        "{refused:?}"
+    );
+    assert_eq!(collector.ping_count().await, 0);
+    assert!(
+        attempts(&db).await.is_empty(),
+        "no attempt was even started"
+    );
+}
+
+#[sqlx::test]
+async fn an_error_of_our_own_waits_for_the_next_retry_instead_of_looping_every_minute(db: Db) {
+    let collector = crate::support::spawn_collector(|_| {}).await;
+    let instance = Instance::new(&db).await;
+    let client = client_for(&collector.url("/"), 5);
+    let t0 = first_slot(&instance, &db, &client).await;
+    sqlx::query(
+        "CREATE TRIGGER full_disk BEFORE INSERT ON raw_usage_data \
+         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    let outcome = run_once(job(&instance, &db, &client, "a"), t0)
+        .await
+        .unwrap();
+    let RunOutcome::Failed {
+        payload_id: None,
+        retry_at,
+        error,
+    } = outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(retry_at, Some(t0 + hours(8)));
+    assert!(error.contains("disk is full"), "{error}");
+    for minute in 1..=5 {
+        let next = run_once(
+            job(&instance, &db, &client, "a"),
+            t0 + chrono::Duration::minutes(minute),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(next, RunOutcome::NotDue { .. }), "{next:?}");
+    }
+    assert_eq!(
+        load_state(&db).await.unwrap().attempts,
+        1,
+        "one attempt counted"
+    );
+    sqlx::query("DROP TRIGGER full_disk")
+        .execute(&db)
+        .await
+        .unwrap();
+    let retried = run_once(job(&instance, &db, &client, "a"), t0 + hours(8))
+        .await
+        .unwrap();
+    assert!(matches!(retried, RunOutcome::Sent { .. }), "{retried:?}");
+    assert_eq!(collector.ping_count().await, 1);
+}
+
+#[sqlx::test]
+async fn a_send_the_collector_accepted_stays_sent_when_the_bookkeeping_after_it_fails(db: Db) {
+    let collector = crate::support::spawn_collector(|_| {}).await;
+    let instance = Instance::new(&db).await;
+    let client = client_for(&collector.url("/"), 5);
+    let t0 = first_slot(&instance, &db, &client).await;
+    // Recording the attempt's end fails (after the payload is marked sent), as does keeping the
+    // DevOps Score.
+    for table in ["service_ping_submissions", "devops_scores"] {
+        let event = if table == "devops_scores" {
+            "INSERT"
+        } else {
+            "UPDATE"
+        };
+        sqlx::query(&format!(
+            "CREATE TRIGGER broken_{table} BEFORE {event} ON {table} \
+             BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        ))
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+    let outcome = run_once(job(&instance, &db, &client, "a"), t0)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, RunOutcome::Sent { .. }), "{outcome:?}");
+    for minute in 1..=3 {
+        let next = run_once(
+            job(&instance, &db, &client, "a"),
+            t0 + chrono::Duration::minutes(minute),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(next, RunOutcome::NotDue { .. }), "{next:?}");
+    }
+    assert_eq!(collector.ping_count().await, 1);
+    let requests_to_usage_data: i64 = sqlx::query_scalar("SELECT count(*) FROM usage_data")
+        .fetch_one(&collector.db)
+        .await
+        .unwrap();
+    assert_eq!(requests_to_usage_data, 1);
+    let payload = raw_usage_data::latest(&db).await.unwrap().unwrap();
+    assert!(payload.sent_at.is_some(), "the payload is recorded as sent");
+}
+
+/// How the collector misbehaves, for the fault suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// Nothing listens.
+    Down,
+    /// Answers after the client has given up.
+    Slow,
+    ServerError,
+    /// Sends the payload elsewhere with a 307.
+    Redirecting,
+    /// 200 with a body that is not the collector's answer.
+    Garbage,
+    /// Passes everything to the real collector.
+    Healthy,
+}
+
+/// A proxy in front of the real collector at `target` that misbehaves as `fault` says.
+async fn faulty_proxy(target: String, fault: std::sync::Arc<std::sync::Mutex<Fault>>) -> String {
+    use axum::response::IntoResponse;
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri, body: axum::body::Bytes| {
+        let (target, fault) = (target.clone(), *fault.lock().unwrap());
+        async move {
+            match fault {
+                Fault::Slow => {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    (axum::http::StatusCode::CREATED, "{}").into_response()
+                }
+                Fault::ServerError => {
+                    (axum::http::StatusCode::BAD_GATEWAY, "upstream down").into_response()
+                }
+                Fault::Redirecting => (
+                    axum::http::StatusCode::TEMPORARY_REDIRECT,
+                    [("location", format!("{target}elsewhere"))],
+                    "",
+                )
+                    .into_response(),
+                Fault::Garbage => {
+                    (axum::http::StatusCode::OK, "<html>hello</html>").into_response()
+                }
+                Fault::Down | Fault::Healthy => {
+                    let upstream = reqwest::Client::new()
+                        .post(format!("{target}{}", uri.path().trim_start_matches('/')))
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                        .unwrap();
+                    let status =
+                        axum::http::StatusCode::from_u16(upstream.status().as_u16()).unwrap();
+                    let bytes = upstream.bytes().await.unwrap();
+                    (status, [("content-type", "application/json")], bytes).into_response()
+                }
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}/")
+}
+
+#[sqlx::test]
+async fn ten_weeks_of_a_failing_collector_leave_exactly_one_ping_per_week(db: Db) {
+    let collector = crate::support::spawn_collector(|_| {}).await;
+    let fault = std::sync::Arc::new(std::sync::Mutex::new(Fault::Healthy));
+    let through_proxy = client_for(&faulty_proxy(collector.url("/"), fault.clone()).await, 1);
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let down = client_for(&format!("http://127.0.0.1:{closed_port}/"), 1);
+    let instance = Instance::new(&db).await;
+    let faults = [
+        Fault::Down,
+        Fault::Slow,
+        Fault::ServerError,
+        Fault::Redirecting,
+        Fault::Garbage,
+    ];
+    let mut slot_time = first_slot(&instance, &db, &through_proxy).await;
+    let mut failed_attempts = 0;
+    for week in 0..10usize {
+        let this_fault = faults[week % faults.len()];
+        let mut now = slot_time;
+        // One to three failed attempts (the job has four), then the collector recovers.
+        for _ in 0..=(week % 3) {
+            *fault.lock().unwrap() = this_fault;
+            let client = if this_fault == Fault::Down {
+                &down
+            } else {
+                &through_proxy
+            };
+            let outcome = run_once(job(&instance, &db, client, "a"), now)
+                .await
+                .unwrap();
+            let RunOutcome::Failed {
+                retry_at: Some(retry_at),
+                ..
+            } = outcome
+            else {
+                panic!("week {week}, {this_fault:?}: {outcome:?}");
+            };
+            failed_attempts += 1;
+            now = retry_at;
+        }
+        *fault.lock().unwrap() = Fault::Healthy;
+        let outcome = run_once(job(&instance, &db, &through_proxy, "a"), now)
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, RunOutcome::Sent { .. }),
+            "week {week}: {outcome:?}"
+        );
+        slot_time += chrono::Duration::weeks(1);
+    }
+    let pings: Vec<String> =
+        sqlx::query_scalar("SELECT recorded_at FROM usage_data ORDER BY recorded_at")
+            .fetch_all(&collector.db)
+            .await
+            .unwrap();
+    let distinct: std::collections::BTreeSet<_> = pings.iter().collect();
+    let unsent: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM raw_usage_data WHERE sent_at IS NULL")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    println!(
+        "fault suite: 10 weeks, {failed_attempts} failed attempts (down, slow, 5xx, redirecting, garbage), {} pings at the collector, {} distinct, {unsent} payloads unsent",
+        pings.len(),
+        distinct.len()
+    );
+    assert_eq!(pings.len(), 10, "one ping per week, none lost");
+    assert_eq!(distinct.len(), 10, "none duplicated");
+    assert_eq!(unsent, 0);
+}
+
+#[sqlx::test]
+async fn a_process_killed_while_generating_leaves_exactly_one_ping_after_restart(db: Db) {
+    let collector = crate::support::spawn_collector(|_| {}).await;
+    let instance = Instance::new(&db).await;
+    let client = client_for(&collector.url("/"), 5);
+    let t0 = first_slot(&instance, &db, &client).await;
+    // The job is dropped a moment after it starts: while it counts the attempt or generates.
+    let killed = tokio::time::timeout(
+        Duration::from_millis(3),
+        run_once(job(&instance, &db, &client, "killed"), t0),
+    )
+    .await;
+    assert!(killed.is_err(), "the first process died before sending");
+    assert_eq!(collector.ping_count().await, 0);
+    let later = run_once(
+        job(&instance, &db, &client, "restarted"),
+        t0 + hours(schedule::LEASE_HOURS + 1),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(later, RunOutcome::Sent { .. }), "{later:?}");
+    let again = run_once(
+        job(&instance, &db, &client, "restarted"),
+        t0 + hours(schedule::LEASE_HOURS + 2),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(again, RunOutcome::NotDue { .. }), "{again:?}");
+    assert_eq!(collector.ping_count().await, 1, "exactly one ping");
 }

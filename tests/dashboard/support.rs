@@ -42,7 +42,14 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the real server after `configure` adjusted its settings and locks.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings, &mut Locks)) -> TestApp {
-    let data_dir = tempfile::tempdir().unwrap();
+    spawn_app_in(tempfile::tempdir().unwrap(), configure).await
+}
+
+/// Starts the real server on the data directory of an earlier one (a restart).
+pub async fn spawn_app_in(
+    data_dir: tempfile::TempDir,
+    configure: impl FnOnce(&mut Settings, &mut Locks),
+) -> TestApp {
     let mut settings = settings(data_dir.path());
     let mut locks = Locks::default();
     configure(&mut settings, &mut locks);
@@ -110,6 +117,23 @@ impl TestApp {
     pub async fn stop(mut self) -> anyhow::Result<()> {
         let _ = self.stop.take().unwrap().send(());
         self.task.take().unwrap().await.unwrap()
+    }
+
+    /// Stops the server and hands back its data directory, to start it again.
+    pub async fn stop_keeping_data(mut self) -> tempfile::TempDir {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap().await.unwrap().unwrap();
+        let empty = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.data_dir, empty)
+    }
+
+    /// A second browser: its own cookies, no session.
+    pub fn other_browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
     }
 }
 

@@ -1,12 +1,12 @@
 //! The collector's JSON endpoints, as GitLab's Versions application answers them:
 //! `POST /usage_data`, `POST /usage_ping_metadata` and `POST /usage_ping_errors`.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use chrono::Utc;
 use serde_json::json;
 
@@ -14,6 +14,8 @@ use service_ping_protocol::devops_score;
 use service_ping_protocol::documents::{ErrorDocument, MetadataDocument};
 use service_ping_protocol::hash::sha256_hex;
 use service_ping_protocol::ingest::{self, Rejection};
+
+use service_ping_web::client::ClientAddress;
 
 use crate::db::{self, Source, Stored};
 use crate::refusal::Refusal;
@@ -62,9 +64,11 @@ pub async fn ingest(
     state: &CollectorState,
     body: Bytes,
     source: Source,
+    address: ClientAddress,
 ) -> Result<(StatusCode, i64), Refusal> {
+    state.admit_bytes(address, body.len())?;
     let ping = ingest::validate(&body, state.limits)?;
-    state.admit("usage_data", &ping.uuid)?;
+    state.admit("usage_data", &ping.uuid, address)?;
     // Valid JSON by now; a section of the wrong shape was refused above.
     let usage = serde_json::from_slice::<devops_score::PingUsage>(&body)
         .map(|p| devops_score::usage_from_ping(&p))
@@ -77,7 +81,7 @@ pub async fn ingest(
         received_at: Utc::now(),
     };
     let mut writer = state.writer.acquire().await.map_err(Refusal::internal)?;
-    match db::store_ping(&mut writer, &new, &usage)
+    match db::store_ping(&mut writer, &new, &usage, state.max_stored_bytes_per_week)
         .await
         .map_err(Refusal::internal)?
     {
@@ -93,18 +97,29 @@ pub async fn ingest(
             StatusCode::CONFLICT,
             "a different payload with this uuid and recorded_at was already received",
         )),
+        Stored::OverQuota => Err(Refusal {
+            retry_after_secs: Some(24 * 3600),
+            ..Refusal::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "this instance has had {} MiB of pings stored in the last seven days; no more is stored until older ones age out",
+                    state.max_stored_bytes_per_week / (1024 * 1024)
+                ),
+            )
+        }),
     }
 }
 
 /// `POST /usage_data`.
 pub async fn receive_usage_data(
     State(state): State<CollectorState>,
+    Extension(address): Extension<ClientAddress>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Refusal> {
     let body = read_body(body, state.limits.max_body_bytes)?;
     require_json(&headers)?;
-    let (status, id) = ingest(&state, body, Source::Api).await?;
+    let (status, id) = ingest(&state, body, Source::Api, address).await?;
     let score = state.score_of(id).await.map_err(Refusal::internal)?;
     Ok(accepted(status, devops_score::conv_index(&score, id)))
 }
@@ -112,10 +127,13 @@ pub async fn receive_usage_data(
 /// Reads a metadata or error document straight into its type (no JSON tree is built, and
 /// serde refuses a duplicate or unknown field), or says what is wrong with it.
 fn decode<T: serde::de::DeserializeOwned>(
+    state: &CollectorState,
+    address: ClientAddress,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, Refusal> {
     let body = read_body(body, MAX_DOCUMENT_BYTES)?;
+    state.admit_bytes(address, body.len())?;
     require_json(headers)?;
     serde_json::from_slice(&body).map_err(|error| {
         let status = if error.is_data() {
@@ -140,12 +158,13 @@ fn require_uuid(uuid: &str) -> Result<(), Refusal> {
 /// `POST /usage_ping_metadata`: `{"metadata": {"uuid", "metrics": [{name, time_elapsed, error}]}}`.
 pub async fn receive_metadata(
     State(state): State<CollectorState>,
+    Extension(address): Extension<ClientAddress>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Refusal> {
-    let MetadataDocument { metadata } = decode(&headers, body)?;
+    let MetadataDocument { metadata } = decode(&state, address, &headers, body)?;
     require_uuid(&metadata.uuid)?;
-    state.admit("usage_ping_metadata", &metadata.uuid)?;
+    state.admit("usage_ping_metadata", &metadata.uuid, address)?;
     let failed = metadata
         .metrics
         .iter()
@@ -168,12 +187,13 @@ pub async fn receive_metadata(
 /// `POST /usage_ping_errors`: `{"error": {time, uuid, hostname, version, message, elapsed}}`.
 pub async fn receive_error(
     State(state): State<CollectorState>,
+    Extension(address): Extension<ClientAddress>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Refusal> {
-    let ErrorDocument { error } = decode(&headers, body)?;
+    let ErrorDocument { error } = decode(&state, address, &headers, body)?;
     require_uuid(&error.uuid)?;
-    state.admit("usage_ping_errors", &error.uuid)?;
+    state.admit("usage_ping_errors", &error.uuid, address)?;
     let id = db::store_error(&state.writer, &error, Utc::now())
         .await
         .map_err(Refusal::internal)?;

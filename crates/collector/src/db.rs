@@ -56,6 +56,8 @@ pub enum Stored {
     AlreadyReceived(i64),
     /// Another payload with the same uuid and recorded_at was received before: refused.
     Conflict,
+    /// The uuid's pings of the last seven days already fill its storage quota: refused.
+    OverQuota,
 }
 
 /// A validated ping on its way to the database.
@@ -69,14 +71,31 @@ pub struct NewPing {
 }
 
 /// Stores a validated ping once per (uuid, recorded_at), with its DevOps Score inputs `usage`,
-/// in one transaction.
+/// in one transaction, unless the uuid's pings received in the last seven days would then
+/// exceed `max_bytes_per_week` (an exact resend is still recognised).
 pub async fn store_ping(
     db: &mut sqlx::SqliteConnection,
     new: &NewPing,
     usage: &Values,
+    max_bytes_per_week: u64,
 ) -> Result<Stored, sqlx::Error> {
     use sqlx::Connection;
     let mut tx = db.begin().await?;
+    if let Some(earlier) = earlier_copy(&mut tx, new).await? {
+        return Ok(earlier);
+    }
+    let week_ago = format_timestamp(new.received_at - chrono::Duration::days(7));
+    let stored_this_week: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(SUM(size_bytes), 0) FROM usage_data WHERE uuid = $1 AND received_at > $2",
+    )
+    .bind(&new.ping.uuid)
+    .bind(week_ago)
+    .fetch_one(&mut *tx)
+    .await?;
+    let total = stored_this_week.unsigned_abs() + new.bytes.len() as u64;
+    if total > max_bytes_per_week {
+        return Ok(Stored::OverQuota);
+    }
     let stored = insert_ping(&mut tx, new).await?;
     if let Stored::Created(id) = stored {
         insert_features(&mut tx, id, &new.ping.uuid, new.received_at, usage).await?;
@@ -183,6 +202,26 @@ pub async fn latest_instances(
         .collect()
 }
 
+/// What an earlier ping with the same (uuid, recorded_at) makes of this one, if there is one.
+async fn earlier_copy(
+    db: &mut sqlx::SqliteConnection,
+    new: &NewPing,
+) -> Result<Option<Stored>, sqlx::Error> {
+    let earlier: Option<(i64, String)> =
+        sqlx::query_as("SELECT id, sha256 FROM usage_data WHERE uuid = $1 AND recorded_at = $2")
+            .bind(&new.ping.uuid)
+            .bind(&new.ping.recorded_at)
+            .fetch_optional(&mut *db)
+            .await?;
+    Ok(earlier.map(|(id, sha256)| {
+        if sha256 == new.sha256 {
+            Stored::AlreadyReceived(id)
+        } else {
+            Stored::Conflict
+        }
+    }))
+}
+
 async fn insert_ping(
     db: &mut sqlx::SqliteConnection,
     new: &NewPing,
@@ -211,20 +250,8 @@ async fn insert_ping(
     .bind(format_timestamp(*now))
     .fetch_optional(&mut *db)
     .await?;
-    if let Some(id) = inserted {
-        return Ok(Stored::Created(id));
-    }
-    let (id, earlier_sha256): (i64, String) =
-        sqlx::query_as("SELECT id, sha256 FROM usage_data WHERE uuid = $1 AND recorded_at = $2")
-            .bind(&ping.uuid)
-            .bind(&ping.recorded_at)
-            .fetch_one(&mut *db)
-            .await?;
-    Ok(if earlier_sha256 == *sha256 {
-        Stored::AlreadyReceived(id)
-    } else {
-        Stored::Conflict
-    })
+    // The writer is one connection and the copy was looked for in this transaction.
+    Ok(inserted.map_or(Stored::Conflict, Stored::Created))
 }
 
 /// Stores an instance's per-metric timings and errors.

@@ -122,7 +122,7 @@ pub async fn seed_fleet(
                 source: Source::Api,
                 received_at: at,
             };
-            db::store_ping(&mut tx, &new, &usage).await?;
+            db::store_ping(&mut tx, &new, &usage, u64::MAX).await?;
             pings += 1;
         }
         if index % 1000 == 999 {

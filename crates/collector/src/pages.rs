@@ -8,6 +8,8 @@ use leptos::prelude::*;
 
 use service_ping_protocol::devops_score::{self, FEATURES, Score, Values, format_usage, level};
 
+use service_ping_web::client::ClientAddress;
+
 use crate::db::{self, ReceivedPing, Source};
 use crate::refusal::Refusal;
 use crate::state::CollectorState;
@@ -214,9 +216,13 @@ pub async fn upload_page() -> Response {
 }
 
 /// `POST /usage_data/new`: the uploaded file goes through the same checks as `POST /usage_data`.
-pub async fn receive_upload(State(state): State<CollectorState>, multipart: Multipart) -> Response {
+pub async fn receive_upload(
+    State(state): State<CollectorState>,
+    axum::Extension(address): axum::Extension<ClientAddress>,
+    multipart: Multipart,
+) -> Response {
     let outcome = match uploaded_file(multipart).await {
-        Ok(bytes) => crate::api::ingest(&state, bytes, Source::Upload).await,
+        Ok(bytes) => crate::api::ingest(&state, bytes, Source::Upload, address).await,
         Err(refusal) => Err(refusal),
     };
     match outcome {

@@ -1,9 +1,12 @@
 //! The collector's routes: the ping endpoints instances send to, the pages, the OpenAPI document.
 
-use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Router};
+use service_ping_web::client::{ClientAddress, TrustedProxies, with_client_address};
 use tower_http::trace::TraceLayer;
 
 use crate::state::CollectorState;
@@ -12,6 +15,7 @@ use crate::{api, openapi, pages};
 /// The collector's routes.
 pub fn router(state: CollectorState) -> Router {
     let body_limit = state.limits.max_body_bytes;
+    let proxies = TrustedProxies::new(&state.trusted_proxies);
     let routes = Router::new()
         .route("/", get(pages::index))
         .route("/collector.css", get(pages::stylesheet))
@@ -34,16 +38,36 @@ pub fn router(state: CollectorState) -> Router {
             post(api::receive_error).layer(DefaultBodyLimit::max(api::MAX_DOCUMENT_BYTES)),
         )
         .fallback(api::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admit_address,
+        ))
         .layer(axum::middleware::from_fn(
             service_ping_web::refuse_cross_site_writes,
         ))
         // The multipart upload carries a little more than the file itself.
-        .layer(DefaultBodyLimit::max(body_limit + 64 * 1024))
-        .with_state(state);
+        .layer(DefaultBodyLimit::max(body_limit + 64 * 1024));
+    let routes = with_client_address(routes, proxies).with_state(state);
     service_ping_web::with_security_headers(routes).layer(TraceLayer::new_for_http())
 }
 
-async fn health(axum::extract::State(state): axum::extract::State<CollectorState>) -> StatusCode {
+/// Counts every write against its client address before its body is read (429 over the limit).
+async fn admit_address(
+    State(state): State<CollectorState>,
+    Extension(address): Extension<ClientAddress>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    match state.admit_address(address) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+async fn health(State(state): State<CollectorState>) -> StatusCode {
     match service_ping_database::ping(&state.db).await {
         Ok(()) => StatusCode::OK,
         Err(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -21,8 +21,20 @@ pub struct CollectorSettings {
     pub max_body_bytes: usize,
     /// Deepest JSON nesting the collector accepts.
     pub max_depth: usize,
-    /// Requests per hour the collector accepts from one instance uuid, per endpoint.
+    /// Requests per hour the collector accepts from one instance uuid at one address, per
+    /// endpoint. (Keyed by the address too, so a stranger who knows an instance's uuid cannot
+    /// spend its quota; the uuid is not a secret until pings are signed.)
     pub rate_limit_per_hour: u32,
+    /// Requests per hour the collector accepts from one client address, all endpoints together,
+    /// counted before the body is read: rotating uuids does not get around it.
+    pub rate_limit_per_address_per_hour: u32,
+    /// Body bytes per hour the collector reads from one client address.
+    pub max_bytes_per_address_per_hour: u64,
+    /// Ping bytes stored per instance uuid in any seven days; a ping beyond it is refused (429).
+    pub max_stored_bytes_per_instance_per_week: u64,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client.
+    /// Empty (the default): the connecting address is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// DevOps Score leaders come from the latest ping of each instance seen in this many weeks.
     pub leader_window_weeks: u32,
     /// Below this many instances in the window, the baseline leaders are used.
@@ -43,6 +55,10 @@ impl Default for CollectorSettings {
             max_body_bytes: 10 * 1024 * 1024,
             max_depth: 32,
             rate_limit_per_hour: 60,
+            rate_limit_per_address_per_hour: 600,
+            max_bytes_per_address_per_hour: 200 * 1024 * 1024,
+            max_stored_bytes_per_instance_per_week: 50 * 1024 * 1024,
+            trusted_proxies: Vec::new(),
             leader_window_weeks: 12,
             min_fleet_for_leaders: 10,
             baseline_leaders: [3.0, 15.0, 0.3, 0.2, 4.0, 25.0, 0.5, 6.0, 0.3, 0.5],
@@ -76,8 +92,15 @@ impl CollectorSettings {
             "collector.leader_window_weeks must be at least 1 and every collector.baseline_leaders value positive"
         );
         anyhow::ensure!(
-            self.rate_limit_per_hour > 0,
-            "collector.rate_limit_per_hour must be at least 1"
+            self.rate_limit_per_hour > 0 && self.rate_limit_per_address_per_hour > 0,
+            "collector.rate_limit_per_hour and rate_limit_per_address_per_hour must be at least 1"
+        );
+        let body = self.max_body_bytes as u64;
+        anyhow::ensure!(
+            self.max_bytes_per_address_per_hour >= body
+                && self.max_stored_bytes_per_instance_per_week >= body
+                && self.max_bytes_per_address_per_hour / 1024 <= u64::from(u32::MAX),
+            "collector.max_bytes_per_address_per_hour and max_stored_bytes_per_instance_per_week must each hold at least one ping of collector.max_body_bytes (and the hourly budget at most 4 TiB)"
         );
         if let Some(url) = &self.url {
             anyhow::ensure!(

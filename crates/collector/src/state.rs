@@ -1,6 +1,12 @@
 //! What the collector's handlers share: the database (a pool to read, one connection to write),
-//! the ingest limits, the per-instance rate limiter and the DevOps Score leaders.
+//! the ingest limits, the rate limiters and the DevOps Score leaders.
+//!
+//! Three limits stand between the internet and the disk: requests per client address (all
+//! endpoints, counted before a body is read), body bytes per client address, and requests per
+//! instance uuid *at that address* per endpoint. The stored bytes per uuid are capped by
+//! [`crate::db::store_ping`].
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +17,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use service_ping_database::Db;
 use service_ping_protocol::devops_score::{self, Score, Values};
 use service_ping_protocol::ingest::IngestLimits;
+
+use service_ping_web::client::ClientAddress;
 
 use crate::db;
 use crate::refusal::Refusal;
@@ -25,7 +33,14 @@ pub struct CollectorState {
     /// queued on one connection go faster than connections retrying the write lock.
     pub writer: Db,
     pub limits: IngestLimits,
+    /// Ping bytes one uuid may have stored in any seven days.
+    pub max_stored_bytes_per_week: u64,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
+    address_requests: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Counted in KiB.
+    address_bytes: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     scoring: Arc<Scoring>,
 }
 
@@ -40,7 +55,10 @@ struct Scoring {
 
 impl CollectorState {
     pub fn new(db: Db, writer: Db, settings: &CollectorSettings) -> Self {
-        let per_hour = NonZeroU32::new(settings.rate_limit_per_hour).unwrap_or(NonZeroU32::MIN);
+        let per_hour = |n: u64| {
+            let n = u32::try_from(n).unwrap_or(u32::MAX);
+            Quota::per_hour(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
+        };
         Self {
             db,
             writer,
@@ -48,7 +66,17 @@ impl CollectorState {
                 max_body_bytes: settings.max_body_bytes,
                 max_depth: settings.max_depth,
             },
-            limiter: Arc::new(RateLimiter::keyed(Quota::per_hour(per_hour))),
+            max_stored_bytes_per_week: settings.max_stored_bytes_per_instance_per_week,
+            trusted_proxies: settings.trusted_proxies.clone(),
+            limiter: Arc::new(RateLimiter::keyed(per_hour(u64::from(
+                settings.rate_limit_per_hour,
+            )))),
+            address_requests: Arc::new(RateLimiter::keyed(per_hour(u64::from(
+                settings.rate_limit_per_address_per_hour,
+            )))),
+            address_bytes: Arc::new(RateLimiter::keyed(per_hour(
+                settings.max_bytes_per_address_per_hour / 1024,
+            ))),
             scoring: Arc::new(Scoring {
                 window: chrono::Duration::weeks(i64::from(settings.leader_window_weeks)),
                 min_fleet: settings.min_fleet_for_leaders,
@@ -103,24 +131,65 @@ impl CollectorState {
         Ok(devops_score::compute(&usage, &self.leaders().await?))
     }
 
-    /// Counts a request from instance `uuid` to `endpoint`; refuses with 429 over the limit.
-    pub fn admit(&self, endpoint: &str, uuid: &str) -> Result<(), Refusal> {
+    /// Counts a request from instance `uuid` at `address` to `endpoint`; refuses with 429 over
+    /// the limit.
+    pub fn admit(&self, endpoint: &str, uuid: &str, address: ClientAddress) -> Result<(), Refusal> {
+        let key = format!("{endpoint}:{uuid}@{}", address.key());
         self.limiter
-            .check_key(&format!("{endpoint}:{uuid}"))
-            .map_err(|not_until| {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                Refusal {
-                    retry_after_secs: Some(wait.as_secs().max(1)),
-                    ..Refusal::new(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        "too many requests from this instance; try again later",
-                    )
-                }
-            })
+            .check_key(&key)
+            .map_err(|not_until| too_many("from this instance", &not_until))
+    }
+
+    /// Counts a request from `address` (before its body is read); 429 over the limit.
+    pub fn admit_address(&self, address: ClientAddress) -> Result<(), Refusal> {
+        self.address_requests
+            .check_key(&address_key(address))
+            .map_err(|not_until| too_many("from this address", &not_until))
+    }
+
+    /// Counts `bytes` of body read from `address`; 429 over the hourly budget.
+    pub fn admit_bytes(&self, address: ClientAddress, bytes: usize) -> Result<(), Refusal> {
+        let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+        let Some(kib) = NonZeroU32::new(kib) else {
+            return Ok(());
+        };
+        match self.address_bytes.check_key_n(&address_key(address), kib) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(too_many("from this address (bytes)", &not_until)),
+            // More than the whole budget at once; settings validation makes this unreachable
+            // for a body within the size limit.
+            Err(_) => Err(Refusal::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "this request is larger than the hourly budget of its address",
+            )),
+        }
     }
 
     /// Forgets instances that have not sent for a while, so the limiter's memory stays bounded.
     pub(crate) fn forget_quiet_instances(&self) {
         self.limiter.retain_recent();
+        self.address_requests.retain_recent();
+        self.address_bytes.retain_recent();
+    }
+}
+
+/// The key an address is counted under; requests without connection info (tests driving the
+/// router directly) share one.
+fn address_key(address: ClientAddress) -> IpAddr {
+    address.0.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+/// 429 with `Retry-After`.
+fn too_many(
+    whom: &str,
+    not_until: &governor::NotUntil<<DefaultClock as Clock>::Instant>,
+) -> Refusal {
+    let wait = not_until.wait_time_from(DefaultClock::default().now());
+    Refusal {
+        retry_after_secs: Some(wait.as_secs().max(1)),
+        ..Refusal::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many requests {whom}; try again later"),
+        )
     }
 }

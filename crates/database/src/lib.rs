@@ -24,6 +24,42 @@ pub async fn begin_write(db: &Db) -> sqlx::Result<sqlx::Transaction<'static, sql
     db.begin_with("BEGIN IMMEDIATE").await
 }
 
+/// Runs a write again, up to four more times with a growing pause (0.1 s to 0.8 s), while the
+/// database answers that it is busy or the pool has no connection to give: for bookkeeping that
+/// must not be lost to a moment of contention (recording that a ping was accepted). Any other
+/// error is returned at once.
+pub async fn retrying_busy<T, F, Fut>(mut write: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut pause = Duration::from_millis(100);
+    for _ in 0..4 {
+        match write().await {
+            Err(error) if is_busy(&error) => {
+                tracing::warn!(%error, "the database is busy; writing again shortly");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            done => return done,
+        }
+    }
+    write().await
+}
+
+/// Whether `error` says the database is momentarily busy rather than that the write is wrong.
+pub fn is_busy(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
+        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
+        _ => false,
+    }
+}
+
 /// Opens the SQLite database at `url` with the settings every pool of ours uses.
 pub async fn connect_url(url: &SecretString, max_connections: u32) -> anyhow::Result<Db> {
     let options = SqliteConnectOptions::from_str(url.expose_secret())

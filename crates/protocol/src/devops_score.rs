@@ -111,13 +111,29 @@ pub fn compute(instance: &Values, leader: &Values) -> Score {
     }
 }
 
+/// The largest usage per active user a ping can bring into the fleet (a month's issues, notes,
+/// pipelines... per user; real instances are below 100). A ping claiming more counts as this
+/// much, so no counter, however large, can lift a leader past it.
+pub const MAX_USAGE_PER_USER: f64 = 10_000.0;
+
+/// `value` within `0..=max` (not a number counts as 0).
+fn capped(value: f64, max: f64) -> f64 {
+    if value.is_nan() {
+        0.0
+    } else {
+        value.clamp(0.0, max)
+    }
+}
+
 pub fn round2(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
 
 /// The leading value of each feature over the fleet: the 90th percentile (nearest rank) of the
-/// latest values of each instance, which a single outlier cannot set. While the fleet has fewer
-/// than `min_fleet` instances, or where the percentile is 0, the configured baseline is used.
+/// latest values of each instance, which a single outlier cannot set; and however many outliers
+/// there are, no leader exceeds [`MAX_USAGE_PER_USER`] (monitoring, a fraction, 1). While the
+/// fleet has fewer than `min_fleet` instances, or where the percentile is 0, the configured
+/// baseline is used.
 pub fn leaders(fleet: &[Values], baseline: &Values, min_fleet: usize) -> Values {
     if fleet.len() < min_fleet.max(1) {
         return *baseline;
@@ -126,7 +142,7 @@ pub fn leaders(fleet: &[Values], baseline: &Values, min_fleet: usize) -> Values 
     let mut column = Vec::with_capacity(fleet.len());
     for (i, leader) in leaders.iter_mut().enumerate() {
         column.clear();
-        column.extend(fleet.iter().map(|values| values[i]));
+        column.extend(fleet.iter().map(|values| capped(values[i], cap_of(i))));
         column.sort_by(f64::total_cmp);
         // Nearest rank: the smallest value with at least 90 % of the fleet at or below it.
         let rank = (0.9 * column.len() as f64).ceil() as usize;
@@ -147,7 +163,7 @@ pub fn usage_from_ping(ping: &PingUsage) -> Values {
     let users = positive(ping.counts_monthly.active_users.or(ping.active_user_count));
     let per_user = |v: Option<f64>| {
         if users > 0.0 {
-            round2(positive(v) / users)
+            round2(capped(positive(v) / users, MAX_USAGE_PER_USER))
         } else {
             0.0
         }
@@ -155,7 +171,10 @@ pub fn usage_from_ping(ping: &PingUsage) -> Values {
     let m = &ping.counts_monthly;
     let projects = positive(ping.counts.projects);
     let monitored = if projects > 0.0 {
-        round2(positive(ping.counts.projects_prometheus_active) / projects)
+        round2(capped(
+            positive(ping.counts.projects_prometheus_active) / projects,
+            1.0,
+        ))
     } else {
         0.0
     };
@@ -171,6 +190,11 @@ pub fn usage_from_ping(ping: &PingUsage) -> Values {
         monitored,
         per_user(m.service_desk_issues),
     ]
+}
+
+/// The most feature `i` can count: monitoring (index 8) is a fraction of projects.
+fn cap_of(i: usize) -> f64 {
+    if i == 8 { 1.0 } else { MAX_USAGE_PER_USER }
 }
 
 /// The parts of a ping the score reads; everything else is skipped when parsing.
@@ -277,6 +301,24 @@ mod tests {
     }
 
     #[test]
+    fn huge_counters_are_capped_and_cannot_lift_a_leader_past_the_bound() {
+        let ping: PingUsage = serde_json::from_str(
+            r#"{"counts_monthly": {"active_users": 1, "issues": 1e300},
+                "counts": {"projects": 1, "projects_prometheus_active": 1e300}}"#,
+        )
+        .unwrap();
+        let usage = usage_from_ping(&ping);
+        assert_eq!(usage[0], MAX_USAGE_PER_USER);
+        assert_eq!(usage[8], 1.0);
+        // A fleet of nothing but outliers (values stored before the cap, or forged) still
+        // yields leaders within the bound.
+        let fleet = vec![[f64::MAX; 10]; 20];
+        let leaders = leaders(&fleet, &[1.0; 10], 10);
+        assert_eq!(leaders[0], MAX_USAGE_PER_USER);
+        assert_eq!(leaders[8], 1.0);
+    }
+
+    #[test]
     fn no_active_users_means_zero_usage_and_a_zero_leader_scores_zero() {
         let ping: PingUsage = serde_json::from_str(
             r#"{"active_user_count": 0, "counts_monthly": {"issues": 40, "active_users": 0}, "counts": {"projects": 0}}"#,
@@ -307,8 +349,11 @@ mod tests {
     fn leaders_are_the_90th_percentile_or_the_baseline_for_a_small_fleet() {
         let baseline = [9.0; 10];
         let fleet: Vec<Values> = (1..=20).map(|i| [f64::from(i); 10]).collect();
-        // 20 values 1..=20: nearest rank ceil(0.9 × 20) = 18 → 18.
-        assert_eq!(leaders(&fleet, &baseline, 10), [18.0; 10]);
+        // 20 values 1..=20: nearest rank ceil(0.9 × 20) = 18 → 18; monitoring, a fraction of
+        // projects, is capped at 1.
+        let mut expected = [18.0; 10];
+        expected[8] = 1.0;
+        assert_eq!(leaders(&fleet, &baseline, 10), expected);
         assert_eq!(leaders(&fleet[..5], &baseline, 10), baseline);
         let mut idle = fleet.clone();
         for values in &mut idle {

@@ -1,8 +1,11 @@
 //! The HTTP rules both roles serve by, so the dashboard and the collector cannot drift apart:
-//! the headers every response carries, and the refusal of cross-site writes. (The page's own
+//! the headers every response carries, the refusal of cross-site writes, and who the client is
+//! behind a reverse proxy ([`client`]). (The page's own
 //! Content-Security-Policy, with its per-response script nonce, is set while rendering, by the
 //! dashboard.)
 #![forbid(unsafe_code)]
+
+pub mod client;
 
 use axum::Json;
 use axum::extract::Request;

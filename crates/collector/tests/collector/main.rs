@@ -1,6 +1,7 @@
 //! The collector role over HTTP: what it accepts, what it refuses (and that a refusal stores
 //! nothing), idempotent resends, rate limiting, the upload page and the OpenAPI document.
 
+mod bad_input;
 mod support;
 
 use reqwest::StatusCode;
@@ -164,6 +165,148 @@ async fn an_instance_over_its_rate_is_told_to_wait() {
         StatusCode::CREATED
     );
     assert_eq!(collector.ping_count().await, 3);
+}
+
+async fn post_from(
+    collector: &TestCollector,
+    forwarded_for: &str,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(collector.url("/usage_data"))
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", forwarded_for)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn rotating_uuids_does_not_get_around_the_limit_per_address() {
+    let collector = spawn_collector(|settings| settings.rate_limit_per_address_per_hour = 3).await;
+    for n in 0..3 {
+        let body = payload(&format!("rotated-{n}"), "2026-11-25T10:00:00.000Z");
+        assert_eq!(
+            post(&collector, "/usage_data", body).await.0,
+            StatusCode::CREATED
+        );
+    }
+    let (status, reply) = post(
+        &collector,
+        "/usage_data",
+        payload("rotated-4", "2026-11-25T10:00:00.000Z"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{reply}");
+    // The metadata and error endpoints count against the same address.
+    let (status, _) = post(&collector, "/usage_ping_errors", b"{}".to_vec()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(collector.ping_count().await, 3);
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_quota_and_a_strangers_use_of_a_uuid_spends_none_of_the_instances()
+ {
+    let collector = spawn_collector(|settings| {
+        settings.rate_limit_per_hour = 1;
+        settings.rate_limit_per_address_per_hour = 2;
+        settings.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    // A stranger sends pings under the victim's uuid from its own address...
+    let forged = payload("victim", "2026-11-25T09:00:00.000Z");
+    assert_eq!(
+        post_from(&collector, "203.0.113.5", forged).await.status(),
+        StatusCode::CREATED
+    );
+    let again = payload("victim", "2026-11-25T09:30:00.000Z");
+    assert_eq!(
+        post_from(&collector, "203.0.113.5", again).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // ...and the instance itself, from its address, still gets through.
+    let real = payload("victim", "2026-11-25T10:00:00.000Z");
+    assert_eq!(
+        post_from(&collector, "198.51.100.7", real).await.status(),
+        StatusCode::CREATED
+    );
+    // A client cannot pick a fresh address by writing its own header: the proxy's hop is the
+    // one believed (the right-most untrusted entry).
+    for n in 0..2 {
+        let body = payload(&format!("spoof-{n}"), "2026-11-25T10:00:00.000Z");
+        let spoofed = format!("10.{n}.0.1, 203.0.113.5");
+        assert_eq!(
+            post_from(&collector, &spoofed, body).await.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "203.0.113.5 has used its two requests"
+        );
+    }
+    assert_eq!(collector.ping_count().await, 2);
+}
+
+#[tokio::test]
+async fn an_instance_cannot_store_more_than_its_weekly_quota_but_a_resend_is_still_recognised() {
+    let collector = spawn_collector(|settings| {
+        settings.rate_limit_per_hour = 1000;
+        settings.max_body_bytes = 4096;
+        settings.max_stored_bytes_per_instance_per_week = 4096;
+    })
+    .await;
+    let size = payload("filler", "2026-11-25T10:00:00.000Z").len();
+    let fits = 4096 / size;
+    let mut first = None;
+    for minute in 0..fits {
+        let body = payload("filler", &format!("2026-11-25T10:{minute:02}:00.000Z"));
+        first.get_or_insert(body.clone());
+        assert_eq!(
+            post(&collector, "/usage_data", body).await.0,
+            StatusCode::CREATED
+        );
+    }
+    let (status, reply) = post(
+        &collector,
+        "/usage_data",
+        payload("filler", "2026-11-25T11:00:00.000Z"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{reply}");
+    assert!(reply["reason"].as_str().unwrap().contains("seven days"));
+    let (status, _) = post(&collector, "/usage_data", first.unwrap()).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "an exact resend is answered as before"
+    );
+    assert_eq!(collector.ping_count().await, fits as i64);
+    // Another instance has its own quota.
+    let other = payload("neighbour", "2026-11-25T11:00:00.000Z");
+    assert_eq!(
+        post(&collector, "/usage_data", other).await.0,
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn a_ping_with_absurd_counters_cannot_lift_the_leaders_past_the_cap() {
+    let collector = spawn_collector(|settings| settings.min_fleet_for_leaders = 1).await;
+    let body = serde_json::to_vec(&json!({
+        "uuid": "outlier", "recorded_at": "2026-11-25T10:00:00.000Z", "version": "0.1.0",
+        "counts_monthly": {"active_users": 1, "issues": 1e300, "notes": 1e300},
+        "counts": {"projects": 1, "projects_prometheus_active": 1e300},
+    }))
+    .unwrap();
+    let (status, reply) = post(&collector, "/usage_data", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    let leader_issues = reply["conv_index"]["leader_issues"].as_f64().unwrap();
+    let leader_monitoring = reply["conv_index"]["leader_projects_prometheus_active"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(
+        leader_issues,
+        service_ping_protocol::devops_score::MAX_USAGE_PER_USER
+    );
+    assert_eq!(leader_monitoring, 1.0);
 }
 
 #[tokio::test]
