@@ -20,9 +20,12 @@ enum Audience {
     Admin,
 }
 
+/// A form's fields.
+type Form = &'static [(&'static str, &'static str)];
+
 /// Each server function with arguments that would pass its checks, so that a refusal can only
 /// come from the guard.
-const CALLS: &[(&str, Audience, &[(&str, &str)])] = &[
+const CALLS: &[(&str, Audience, Form)] = &[
     (
         "sign_in",
         Audience::Anyone,
