@@ -291,13 +291,7 @@ async fn changing_the_password_ends_every_other_session_and_cycles_this_ones_id(
     let app = crate::support::spawn_app().await;
     let root = app.root_password();
     let before = app.sign_in_as_root().await;
-    let id_before = before.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let id_before = crate::support::session_cookie(&before);
     let elsewhere = app.other_browser();
     let signed_in = elsewhere
         .post(app.url("/api/sign_in"))
@@ -317,13 +311,7 @@ async fn changing_the_password_ends_every_other_session_and_cycles_this_ones_id(
         )
         .await;
     assert_eq!(changed.status(), StatusCode::OK);
-    let id_after = changed.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let id_after = crate::support::session_cookie(&changed);
     assert_ne!(id_before, id_after, "this browser's session id was cycled");
     assert_eq!(
         overview(&app.client).await.unwrap().status(),

@@ -185,8 +185,7 @@ async fn ended_session(app: &TestApp, root: &str) -> reqwest::Client {
         .send()
         .await
         .unwrap();
-    let cookie = response.headers()["set-cookie"].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_string();
+    let cookie = crate::support::session_cookie(&response);
     let signed_out = plain
         .post(app.url("/api/sign_out"))
         .header("cookie", &cookie)

@@ -33,6 +33,23 @@ async fn first_slot(instance: &Instance, db: &Db, client: &CollectorClient) -> D
     slot_of(instance).next_after(start) + chrono::Duration::minutes(1)
 }
 
+/// A real collector, a fresh instance sending to it, and a minute after the instance's first
+/// weekly slot.
+async fn at_first_slot(
+    db: &Db,
+) -> (
+    crate::collector_support::TestCollector,
+    Instance,
+    CollectorClient,
+    DateTime<Utc>,
+) {
+    let collector = crate::support::spawn_collector(|_| {}).await;
+    let instance = Instance::new(db).await;
+    let client = client_for(&collector.url("/"), 5);
+    let t0 = first_slot(&instance, db, &client).await;
+    (collector, instance, client, t0)
+}
+
 fn job<'a>(
     instance: &'a Instance,
     db: &'a Db,
@@ -309,10 +326,7 @@ async fn a_retry_that_succeeds_marks_the_payload_sent_and_reports_its_timings(db
 
 #[sqlx::test]
 async fn the_collector_receives_exactly_the_stored_bytes_once_a_week(db: Db) {
-    let collector = crate::support::spawn_collector(|_| {}).await;
-    let instance = Instance::new(&db).await;
-    let client = client_for(&collector.url("/"), 5);
-    let t0 = first_slot(&instance, &db, &client).await;
+    let (collector, instance, client, t0) = at_first_slot(&db).await;
     let mut sent = Vec::new();
     // Three weeks, looking every 6 hours, with a restart (another owner) each week.
     for step in 0..(3 * 28) {
@@ -350,10 +364,7 @@ async fn the_collector_receives_exactly_the_stored_bytes_once_a_week(db: Db) {
 
 #[sqlx::test]
 async fn an_overdue_week_is_sent_once_on_start(db: Db) {
-    let collector = crate::support::spawn_collector(|_| {}).await;
-    let instance = Instance::new(&db).await;
-    let client = client_for(&collector.url("/"), 5);
-    let t0 = first_slot(&instance, &db, &client).await;
+    let (collector, instance, client, t0) = at_first_slot(&db).await;
     // The process was down for three weeks: on start, one send, not three.
     let restart = t0 + chrono::Duration::days(20);
     let first = run_once(job(&instance, &db, &client, "new"), restart)
@@ -566,10 +577,7 @@ async fn turning_service_ping_on_later_does_not_send_the_weeks_it_was_off(db: Db
 
 #[sqlx::test]
 async fn turning_service_ping_off_while_the_job_waits_stops_the_send(db: Db) {
-    let collector = crate::support::spawn_collector(|_| {}).await;
-    let instance = Instance::new(&db).await;
-    let client = client_for(&collector.url("/"), 5);
-    let t0 = first_slot(&instance, &db, &client).await;
+    let (collector, instance, client, t0) = at_first_slot(&db).await;
     let deps = ScheduleDeps {
         wait_before_sending: Duration::from_millis(800),
         ..job(&instance, &db, &client, "a")
@@ -636,10 +644,7 @@ async fn a_payload_generated_while_on_does_not_leave_once_service_ping_is_off(db
 
 #[sqlx::test]
 async fn an_error_of_our_own_waits_for_the_next_retry_instead_of_looping_every_minute(db: Db) {
-    let collector = crate::support::spawn_collector(|_| {}).await;
-    let instance = Instance::new(&db).await;
-    let client = client_for(&collector.url("/"), 5);
-    let t0 = first_slot(&instance, &db, &client).await;
+    let (collector, instance, client, t0) = at_first_slot(&db).await;
     sqlx::query(
         "CREATE TRIGGER full_disk BEFORE INSERT ON raw_usage_data \
          BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
@@ -687,10 +692,7 @@ async fn an_error_of_our_own_waits_for_the_next_retry_instead_of_looping_every_m
 
 #[sqlx::test]
 async fn a_send_the_collector_accepted_stays_sent_when_the_bookkeeping_after_it_fails(db: Db) {
-    let collector = crate::support::spawn_collector(|_| {}).await;
-    let instance = Instance::new(&db).await;
-    let client = client_for(&collector.url("/"), 5);
-    let t0 = first_slot(&instance, &db, &client).await;
+    let (collector, instance, client, t0) = at_first_slot(&db).await;
     // Recording the attempt's end fails (after the payload is marked sent), as does keeping the
     // DevOps Score.
     for table in ["service_ping_submissions", "devops_scores"] {
@@ -868,10 +870,7 @@ async fn ten_weeks_of_a_failing_collector_leave_exactly_one_ping_per_week(db: Db
 
 #[sqlx::test]
 async fn a_process_killed_while_generating_leaves_exactly_one_ping_after_restart(db: Db) {
-    let collector = crate::support::spawn_collector(|_| {}).await;
-    let instance = Instance::new(&db).await;
-    let client = client_for(&collector.url("/"), 5);
-    let t0 = first_slot(&instance, &db, &client).await;
+    let (collector, instance, client, t0) = at_first_slot(&db).await;
     // The job is dropped a moment after it starts: while it counts the attempt or generates.
     let killed = tokio::time::timeout(
         Duration::from_millis(3),

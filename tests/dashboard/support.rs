@@ -137,6 +137,12 @@ impl TestApp {
     }
 }
 
+/// The `name=value` of the session cookie a response sets.
+pub fn session_cookie(response: &reqwest::Response) -> String {
+    let header = response.headers()["set-cookie"].to_str().unwrap();
+    header.split(';').next().unwrap().to_string()
+}
+
 /// A real collector on a free port with its own temporary data directory: the collector's own
 /// test support.
 pub use crate::collector_support::spawn_collector;
