@@ -1,5 +1,4 @@
 //! The session (tower-sessions, stored in the database) and the guards built on it.
-
 //!
 //! A session is bound to an account, to the account's *session epoch* and to the time of
 //! sign-in. Changing the password moves the epoch on, which ends every other session of the

@@ -41,21 +41,17 @@ pub async fn authenticate(
         None => format!("login:{}", login.to_lowercase()),
     };
     let address_subject = format!("address:{address}");
-    let window = Duration::minutes(i64::from(limits.window_minutes));
     let subjects = [
         (account_subject.as_str(), limits.max_failures_per_account),
         (address_subject.as_str(), limits.max_failures_per_address),
     ];
-    let reserved = match db::reserve_attempt(db, &subjects, now - window, now).await? {
-        db::Reservation::Reserved(ids) => ids,
-        db::Reservation::Throttled { oldest } => return Err(throttled(oldest, window, now)),
-    };
+    let reserved = reserve(db, limits, &subjects, now).await?;
     let stored_hash = account.as_ref().map(|a| a.password_hash.clone());
     let matches = password::verify(password_attempt, stored_hash).await?;
     match account {
         Some(account) if matches && account.is_active() => {
             db::release_attempt(db, &reserved).await?;
-            db::clear_failures(db, &account_subject, now - window).await?;
+            db::clear_failures(db, &account_subject, now - window(limits)).await?;
             db::record_sign_in(db, account.id, now).await?;
             Ok(account)
         }
@@ -74,12 +70,8 @@ pub async fn confirm_password(
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     let subject = format!("account:{}", account.id);
-    let window = Duration::minutes(i64::from(limits.window_minutes));
     let subjects = [(subject.as_str(), limits.max_failures_per_account)];
-    let reserved = match db::reserve_attempt(db, &subjects, now - window, now).await? {
-        db::Reservation::Reserved(ids) => ids,
-        db::Reservation::Throttled { oldest } => return Err(throttled(oldest, window, now)),
-    };
+    let reserved = reserve(db, limits, &subjects, now).await?;
     if !password::verify(password_attempt, Some(account.password_hash.clone())).await? {
         return Err(AppError::Validation(
             "The current password is not correct.".into(),
@@ -87,6 +79,26 @@ pub async fn confirm_password(
     }
     db::release_attempt(db, &reserved).await?;
     Ok(())
+}
+
+/// The throttle's window.
+fn window(limits: &SignInSettings) -> Duration {
+    Duration::minutes(i64::from(limits.window_minutes))
+}
+
+/// Counts an attempt against each `(subject, limit)` before a password is checked; the ids to
+/// take back if it succeeds, or the refusal while a subject is at its limit.
+async fn reserve(
+    db: &Db,
+    limits: &SignInSettings,
+    subjects: &[(&str, u32)],
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, AppError> {
+    let window = window(limits);
+    match db::reserve_attempt(db, subjects, now - window, now).await? {
+        db::Reservation::Reserved(ids) => Ok(ids),
+        db::Reservation::Throttled { oldest } => Err(throttled(oldest, window, now)),
+    }
 }
 
 /// The refusal while a subject is at its limit: when its oldest failure leaves the window.

@@ -32,11 +32,7 @@ pub async fn install(
         &license.text,
         &claims.id.to_string(),
         &format!("license {} ({})", claims.id, claims.plan.title()),
-        crate::settings::db::Actor {
-            account_id: account.id,
-            name: &account.username,
-            at: &at,
-        },
+        crate::settings::db::Actor::new(account, &at),
     )
     .await?;
     tracing::info!(license = %claims.id, plan = claims.plan.as_str(), account = account.id, "license installed");
@@ -49,15 +45,8 @@ pub async fn uninstall(
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     let at = service_ping_protocol::time::format_timestamp(now);
-    let removed = crate::licensing::db::remove(
-        db,
-        crate::settings::db::Actor {
-            account_id: account.id,
-            name: &account.username,
-            at: &at,
-        },
-    )
-    .await?;
+    let removed =
+        crate::licensing::db::remove(db, crate::settings::db::Actor::new(account, &at)).await?;
     if !removed {
         return Err(AppError::NotFound("No license is installed.".into()));
     }

@@ -133,11 +133,7 @@ mod server {
         .execute(&mut *tx)
         .await?;
         if old != enabled {
-            let who = Actor {
-                account_id: account.id,
-                name: &account.username,
-                at: &at,
-            };
+            let who = Actor::new(account, &at);
             let (old, new) = (Some(on_off(old)), Some(on_off(enabled)));
             record_change(&mut tx, &who, "Maintenance mode", old, new).await?;
         }

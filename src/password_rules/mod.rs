@@ -166,11 +166,7 @@ mod server {
         .bind(&at)
         .execute(&mut *tx)
         .await?;
-        let who = crate::settings::db::Actor {
-            account_id: account.id,
-            name: &account.username,
-            at: &at,
-        };
+        let who = crate::settings::db::Actor::new(account, &at);
         let rules = policy.describe().join(", ");
         crate::settings::db::record_change(&mut tx, &who, "Password rules", None, Some(&rules))
             .await?;
@@ -196,11 +192,7 @@ mod server {
         .bind(&at)
         .fetch_one(&mut *tx)
         .await?;
-        let who = crate::settings::db::Actor {
-            account_id: account.id,
-            name: &account.username,
-            at: &at,
-        };
+        let who = crate::settings::db::Actor::new(account, &at);
         crate::settings::db::record(&mut tx, &who, "password_changed", "Password", None, None)
             .await?;
         tx.commit().await?;

@@ -5,7 +5,7 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
@@ -33,15 +33,7 @@ pub async fn refuse_malformed_forms(request: Request, next: Next) -> Response {
 }
 
 fn is_form(request: &Request) -> bool {
-    request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
+    service_ping_web::has_content_type(request.headers(), "application/x-www-form-urlencoded")
 }
 
 /// Why `body` is not a form we accept, if it is not.

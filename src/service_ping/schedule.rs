@@ -272,7 +272,7 @@ pub async fn run_once(deps: ScheduleDeps<'_>, now: DateTime<Utc>) -> anyhow::Res
     if !acquire_lease(db, deps.owner, now).await? {
         return Ok(RunOutcome::LeaseHeld);
     }
-    let outcome = send_for(deps, &mut state, work, now).await;
+    let outcome = send_for(deps, &mut state, &slot, work, now).await;
     release_lease(db, deps.owner).await?;
     outcome
 }
@@ -299,6 +299,7 @@ async fn skip_while_disabled(
 async fn send_for(
     deps: ScheduleDeps<'_>,
     state: &mut ScheduleState,
+    slot: &WeeklySlot,
     work: Work,
     now: DateTime<Utc>,
 ) -> anyhow::Result<RunOutcome> {
@@ -324,8 +325,7 @@ async fn send_for(
     match generate_and_send(deps, state, now).await {
         Ok(sent) => record_sent(db, state, sent, now).await,
         Err(SubmitError::Disabled(_)) => {
-            let slot = WeeklySlot::for_instance(&deps.generation.identity.uuid.to_string());
-            skip_while_disabled(db, state, &slot, now).await?;
+            skip_while_disabled(db, state, slot, now).await?;
             Ok(RunOutcome::Disabled)
         }
         Err(error) => record_failure(db, state, error, now).await,

@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::Utc;
@@ -37,12 +37,7 @@ fn read_body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes,
 }
 
 fn require_json(headers: &HeaderMap) -> Result<(), Refusal> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if is_json {
+    if service_ping_web::has_content_type(headers, "application/json") {
         Ok(())
     } else {
         Err(Refusal::new(

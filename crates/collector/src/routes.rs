@@ -6,7 +6,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use service_ping_web::client::{ClientAddress, TrustedProxies, with_client_address};
+use service_ping_web::client::{ClientAddress, with_client_address};
 use tower_http::trace::TraceLayer;
 
 use crate::state::CollectorState;
@@ -15,7 +15,6 @@ use crate::{api, openapi, pages};
 /// The collector's routes.
 pub fn router(state: CollectorState) -> Router {
     let body_limit = state.limits.max_body_bytes;
-    let proxies = TrustedProxies::new(&state.trusted_proxies);
     let routes = Router::new()
         .route("/", get(pages::index))
         .route("/collector.css", get(pages::stylesheet))
@@ -47,7 +46,7 @@ pub fn router(state: CollectorState) -> Router {
         ))
         // The multipart upload carries a little more than the file itself.
         .layer(DefaultBodyLimit::max(body_limit + 64 * 1024));
-    let routes = with_client_address(routes, proxies).with_state(state);
+    let routes = with_client_address(routes, state.trusted_proxies.clone()).with_state(state);
     service_ping_web::with_security_headers(routes).layer(TraceLayer::new_for_http())
 }
 

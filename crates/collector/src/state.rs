@@ -18,7 +18,7 @@ use service_ping_database::Db;
 use service_ping_protocol::devops_score::{self, Score, Values};
 use service_ping_protocol::ingest::IngestLimits;
 
-use service_ping_web::client::ClientAddress;
+use service_ping_web::client::{ClientAddress, TrustedProxies};
 
 use crate::db;
 use crate::refusal::Refusal;
@@ -36,7 +36,7 @@ pub struct CollectorState {
     /// Ping bytes one uuid may have stored in any seven days.
     pub max_stored_bytes_per_week: u64,
     /// Proxies whose `X-Forwarded-For` names the client.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub trusted_proxies: TrustedProxies,
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
     address_requests: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     /// Counted in KiB.
@@ -67,7 +67,7 @@ impl CollectorState {
                 max_depth: settings.max_depth,
             },
             max_stored_bytes_per_week: settings.max_stored_bytes_per_instance_per_week,
-            trusted_proxies: settings.trusted_proxies.clone(),
+            trusted_proxies: TrustedProxies::new(&settings.trusted_proxies),
             limiter: Arc::new(RateLimiter::keyed(per_hour(u64::from(
                 settings.rate_limit_per_hour,
             )))),

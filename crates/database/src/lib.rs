@@ -48,7 +48,7 @@ where
 }
 
 /// Whether `error` says the database is momentarily busy rather than that the write is wrong.
-pub fn is_busy(error: &sqlx::Error) -> bool {
+fn is_busy(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
         // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.

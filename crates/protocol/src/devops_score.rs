@@ -116,8 +116,17 @@ pub fn compute(instance: &Values, leader: &Values) -> Score {
 /// much, so no counter, however large, can lift a leader past it.
 pub const MAX_USAGE_PER_USER: f64 = 10_000.0;
 
-/// `value` within `0..=max` (not a number counts as 0).
-fn capped(value: f64, max: f64) -> f64 {
+/// The position of monitoring in [`FEATURES`]: a fraction of projects, so at most 1.
+const MONITORING: usize = 8;
+
+/// Feature `i`'s `value` within its bound: `0..=MAX_USAGE_PER_USER`, or `0..=1` for monitoring
+/// (not a number counts as 0).
+fn within_bound(i: usize, value: f64) -> f64 {
+    let max = if i == MONITORING {
+        1.0
+    } else {
+        MAX_USAGE_PER_USER
+    };
     if value.is_nan() {
         0.0
     } else {
@@ -142,7 +151,7 @@ pub fn leaders(fleet: &[Values], baseline: &Values, min_fleet: usize) -> Values 
     let mut column = Vec::with_capacity(fleet.len());
     for (i, leader) in leaders.iter_mut().enumerate() {
         column.clear();
-        column.extend(fleet.iter().map(|values| capped(values[i], cap_of(i))));
+        column.extend(fleet.iter().map(|values| within_bound(i, values[i])));
         column.sort_by(f64::total_cmp);
         // Nearest rank: the smallest value with at least 90 % of the fleet at or below it.
         let rank = (0.9 * column.len() as f64).ceil() as usize;
@@ -157,13 +166,14 @@ pub fn leaders(fleet: &[Values], baseline: &Values, min_fleet: usize) -> Values 
 /// The features' usage in one ping: `counts_monthly.<feature>` per active user
 /// (`counts_monthly.active_users`, else `active_user_count`), and for monitoring the fraction of
 /// projects (`counts.projects_prometheus_active / counts.projects`). A missing or negative
-/// (failed) value counts as 0; so does everything when there are no active users.
+/// (failed) value counts as 0; so does everything when there are no active users. Each value is
+/// kept within its bound ([`MAX_USAGE_PER_USER`], 1 for monitoring).
 pub fn usage_from_ping(ping: &PingUsage) -> Values {
     let positive = |v: Option<f64>| v.filter(|v| *v > 0.0).unwrap_or(0.0);
     let users = positive(ping.counts_monthly.active_users.or(ping.active_user_count));
     let per_user = |v: Option<f64>| {
         if users > 0.0 {
-            round2(capped(positive(v) / users, MAX_USAGE_PER_USER))
+            round2(positive(v) / users)
         } else {
             0.0
         }
@@ -171,14 +181,11 @@ pub fn usage_from_ping(ping: &PingUsage) -> Values {
     let m = &ping.counts_monthly;
     let projects = positive(ping.counts.projects);
     let monitored = if projects > 0.0 {
-        round2(capped(
-            positive(ping.counts.projects_prometheus_active) / projects,
-            1.0,
-        ))
+        round2(positive(ping.counts.projects_prometheus_active) / projects)
     } else {
         0.0
     };
-    [
+    let usage = [
         per_user(m.issues),
         per_user(m.notes),
         per_user(m.milestones),
@@ -189,12 +196,8 @@ pub fn usage_from_ping(ping: &PingUsage) -> Values {
         per_user(m.deployments),
         monitored,
         per_user(m.service_desk_issues),
-    ]
-}
-
-/// The most feature `i` can count: monitoring (index 8) is a fraction of projects.
-fn cap_of(i: usize) -> f64 {
-    if i == 8 { 1.0 } else { MAX_USAGE_PER_USER }
+    ];
+    std::array::from_fn(|i| within_bound(i, usage[i]))
 }
 
 /// The parts of a ping the score reads; everything else is skipped when parsing.
@@ -308,6 +311,7 @@ mod tests {
         )
         .unwrap();
         let usage = usage_from_ping(&ping);
+        assert_eq!(FEATURES[MONITORING].key, "projects_prometheus_active");
         assert_eq!(usage[0], MAX_USAGE_PER_USER);
         assert_eq!(usage[8], 1.0);
         // A fleet of nothing but outliers (values stored before the cap, or forged) still

@@ -14,8 +14,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use ipnet::IpNet;
 
-/// The client's address, put in every request's extensions by [`ClientAddressLayer`]'s
-/// middleware. `None` when the server runs without connection info (router tests).
+/// The client's address, put in every request's extensions by the middleware
+/// [`with_client_address`] adds. `None` when the server runs without connection info (router tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddress(pub Option<IpAddr>);
 

@@ -40,6 +40,15 @@ pub fn with_security_headers(router: axum::Router) -> axum::Router {
         ))
 }
 
+/// Whether the request's `Content-Type` is `mime` (parameters such as `charset` aside).
+pub fn has_content_type(headers: &HeaderMap, mime: &str) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(mime))
+}
+
 /// Refuses (403) a state-changing request, anything but `GET`, `HEAD` and `OPTIONS`, that a
 /// browser sent from another site: a login or a setting changed by a page elsewhere riding on
 /// the administrator's cookies. `SameSite=Strict` cookies already stop most of it; this does not
