@@ -449,11 +449,7 @@ impl Settings {
             "service_ping.schedule_jitter_seconds must be at most 3600"
         );
         if let Some(url) = &self.database.url {
-            let url = url.expose_secret();
-            anyhow::ensure!(
-                url.starts_with("sqlite:"),
-                "database.url must be an sqlite: URL; PostgreSQL is not supported by this version"
-            );
+            service_ping_database::Backend::of_url(url)?;
         }
         Ok(())
     }
@@ -473,6 +469,7 @@ impl Settings {
     pub fn collector_config(&self) -> CollectorConfig {
         CollectorConfig {
             data_dir: self.data_dir.clone(),
+            database_url: self.database.url.clone(),
             listen: self.server.listen,
             max_connections: self.database.max_connections,
             settings: self.collector.clone(),
@@ -681,15 +678,25 @@ mod tests {
     }
 
     #[test]
-    fn non_sqlite_database_url_is_refused_clearly() {
+    fn database_url_of_another_kind_is_refused_without_repeating_it() {
         let error = format!(
             "{:#}",
             load(
                 &Overrides::default(),
-                &env(&[("SERVICE_PING__DATABASE__URL", "postgres://u:p@h/db")])
+                &env(&[("SERVICE_PING__DATABASE__URL", "mysql://u:hunter2@h/db")])
             )
             .unwrap_err()
         );
-        assert!(error.contains("sqlite"), "{error}");
+        assert!(error.contains("sqlite: or postgres://"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+        let loaded = load(
+            &Overrides::default(),
+            &env(&[(
+                "SERVICE_PING__DATABASE__URL",
+                "postgres://u:p@h/db?sslmode=require",
+            )]),
+        )
+        .unwrap();
+        assert!(loaded.settings.database.url.is_some());
     }
 }

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 
-pub use service_ping_database::{Db, begin_write, retrying_busy};
+pub use service_ping_database::{SqliteDb as Db, begin_write, retrying_busy};
 
 use crate::config::Settings;
 
@@ -15,9 +15,16 @@ pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Db> {
     Ok(db)
 }
 
+/// The dashboard role's queries are written for SQLite so far: a `postgres://` URL is refused
+/// here, at start, before anything is written (the collector role runs on either).
 pub async fn connect(settings: &Settings) -> anyhow::Result<Db> {
-    service_ping_database::connect_url(&settings.database_url(), settings.database.max_connections)
-        .await
+    let url = settings.database_url();
+    anyhow::ensure!(
+        service_ping_database::Backend::of_url(&url)? == service_ping_database::Backend::Sqlite,
+        "database.url names a PostgreSQL server: in this version only the collector role (`service-ping collector`) runs on PostgreSQL; \
+         the dashboard and its commands run on SQLite (leave database.url unset, or give an sqlite: URL)"
+    );
+    service_ping_database::connect_url(&url, settings.database.max_connections).await
 }
 
 pub async fn migrate(db: &Db) -> anyhow::Result<()> {

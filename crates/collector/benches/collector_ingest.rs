@@ -2,9 +2,14 @@
 //! hash, rate-limit, store the exact bytes) against a bare axum handler that only parses the same
 //! JSON and answers 201, measured side by side in one run, alternating rounds.
 //!
-//! `cargo bench --bench collector_ingest --features ssr` (or `bench/collector.sh`).
-//! Environment: `INGEST_REQUESTS` per round (default 1000), `INGEST_CONCURRENCY` (default 8),
-//! `INGEST_ROUNDS` (default 3). Every request goes to 127.0.0.1 only.
+//! Each backend gets a fresh collector per concurrency: SQLite, and PostgreSQL when
+//! `SERVICE_PING_TEST_POSTGRES_URL` names a server (`bench/collector.sh` starts one). Every ping
+//! must be answered 201, and the stored count must equal the pings sent (0 lost, 0 duplicated).
+//!
+//! `cargo bench -p service-ping-collector --bench collector_ingest` (or `bench/collector.sh`).
+//! Environment: `INGEST_REQUESTS` per round (default 1000), `INGEST_CONCURRENCY` (default
+//! `8,64`), `INGEST_ROUNDS` (default 3), `INGEST_POOL` (PostgreSQL connections, default 16).
+//! Every request goes to 127.0.0.1 only.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -12,6 +17,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use futures::StreamExt;
 use serde_json::{Map, Value, json};
+use service_ping_database::Backend;
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -94,23 +100,33 @@ async fn start_bare() -> SocketAddr {
     address
 }
 
-async fn start_collector(dir: &std::path::Path) -> SocketAddr {
+/// A collector on a fresh database of `backend`, with limits that let the benchmark through.
+async fn start_collector(
+    backend: Backend,
+    dir: &std::path::Path,
+) -> (SocketAddr, service_ping_database::Db) {
     let settings = service_ping_collector::CollectorSettings {
         rate_limit_per_hour: 1_000_000,
+        rate_limit_per_address_per_hour: 1_000_000,
+        max_bytes_per_address_per_hour: 1 << 40,
         ..Default::default()
     };
+    let url =
+        service_ping_database::testing::fresh_database(backend, dir, "collector.sqlite3").await;
     let config = service_ping_collector::CollectorConfig {
         data_dir: dir.to_owned(),
+        database_url: Some(url),
         listen: "127.0.0.1:0".parse().unwrap(),
-        max_connections: 8,
+        max_connections: env_number("INGEST_POOL", 16) as u32,
         settings,
     };
     let collector = service_ping_collector::Collector::build(&config)
         .await
         .unwrap();
     let address = collector.local_addr();
+    let db = collector.state().db.clone();
     tokio::spawn(collector.run_until_stopped(std::future::pending()));
-    address
+    (address, db)
 }
 
 /// Sends `count` pings with distinct uuids, `concurrency` at a time; returns pings per second.
@@ -152,51 +168,80 @@ fn median(mut values: Vec<f64>) -> f64 {
 #[tokio::main]
 async fn main() {
     let count = env_number("INGEST_REQUESTS", 1000);
-    let concurrency = env_number("INGEST_CONCURRENCY", 8);
+    let concurrencies: Vec<usize> = std::env::var("INGEST_CONCURRENCY")
+        .unwrap_or_else(|_| "8,64".into())
+        .split(',')
+        .map(|c| {
+            c.trim()
+                .parse()
+                .expect("INGEST_CONCURRENCY: numbers separated by commas")
+        })
+        .collect();
     let rounds = env_number("INGEST_ROUNDS", 3);
+    let mut backends = vec![Backend::Sqlite];
+    if service_ping_database::testing::postgres_admin_url().is_some() {
+        backends.push(Backend::Postgres);
+    }
     let template = realistic_payload();
-    let dir = tempfile::tempdir().unwrap();
-    let collector = start_collector(dir.path()).await;
     let bare = start_bare().await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(256)
         .build()
         .unwrap();
     println!(
-        "payload {} bytes; {count} pings per round, {concurrency} at a time, {rounds} rounds each, alternating",
+        "payload {} bytes; {count} pings per round, {rounds} rounds each, alternating with the bare handler",
         template.len()
     );
-    // Warm both up (connections, pages of the database).
-    round(&client, bare, &template, "warm", 50, concurrency).await;
-    round(&client, collector, &template, "warm", 50, concurrency).await;
-    let (mut ours, mut baseline) = (Vec::new(), Vec::new());
-    for r in 0..rounds {
-        let b = round(
-            &client,
-            bare,
-            &template,
-            &format!("bare{r}"),
-            count,
-            concurrency,
-        )
-        .await;
-        let o = round(
-            &client,
-            collector,
-            &template,
-            &format!("ours{r}"),
-            count,
-            concurrency,
-        )
-        .await;
-        println!(
-            "round {r}: bare handler {b:8.0} pings/s   collector {o:8.0} pings/s   ratio {:.2}",
-            o / b
-        );
-        baseline.push(b);
-        ours.push(o);
+    let mut summary = Vec::new();
+    for backend in backends {
+        for &concurrency in &concurrencies {
+            let dir = tempfile::tempdir().unwrap();
+            let (collector, db) = start_collector(backend, dir.path()).await;
+            // Warm both up (connections, pages of the database).
+            round(&client, bare, &template, "warm", 50, concurrency).await;
+            round(&client, collector, &template, "warm", 50, concurrency).await;
+            let (mut ours, mut baseline) = (Vec::new(), Vec::new());
+            for r in 0..rounds {
+                let b = round(
+                    &client,
+                    bare,
+                    &template,
+                    &format!("bare{r}"),
+                    count,
+                    concurrency,
+                )
+                .await;
+                let o = round(
+                    &client,
+                    collector,
+                    &template,
+                    &format!("ours{r}"),
+                    count,
+                    concurrency,
+                )
+                .await;
+                println!(
+                    "{backend:?}, {concurrency} senders, round {r}: bare handler {b:8.0} pings/s   collector {o:8.0} pings/s   ratio {:.2}",
+                    o / b
+                );
+                baseline.push(b);
+                ours.push(o);
+            }
+            let (stored, _, _) = service_ping_collector::db::counts(&db).await.unwrap();
+            let sent = (50 + rounds * count) as i64;
+            let (b, o) = (median(baseline), median(ours));
+            summary.push(format!(
+                "{backend:?}, {concurrency:3} senders: bare {b:6.0}/s, collector {o:6.0}/s, ratio {:.2}; sent {sent}, stored {stored}, lost {}, duplicated {}",
+                o / b,
+                (sent - stored).max(0),
+                (stored - sent).max(0),
+            ));
+            db.close().await;
+        }
     }
-    let (b, o) = (median(baseline), median(ours));
-    println!("median: bare handler {b:.0} pings/s, collector {o:.0} pings/s");
-    println!("collector / bare handler = {:.2} (target >= 0.50)", o / b);
+    println!("\nmedians (target: collector / bare handler >= 0.50, 0 lost, 0 duplicated)");
+    for line in summary {
+        println!("{line}");
+    }
 }

@@ -21,6 +21,7 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let config = service_ping_collector::CollectorConfig {
         data_dir: dir.path().to_owned(),
+        database_url: None,
         listen: "127.0.0.1:0".parse().unwrap(),
         max_connections: 8,
         settings: service_ping_collector::CollectorSettings::default(),

@@ -76,7 +76,7 @@ pub async fn ingest(
         received_at: Utc::now(),
     };
     let mut writer = state.writer.acquire().await.map_err(Refusal::internal)?;
-    match db::store_ping(&mut writer, &new, &usage, state.max_stored_bytes_per_week)
+    match db::store_ping(writer.conn(), &new, &usage, state.max_stored_bytes_per_week)
         .await
         .map_err(Refusal::internal)?
     {

@@ -1,32 +1,39 @@
 //! SQL for the collector's own database: received pings, their metadata and error reports.
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
-use service_ping_database::Db;
-use service_ping_protocol::devops_score::Values;
+use service_ping_database::{Conn, Db, on_conn, on_pool};
+use service_ping_protocol::devops_score::{self, Values};
 use service_ping_protocol::documents::ErrorReport;
 use service_ping_protocol::ingest::Ping;
 use service_ping_protocol::time::format_timestamp;
 
 use crate::settings::CollectorConfig;
 
-/// Opens (creating and migrating) the collector's database in the data directory: a pool for
-/// reading and one connection for writing.
+/// Opens (creating and migrating) the collector's database: a pool for reading, and the pool
+/// that writes. On SQLite the writer is one connection: SQLite has one writer at a time, and
+/// pings queued on one connection go faster than connections retrying the write lock. On
+/// PostgreSQL every connection writes at once (the unique key and a per-instance lock keep
+/// concurrent pings apart), so both are the same pool.
 pub async fn open_database(config: &CollectorConfig) -> anyhow::Result<(Db, Db)> {
     service_ping_database::prepare_data_dir(&config.data_dir)?;
     let url = config.database_url();
-    let db = service_ping_database::connect_url(&url, config.max_connections).await?;
+    let db = Db::connect(&url, config.max_connections).await?;
     migrate(&db).await?;
-    let writer = service_ping_database::connect_url(&url, 1).await?;
+    let writer = match &db {
+        Db::Sqlite(_) => Db::connect(&url, 1).await?,
+        Db::Postgres(_) => db.clone(),
+    };
     Ok((db, writer))
 }
 
-/// The collector's migrations (`migrations/` of this crate); its database is not the instance's.
+/// The collector's migrations (`migrations/<backend>/` of this crate); its database is not the
+/// instance's.
 pub async fn migrate(db: &Db) -> anyhow::Result<()> {
-    sqlx::migrate!()
-        .run(db)
-        .await
-        .context("applying the collector's database migrations")
+    db.migrate(
+        &sqlx::migrate!("./migrations/sqlite"),
+        &sqlx::migrate!("./migrations/postgres"),
+    )
+    .await
 }
 
 /// Where a ping came from.
@@ -74,37 +81,58 @@ pub struct NewPing {
 /// in one transaction, unless the uuid's pings received in the last seven days would then
 /// exceed `max_bytes_per_week` (an exact resend is still recognised).
 pub async fn store_ping(
-    db: &mut sqlx::SqliteConnection,
+    conn: Conn<'_>,
     new: &NewPing,
     usage: &Values,
     max_bytes_per_week: u64,
 ) -> Result<Stored, sqlx::Error> {
-    use sqlx::Connection;
-    let mut tx = db.begin().await?;
-    if let Some(earlier) = earlier_copy(&mut tx, new).await? {
+    on_conn!(conn, c => {
+        use sqlx::Connection;
+        let mut tx = c.begin().await?;
+        let stored = store_ping_in(Conn::from(&mut *tx), new, usage, max_bytes_per_week).await?;
+        tx.commit().await?;
+        Ok(stored)
+    })
+}
+
+async fn store_ping_in(
+    mut conn: Conn<'_>,
+    new: &NewPing,
+    usage: &Values,
+    max_bytes_per_week: u64,
+) -> Result<Stored, sqlx::Error> {
+    if let Conn::Postgres(c) = &mut conn {
+        // Pings of one instance arriving at once wait for each other here (until commit), so
+        // that each sees the other's row in the copy check and the quota. SQLite's one writer
+        // does this for every ping.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(&new.ping.uuid)
+            .execute(&mut **c)
+            .await?;
+    }
+    if let Some(earlier) = earlier_copy(conn.reborrow(), new).await? {
         return Ok(earlier);
     }
     let week_ago = format_timestamp(new.received_at - chrono::Duration::days(7));
-    let stored_this_week: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(size_bytes), 0) FROM usage_data WHERE uuid = $1 AND received_at > $2",
+    let stored_this_week: i64 = on_conn!(conn.reborrow(), c => sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM usage_data \
+         WHERE uuid = $1 AND received_at > $2",
     )
     .bind(&new.ping.uuid)
-    .bind(week_ago)
-    .fetch_one(&mut *tx)
-    .await?;
+    .bind(&week_ago)
+    .fetch_one(c)
+    .await)?;
     let total = stored_this_week.unsigned_abs() + new.bytes.len() as u64;
     if total > max_bytes_per_week {
         return Ok(Stored::OverQuota);
     }
-    let stored = insert_ping(&mut tx, new).await?;
+    let stored = insert_ping(conn.reborrow(), new).await?;
     if let Stored::Created(id) = stored {
-        insert_features(&mut tx, id, &new.ping.uuid, new.received_at, usage).await?;
+        insert_features(conn.reborrow(), id, &new.ping.uuid, new.received_at, usage).await?;
         if let Some(sha256) = &new.ping.license_sha256 {
-            crate::licenses::record_ping(&mut tx, sha256, id, &new.ping.uuid, new.received_at)
-                .await?;
+            crate::licenses::record_ping(conn, sha256, id, &new.ping.uuid, new.received_at).await?;
         }
     }
-    tx.commit().await?;
     Ok(stored)
 }
 
@@ -113,7 +141,7 @@ const FEATURE_COLUMNS: &str = "issues, notes, milestones, boards, merge_requests
 
 /// Stores the usage of the ten features read from ping `id`.
 pub async fn insert_features(
-    db: &mut sqlx::SqliteConnection,
+    conn: Conn<'_>,
     id: i64,
     uuid: &str,
     received_at: DateTime<Utc>,
@@ -123,18 +151,24 @@ pub async fn insert_features(
         "INSERT INTO usage_data_features (usage_data_id, uuid, received_at, {FEATURE_COLUMNS}) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     );
-    let mut query = sqlx::query(&sql)
-        .bind(id)
-        .bind(uuid)
-        .bind(format_timestamp(received_at));
-    for value in usage {
-        query = query.bind(*value);
-    }
-    query.execute(db).await.map(|_| ())
+    on_conn!(conn, c => {
+        let mut query = sqlx::query(&sql)
+            .bind(id)
+            .bind(uuid)
+            .bind(format_timestamp(received_at));
+        for value in usage {
+            query = query.bind(*value);
+        }
+        query.execute(c).await.map(|_| ())
+    })
 }
 
-fn values_of(row: &sqlx::sqlite::SqliteRow, first: usize) -> Result<Values, sqlx::Error> {
-    use sqlx::Row;
+/// The ten feature values of `row` from column `first` on.
+fn values_of<R: sqlx::Row>(row: &R, first: usize) -> Result<Values, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    f64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
     let mut values = [0.0; 10];
     for (i, value) in values.iter_mut().enumerate() {
         *value = row.try_get(first + i)?;
@@ -144,29 +178,68 @@ fn values_of(row: &sqlx::sqlite::SqliteRow, first: usize) -> Result<Values, sqlx
 
 /// The DevOps Score inputs of ping `id`.
 pub async fn features(db: &Db, id: i64) -> Result<Option<Values>, sqlx::Error> {
-    let row = sqlx::query(&format!(
-        "SELECT {FEATURE_COLUMNS} FROM usage_data_features WHERE usage_data_id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(db)
-    .await?;
-    row.map(|row| values_of(&row, 0)).transpose()
+    let sql = format!("SELECT {FEATURE_COLUMNS} FROM usage_data_features WHERE usage_data_id = $1");
+    on_pool!(db, pool => {
+        let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
+        row.map(|row| values_of(&row, 0)).transpose()
+    })
 }
 
 /// The inputs of the latest ping of each instance received since `since`, with its uuid.
 pub async fn fleet(db: &Db, since: DateTime<Utc>) -> Result<Vec<(String, Values)>, sqlx::Error> {
+    let sql = match db {
+        // SQLite takes the bare columns from the row that holds max(usage_data_id).
+        Db::Sqlite(_) => format!(
+            "SELECT uuid, {FEATURE_COLUMNS}, max(usage_data_id) FROM usage_data_features \
+             WHERE received_at >= $1 GROUP BY uuid"
+        ),
+        Db::Postgres(_) => format!(
+            "SELECT DISTINCT ON (uuid) uuid, {FEATURE_COLUMNS} FROM usage_data_features \
+             WHERE received_at >= $1 ORDER BY uuid, usage_data_id DESC"
+        ),
+    };
+    on_pool!(db, pool => {
+        use sqlx::Row;
+        let rows = sqlx::query(&sql)
+            .bind(format_timestamp(since))
+            .fetch_all(pool)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, values_of(row, 1)?)))
+            .collect()
+    })
+}
+
+/// How many instances pinged since `since`, and the 90th percentile (nearest rank) of each
+/// feature over their latest pings, each value within its bound: PostgreSQL answers it in one
+/// statement with `percentile_disc`, without sending the fleet's rows over.
+pub async fn fleet_p90(
+    pool: &sqlx::PgPool,
+    since: DateTime<Utc>,
+) -> Result<(usize, Values), sqlx::Error> {
     use sqlx::Row;
-    // SQLite takes the bare columns from the row that holds max(usage_data_id).
-    let rows = sqlx::query(&format!(
-        "SELECT uuid, {FEATURE_COLUMNS}, max(usage_data_id) FROM usage_data_features \
-         WHERE received_at >= $1 GROUP BY uuid"
+    let percentiles = FEATURE_COLUMNS
+        .split(", ")
+        .enumerate()
+        .map(|(i, column)| {
+            format!(
+                "COALESCE(percentile_disc(0.9) WITHIN GROUP (ORDER BY LEAST(GREATEST({}, 0), {})), 0)",
+                column.trim(),
+                devops_score::bound(i)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let row = sqlx::query(&format!(
+        "WITH latest AS (SELECT DISTINCT ON (uuid) * FROM usage_data_features \
+         WHERE received_at >= $1 ORDER BY uuid, usage_data_id DESC) \
+         SELECT count(*), {percentiles} FROM latest"
     ))
     .bind(format_timestamp(since))
-    .fetch_all(db)
+    .fetch_one(pool)
     .await?;
-    rows.iter()
-        .map(|row| Ok((row.try_get(0)?, values_of(row, 1)?)))
-        .collect()
+    let instances: i64 = row.try_get(0)?;
+    Ok((instances.unsigned_abs() as usize, values_of(&row, 1)?))
 }
 
 /// The most recently seen `limit` instances: uuid, hostname, latest ping time, and that ping's
@@ -175,8 +248,7 @@ pub async fn latest_instances(
     db: &Db,
     limit: i64,
 ) -> Result<Vec<(String, Option<String>, String, Values)>, sqlx::Error> {
-    use sqlx::Row;
-    let rows = sqlx::query(&format!(
+    let sql = format!(
         "SELECT f.uuid, u.hostname, f.received_at, {columns} FROM usage_data_features AS f \
          JOIN usage_data AS u ON u.id = f.usage_data_id \
          WHERE f.usage_data_id IN (SELECT max(usage_data_id) FROM usage_data_features GROUP BY uuid) \
@@ -186,33 +258,32 @@ pub async fn latest_instances(
             .map(|c| format!("f.{}", c.trim()))
             .collect::<Vec<_>>()
             .join(", ")
-    ))
-    .bind(limit)
-    .fetch_all(db)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok((
-                row.try_get(0)?,
-                row.try_get(1)?,
-                row.try_get(2)?,
-                values_of(row, 3)?,
-            ))
-        })
-        .collect()
+    );
+    on_pool!(db, pool => {
+        use sqlx::Row;
+        let rows = sqlx::query(&sql).bind(limit).fetch_all(pool).await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    row.try_get(2)?,
+                    values_of(row, 3)?,
+                ))
+            })
+            .collect()
+    })
 }
 
 /// What an earlier ping with the same (uuid, recorded_at) makes of this one, if there is one.
-async fn earlier_copy(
-    db: &mut sqlx::SqliteConnection,
-    new: &NewPing,
-) -> Result<Option<Stored>, sqlx::Error> {
-    let earlier: Option<(i64, String)> =
-        sqlx::query_as("SELECT id, sha256 FROM usage_data WHERE uuid = $1 AND recorded_at = $2")
-            .bind(&new.ping.uuid)
-            .bind(&new.ping.recorded_at)
-            .fetch_optional(&mut *db)
-            .await?;
+async fn earlier_copy(conn: Conn<'_>, new: &NewPing) -> Result<Option<Stored>, sqlx::Error> {
+    let earlier: Option<(i64, String)> = on_conn!(conn, c => sqlx::query_as(
+        "SELECT id, sha256 FROM usage_data WHERE uuid = $1 AND recorded_at = $2",
+    )
+    .bind(&new.ping.uuid)
+    .bind(&new.ping.recorded_at)
+    .fetch_optional(c)
+    .await)?;
     Ok(earlier.map(|(id, sha256)| {
         if sha256 == new.sha256 {
             Stored::AlreadyReceived(id)
@@ -222,10 +293,7 @@ async fn earlier_copy(
     }))
 }
 
-async fn insert_ping(
-    db: &mut sqlx::SqliteConnection,
-    new: &NewPing,
-) -> Result<Stored, sqlx::Error> {
+async fn insert_ping(conn: Conn<'_>, new: &NewPing) -> Result<Stored, sqlx::Error> {
     let NewPing {
         ping,
         bytes,
@@ -233,7 +301,7 @@ async fn insert_ping(
         source,
         received_at: now,
     } = new;
-    let inserted: Option<i64> = sqlx::query_scalar(
+    let inserted: Option<i64> = on_conn!(conn, c => sqlx::query_scalar(
         "INSERT INTO usage_data (uuid, recorded_at, hostname, version, edition, payload, sha256, \
          size_bytes, source, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
          ON CONFLICT (uuid, recorded_at) DO NOTHING RETURNING id",
@@ -248,9 +316,10 @@ async fn insert_ping(
     .bind(bytes.len() as i64)
     .bind(source.as_str())
     .bind(format_timestamp(*now))
-    .fetch_optional(&mut *db)
-    .await?;
-    // The writer is one connection and the copy was looked for in this transaction.
+    .fetch_optional(c)
+    .await)?;
+    // The copy was looked for in this transaction, with the instance's pings held back (SQLite's
+    // one writer, PostgreSQL's lock on the uuid): a conflict here is another payload.
     Ok(inserted.map_or(Stored::Conflict, Stored::Created))
 }
 
@@ -264,7 +333,7 @@ pub async fn store_metadata(
     failed_count: usize,
     now: DateTime<Utc>,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    on_pool!(db, pool => sqlx::query_scalar(
         "INSERT INTO usage_ping_metadata (uuid, metrics, metric_count, failed_count, received_at) \
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
@@ -273,8 +342,8 @@ pub async fn store_metadata(
     .bind(metric_count as i64)
     .bind(failed_count as i64)
     .bind(format_timestamp(now))
-    .fetch_one(db)
-    .await
+    .fetch_one(pool)
+    .await)
 }
 
 #[tracing::instrument(skip_all, err)]
@@ -283,7 +352,7 @@ pub async fn store_error(
     report: &ErrorReport,
     now: DateTime<Utc>,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    on_pool!(db, pool => sqlx::query_scalar(
         "INSERT INTO usage_ping_errors (uuid, hostname, version, message, elapsed, time, received_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
@@ -294,8 +363,8 @@ pub async fn store_error(
     .bind(report.elapsed)
     .bind(&report.time)
     .bind(format_timestamp(now))
-    .fetch_one(db)
-    .await
+    .fetch_one(pool)
+    .await)
 }
 
 /// A received ping as the collector's pages list it.
@@ -316,29 +385,29 @@ pub struct ReceivedPing {
 /// The newest `limit` pings, newest first.
 #[tracing::instrument(skip(db), err)]
 pub async fn recent_pings(db: &Db, limit: i64) -> Result<Vec<ReceivedPing>, sqlx::Error> {
-    sqlx::query_as(
+    on_pool!(db, pool => sqlx::query_as(
         "SELECT id, uuid, recorded_at, hostname, version, edition, sha256, size_bytes, source, \
          received_at FROM usage_data ORDER BY id DESC LIMIT $1",
     )
     .bind(limit)
-    .fetch_all(db)
-    .await
+    .fetch_all(pool)
+    .await)
 }
 
 /// How many rows each of the collector's tables holds: pings, metadata, error reports.
 pub async fn counts(db: &Db) -> Result<(i64, i64, i64), sqlx::Error> {
-    sqlx::query_as(
+    on_pool!(db, pool => sqlx::query_as(
         "SELECT (SELECT count(*) FROM usage_data), (SELECT count(*) FROM usage_ping_metadata), \
          (SELECT count(*) FROM usage_ping_errors)",
     )
-    .fetch_one(db)
-    .await
+    .fetch_one(pool)
+    .await)
 }
 
 /// The exact bytes received for ping `id`.
 pub async fn ping_bytes(db: &Db, id: i64) -> Result<Option<Vec<u8>>, sqlx::Error> {
-    sqlx::query_scalar("SELECT payload FROM usage_data WHERE id = $1")
+    on_pool!(db, pool => sqlx::query_scalar("SELECT payload FROM usage_data WHERE id = $1")
         .bind(id)
-        .fetch_optional(db)
-        .await
+        .fetch_optional(pool)
+        .await)
 }

@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
-use service_ping_database::{Db, begin_write};
+use service_ping_database::Db;
 use service_ping_protocol::devops_score;
 use service_ping_protocol::hash::sha256_hex;
 use service_ping_protocol::ingest::{self, IngestLimits};
@@ -90,7 +90,7 @@ pub async fn seed_fleet(
         max_depth: 32,
     };
     let mut pings = 0;
-    let mut tx = begin_write(db).await?;
+    let mut tx = db.begin_write().await?;
     for index in 0..instances {
         let uuid = uuid::Builder::from_random_bytes(rng.r#gen())
             .into_uuid()
@@ -122,12 +122,12 @@ pub async fn seed_fleet(
                 source: Source::Api,
                 received_at: at,
             };
-            db::store_ping(&mut tx, &new, &usage, u64::MAX).await?;
+            db::store_ping(tx.conn(), &new, &usage, u64::MAX).await?;
             pings += 1;
         }
         if index % 1000 == 999 {
             tx.commit().await?;
-            tx = begin_write(db).await?;
+            tx = db.begin_write().await?;
         }
     }
     tx.commit().await?;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use ed25519_dalek::SigningKey;
 
-use service_ping_database::{Db, begin_write};
+use service_ping_database::{Conn, Db, on_conn, on_pool};
 use service_ping_protocol::hash::sha256_hex;
 use service_ping_protocol::license::{self, Claims, Licensee};
 use service_ping_protocol::time::format_timestamp;
@@ -38,13 +38,13 @@ pub async fn issue(
         args.licensee_email.contains('@'),
         "--licensee-email must be an email address"
     );
-    let mut tx = begin_write(db).await?;
-    let id: i64 = sqlx::query_scalar(
+    let mut tx = db.begin_write().await?;
+    let id: i64 = on_conn!(tx.conn(), c => sqlx::query_scalar(
         "INSERT INTO licenses (plan, seats, licensee_name, licensee_email, licensee_company, starts_at, \
          expires_at, trial, issued_at, data, sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', '') RETURNING id",
     )
     .bind(args.plan.as_str())
-    .bind(args.seats)
+    .bind(i64::from(args.seats))
     .bind(&args.licensee_name)
     .bind(&args.licensee_email)
     .bind(&args.licensee_company)
@@ -52,8 +52,8 @@ pub async fn issue(
     .bind(args.expires.to_string())
     .bind(args.trial)
     .bind(format_timestamp(now))
-    .fetch_one(&mut *tx)
-    .await?;
+    .fetch_one(c)
+    .await)?;
     let claims = Claims {
         id: u64::try_from(id)?,
         plan: args.plan,
@@ -69,12 +69,13 @@ pub async fn issue(
         issued_at: now,
     };
     let text = license::issue(&claims, key);
-    sqlx::query("UPDATE licenses SET data = $2, sha256 = $3 WHERE id = $1")
+    on_conn!(tx.conn(), c => sqlx::query("UPDATE licenses SET data = $2, sha256 = $3 WHERE id = $1")
         .bind(id)
         .bind(&text)
         .bind(sha256_hex(text.as_bytes()))
-        .execute(&mut *tx)
-        .await?;
+        .execute(c)
+        .await
+        .map(|_| ()))?;
     tx.commit().await?;
     Ok((claims.id, text))
 }
@@ -94,23 +95,23 @@ pub struct IssuedLicense {
 }
 
 pub async fn list(db: &Db) -> Result<Vec<IssuedLicense>, sqlx::Error> {
-    sqlx::query_as(
+    on_pool!(db, pool => sqlx::query_as(
         "SELECT id, plan, seats, licensee_company, starts_at, expires_at, trial, \
          last_ping_received_at, last_ping_usage_data_id FROM licenses ORDER BY id DESC LIMIT 200",
     )
-    .fetch_all(db)
-    .await
+    .fetch_all(pool)
+    .await)
 }
 
 /// Notes that ping `usage_data_id` named the license with this `sha256` (if the vendor issued it).
 pub async fn record_ping(
-    tx: &mut sqlx::SqliteConnection,
+    conn: Conn<'_>,
     sha256: &str,
     usage_data_id: i64,
     uuid: &str,
     received_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    on_conn!(conn, c => sqlx::query(
         "UPDATE licenses SET last_ping_received_at = $2, last_ping_usage_data_id = $3, last_ping_uuid = $4 \
          WHERE sha256 = $1",
     )
@@ -118,7 +119,7 @@ pub async fn record_ping(
     .bind(format_timestamp(received_at))
     .bind(usage_data_id)
     .bind(uuid)
-    .execute(tx)
+    .execute(c)
     .await
-    .map(|_| ())
+    .map(|_| ()))
 }

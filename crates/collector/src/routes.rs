@@ -67,7 +67,7 @@ async fn admit_address(
 }
 
 async fn health(State(state): State<CollectorState>) -> StatusCode {
-    match service_ping_database::ping(&state.db).await {
+    match state.db.ping().await {
         Ok(()) => StatusCode::OK,
         Err(_) => StatusCode::SERVICE_UNAVAILABLE,
     }

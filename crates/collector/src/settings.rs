@@ -115,17 +115,22 @@ impl CollectorSettings {
 /// What the collector role runs with, taken from the process's configuration.
 #[derive(Debug, Clone)]
 pub struct CollectorConfig {
-    /// Holds the collector's database (`collector.sqlite3`).
+    /// Holds the collector's SQLite database (`collector.sqlite3`) unless `database_url` names
+    /// another.
     pub data_dir: PathBuf,
+    /// `database.url`: a `postgres://` (or `sqlite:`) URL; unset, SQLite in the data directory.
+    pub database_url: Option<SecretString>,
     pub listen: SocketAddr,
     pub max_connections: u32,
     pub settings: CollectorSettings,
 }
 
 impl CollectorConfig {
-    /// The collector's own database, in the data directory.
+    /// The collector's own database: the configured one, or SQLite in the data directory.
     pub fn database_url(&self) -> SecretString {
-        let file = self.data_dir.join("collector.sqlite3");
-        SecretString::from(format!("sqlite://{}?mode=rwc", file.display()))
+        self.database_url.clone().unwrap_or_else(|| {
+            let file = self.data_dir.join("collector.sqlite3");
+            SecretString::from(format!("sqlite://{}?mode=rwc", file.display()))
+        })
     }
 }

@@ -29,8 +29,9 @@ use crate::settings::CollectorSettings;
 pub struct CollectorState {
     /// For reading.
     pub db: Db,
-    /// One connection that does every write: SQLite has one writer at a time, and pings
-    /// queued on one connection go faster than connections retrying the write lock.
+    /// What writes: on SQLite one connection (one writer at a time, and pings queued on one
+    /// connection go faster than connections retrying the write lock); on PostgreSQL the same
+    /// pool as `db`, every connection writing at once.
     pub writer: Db,
     pub limits: IngestLimits,
     /// Ping bytes one uuid may have stored in any seven days.
@@ -106,21 +107,28 @@ impl CollectorState {
         Ok(leaders)
     }
 
-    /// Leaders from the latest ping of each instance received within the window before `now`.
+    /// Leaders from the latest ping of each instance received within the window before `now`:
+    /// PostgreSQL computes the percentiles itself; from SQLite the latest values are read.
     pub async fn compute_leaders(
         &self,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Values, sqlx::Error> {
-        let fleet: Vec<Values> = db::fleet(&self.db, now - self.scoring.window)
-            .await?
-            .into_iter()
-            .map(|(_, values)| values)
-            .collect();
-        Ok(devops_score::leaders(
-            &fleet,
-            &self.scoring.baseline,
-            self.scoring.min_fleet,
-        ))
+        let since = now - self.scoring.window;
+        let (baseline, min_fleet) = (&self.scoring.baseline, self.scoring.min_fleet);
+        Ok(match &self.db {
+            Db::Postgres(pool) => {
+                let (instances, p90) = db::fleet_p90(pool, since).await?;
+                devops_score::leaders_from_p90(instances, &p90, baseline, min_fleet)
+            }
+            Db::Sqlite(_) => {
+                let fleet: Vec<Values> = db::fleet(&self.db, since)
+                    .await?
+                    .into_iter()
+                    .map(|(_, values)| values)
+                    .collect();
+                devops_score::leaders(&fleet, baseline, min_fleet)
+            }
+        })
     }
 
     /// The DevOps Score of stored ping `id` against the current leaders.

@@ -1,95 +1,266 @@
-//! The database pool both roles use. SQLite by default, in the data directory; every query
-//! function of every crate takes this pool (or a transaction) explicitly. Each role applies its
-//! own migrations (`migrate!` reads them from the crate that owns them).
+//! The databases both roles run on: SQLite (embedded, in the data directory: the default) and
+//! PostgreSQL (`database.url = "postgres://…"`: a real installation's database, and a collector
+//! with many concurrent writers).
+//!
+//! A query is written once, in SQL both backends accept (`$1` parameters, `ON CONFLICT`,
+//! `RETURNING`, timestamps as ISO-8601 UTC text that orders as it reads), and run on either by
+//! [`on_pool!`] or [`on_conn!`], which compile the same expression once per backend: each
+//! backend's own driver, types and rows, no lowest-common-denominator layer in between (sqlx's
+//! `Any` driver cannot read SQLite `BOOLEAN` columns, nor PostgreSQL `numeric`). Where the
+//! backends should work differently (the write lock, percentiles, concurrent writers), the code
+//! matches on [`Db`] and says why.
+//!
+//! Each role applies its own migrations, one directory per backend, on start.
 #![forbid(unsafe_code)]
 
 use std::path::Path;
-use std::str::FromStr;
-use std::time::Duration;
 
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
-use sqlx::ConnectOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::migrate::Migrator;
 
-/// The pool every data-access function takes. An alias, so that moving to another backend
-/// changes this line and the SQL, not the callers.
-pub type Db = sqlx::SqlitePool;
+mod postgres;
+pub mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
-/// A transaction holding SQLite's write lock from its start (`BEGIN IMMEDIATE`), for every
-/// transaction that writes. A deferred one that reads first cannot wait for another writer: if
-/// anyone wrote since its read began, SQLite refuses its first write at once ("database is
-/// locked"), and background jobs (the rollup refresh, the weekly send) write at any moment.
-pub async fn begin_write(db: &Db) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-    db.begin_with("BEGIN IMMEDIATE").await
+pub use sqlite::{SqliteDb, adapter_and_version, begin_write, connect_url, ping, retrying_busy};
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
 }
 
-/// Runs a write again, up to four more times with a growing pause (0.1 s to 0.8 s), while the
-/// database answers that it is busy or the pool has no connection to give: for bookkeeping that
-/// must not be lost to a moment of contention (recording that a ping was accepted). Any other
-/// error is returned at once.
-pub async fn retrying_busy<T, F, Fut>(mut write: F) -> Result<T, sqlx::Error>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, sqlx::Error>>,
-{
-    let mut pause = Duration::from_millis(100);
-    for _ in 0..4 {
-        match write().await {
-            Err(error) if is_busy(&error) => {
-                tracing::warn!(%error, "the database is busy; writing again shortly");
-                tokio::time::sleep(pause).await;
-                pause *= 2;
-            }
-            done => return done,
+impl Backend {
+    /// The backend of `url` (`sqlite:` or `postgres:`/`postgresql:`), or a clear refusal that
+    /// does not repeat the URL (it may hold a password).
+    pub fn of_url(url: &SecretString) -> anyhow::Result<Self> {
+        let url = url.expose_secret();
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        match scheme {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            _ => anyhow::bail!(
+                "database.url must start with sqlite: or postgres:// (the value is not shown: it may hold a password)"
+            ),
         }
     }
-    write().await
+
+    /// GitLab's name for it in the payload's `database.adapter`.
+    pub fn adapter(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgresql",
+        }
+    }
+}
+
+/// A pool on either backend. Cloning shares the pool.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// One connection of either backend, borrowed from a pool connection or a transaction.
+pub enum Conn<'a> {
+    Sqlite(&'a mut sqlx::SqliteConnection),
+    Postgres(&'a mut sqlx::PgConnection),
+}
+
+impl Conn<'_> {
+    /// The same connection for one more statement, keeping this one for the next.
+    pub fn reborrow(&mut self) -> Conn<'_> {
+        match self {
+            Conn::Sqlite(c) => Conn::Sqlite(c),
+            Conn::Postgres(c) => Conn::Postgres(c),
+        }
+    }
+}
+
+impl<'a> From<&'a mut sqlx::SqliteConnection> for Conn<'a> {
+    fn from(conn: &'a mut sqlx::SqliteConnection) -> Self {
+        Conn::Sqlite(conn)
+    }
+}
+
+impl<'a> From<&'a mut sqlx::PgConnection> for Conn<'a> {
+    fn from(conn: &'a mut sqlx::PgConnection) -> Self {
+        Conn::Postgres(conn)
+    }
+}
+
+/// A connection taken from a [`Db`] for several statements.
+pub enum PoolConnection {
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+impl PoolConnection {
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            PoolConnection::Sqlite(c) => Conn::Sqlite(c),
+            PoolConnection::Postgres(c) => Conn::Postgres(c),
+        }
+    }
+}
+
+/// A transaction on either backend; dropped without [`Transaction::commit`], it rolls back.
+pub enum Transaction {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Transaction {
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Transaction::Sqlite(tx) => Conn::Sqlite(tx),
+            Transaction::Postgres(tx) => Conn::Postgres(tx),
+        }
+    }
+
+    pub async fn commit(self) -> sqlx::Result<()> {
+        match self {
+            Transaction::Sqlite(tx) => tx.commit().await,
+            Transaction::Postgres(tx) => tx.commit().await,
+        }
+    }
+}
+
+/// Runs `$body` with `$pool` bound to the backend's own pool (`&SqlitePool` or `&PgPool`):
+/// the expression is compiled once per backend.
+#[macro_export]
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::Db::Sqlite($pool) => $body,
+            $crate::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$conn` bound to the backend's own connection (`&mut SqliteConnection` or
+/// `&mut PgConnection`) of a [`Conn`].
+#[macro_export]
+macro_rules! on_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::Conn::Sqlite($c) => $body,
+            $crate::Conn::Postgres($c) => $body,
+        }
+    };
+}
+
+impl Db {
+    /// Connects to the database `url` names with `max_connections` at most, or says clearly
+    /// which setting is wrong (an unreachable server, refused credentials, a missing database, a
+    /// server too old), without writing anything.
+    pub async fn connect(url: &SecretString, max_connections: u32) -> anyhow::Result<Self> {
+        match Backend::of_url(url)? {
+            Backend::Sqlite => sqlite::connect_url(url, max_connections)
+                .await
+                .map(Db::Sqlite),
+            Backend::Postgres => postgres::connect(url, max_connections)
+                .await
+                .map(Db::Postgres),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies the role's migrations for this backend, after checking that the database is
+    /// empty or already this role's: a database holding another product's tables is refused
+    /// with nothing written.
+    pub async fn migrate(&self, sqlite: &Migrator, postgres: &Migrator) -> anyhow::Result<()> {
+        self.refuse_foreign_database().await?;
+        let applied = match self {
+            Db::Sqlite(pool) => sqlite.run(pool).await,
+            Db::Postgres(pool) => postgres.run(pool).await,
+        };
+        applied.context(
+            "applying the database migrations (if a migration \"was previously applied but is missing\", \
+             database.url names another role's or another product's database)",
+        )
+    }
+
+    async fn refuse_foreign_database(&self) -> anyhow::Result<()> {
+        let tables: Vec<String> = on_pool!(self, pool => sqlx::query_scalar(match self.backend() {
+            Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            Backend::Postgres => "SELECT table_name::text FROM information_schema.tables \
+                                  WHERE table_schema = current_schema()",
+        })
+        .fetch_all(pool)
+        .await)
+        .context("reading the database's list of tables")?;
+        let ours = tables.iter().any(|t| t == "_sqlx_migrations");
+        anyhow::ensure!(
+            ours || tables.is_empty(),
+            "database.url names a database that already holds {} tables of another product (for example {}) and none of Service Ping's migrations; \
+             give Service Ping a database of its own",
+            tables.len(),
+            tables[0]
+        );
+        Ok(())
+    }
+
+    /// A transaction for writing. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`):
+    /// a deferred one that read first could not wait for another writer and would fail at its
+    /// first write. PostgreSQL's row locks need nothing of the kind.
+    pub async fn begin_write(&self) -> sqlx::Result<Transaction> {
+        match self {
+            Db::Sqlite(pool) => sqlite::begin_write(pool).await.map(Transaction::Sqlite),
+            Db::Postgres(pool) => pool.begin().await.map(Transaction::Postgres),
+        }
+    }
+
+    pub async fn acquire(&self) -> sqlx::Result<PoolConnection> {
+        match self {
+            Db::Sqlite(pool) => pool.acquire().await.map(PoolConnection::Sqlite),
+            Db::Postgres(pool) => pool.acquire().await.map(PoolConnection::Postgres),
+        }
+    }
+
+    /// Cheap round trip used by the health checks.
+    pub async fn ping(&self) -> sqlx::Result<()> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
+    }
+
+    /// Adapter name and server version, as the payload's `database` section reports them.
+    pub async fn adapter_and_version(&self) -> sqlx::Result<(String, String)> {
+        match self {
+            Db::Sqlite(pool) => adapter_and_version(pool).await,
+            Db::Postgres(pool) => Ok((
+                Backend::Postgres.adapter().to_string(),
+                postgres::server_version(pool).await?,
+            )),
+        }
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
 }
 
 /// Whether `error` says the database is momentarily busy rather than that the write is wrong.
-fn is_busy(error: &sqlx::Error) -> bool {
+pub(crate) fn is_busy(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
-        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
-        sqlx::Error::Database(db) => db
-            .code()
-            .and_then(|code| code.parse::<i32>().ok())
-            .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes; PostgreSQL's
+            // serialization failure and deadlock.
+            code.parse::<i32>()
+                .is_ok_and(|code| matches!(code & 0xff, 5 | 6))
+                || matches!(code.as_ref(), "40001" | "40P01")
+        }),
         _ => false,
     }
-}
-
-/// Opens the SQLite database at `url` with the settings every pool of ours uses.
-pub async fn connect_url(url: &SecretString, max_connections: u32) -> anyhow::Result<Db> {
-    let options = SqliteConnectOptions::from_str(url.expose_secret())
-        .context("invalid database.url")?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10))
-        // Seeding and payload scans are long by design; sqlx would log each one's full SQL
-        // as a warning. Slow statements are still there at debug level.
-        .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
-    SqlitePoolOptions::new()
-        .max_connections(max_connections)
-        .connect_with(options)
-        .await
-        .context("opening the database")
-}
-
-/// Adapter name and server version, as the payload's `database` section reports them.
-pub async fn adapter_and_version(db: &Db) -> Result<(String, String), sqlx::Error> {
-    let version: String = sqlx::query_scalar("SELECT sqlite_version()")
-        .fetch_one(db)
-        .await?;
-    Ok(("sqlite".to_string(), version))
-}
-
-/// Cheap round trip used by the health checks.
-pub async fn ping(db: &Db) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1").execute(db).await.map(|_| ())
 }
 
 /// Creates the data directory (databases, generated secrets) readable by its owner only, and

@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use super::definition::{Dictionary, DictionaryError, Problem};
 use super::instrumentation::Instrumentation;
-use service_ping_database::Db;
+use service_ping_database::SqliteDb as Db;
 
 /// Loads the metric dictionary and checks every table and column it names against the
 /// database, where a metric may read only the `readable` tables (the platform's, never the

@@ -21,7 +21,7 @@ use sqlx::Row;
 use super::definition::MetricDefinition;
 use super::hll;
 use super::value_type::ValueType;
-use service_ping_database::Db;
+use service_ping_database::SqliteDb as Db;
 use service_ping_protocol::time::format_timestamp;
 
 use super::instrumentation::{

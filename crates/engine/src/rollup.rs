@@ -32,7 +32,7 @@ use super::hll;
 use super::instrumentation::{Condition, DatabaseMetric, Instrumentation, Literal, Operation};
 use super::sql::{Statement, conditions, number_at, round};
 use super::time_frame::{DATE_FORMAT, TimeFrame, Window};
-use service_ping_database::{Db, begin_write};
+use service_ping_database::{SqliteDb as Db, begin_write};
 
 /// The day of rows whose time column is NULL: part of all time, of no window.
 const UNDATED: &str = "";

@@ -119,18 +119,22 @@ pub const MAX_USAGE_PER_USER: f64 = 10_000.0;
 /// The position of monitoring in [`FEATURES`]: a fraction of projects, so at most 1.
 const MONITORING: usize = 8;
 
-/// Feature `i`'s `value` within its bound: `0..=MAX_USAGE_PER_USER`, or `0..=1` for monitoring
-/// (not a number counts as 0).
-fn within_bound(i: usize, value: f64) -> f64 {
-    let max = if i == MONITORING {
+/// The largest value feature `i` counts: [`MAX_USAGE_PER_USER`], or 1 for monitoring (a
+/// fraction of projects).
+pub fn bound(i: usize) -> f64 {
+    if i == MONITORING {
         1.0
     } else {
         MAX_USAGE_PER_USER
-    };
+    }
+}
+
+/// Feature `i`'s `value` within its bound: `0..=bound(i)` (not a number counts as 0).
+fn within_bound(i: usize, value: f64) -> f64 {
     if value.is_nan() {
         0.0
     } else {
-        value.clamp(0.0, max)
+        value.clamp(0.0, bound(i))
     }
 }
 
@@ -147,15 +151,34 @@ pub fn leaders(fleet: &[Values], baseline: &Values, min_fleet: usize) -> Values 
     if fleet.len() < min_fleet.max(1) {
         return *baseline;
     }
-    let mut leaders = *baseline;
+    let mut p90 = [0.0; 10];
     let mut column = Vec::with_capacity(fleet.len());
-    for (i, leader) in leaders.iter_mut().enumerate() {
+    for (i, percentile) in p90.iter_mut().enumerate() {
         column.clear();
         column.extend(fleet.iter().map(|values| within_bound(i, values[i])));
         column.sort_by(f64::total_cmp);
-        // Nearest rank: the smallest value with at least 90 % of the fleet at or below it.
+        // Nearest rank: the smallest value with at least 90 % of the fleet at or below it (what
+        // PostgreSQL's `percentile_disc(0.9)` answers).
         let rank = (0.9 * column.len() as f64).ceil() as usize;
-        let p90 = column[rank.clamp(1, column.len()) - 1];
+        *percentile = column[rank.clamp(1, column.len()) - 1];
+    }
+    leaders_from_p90(fleet.len(), &p90, baseline, min_fleet)
+}
+
+/// The leaders of a fleet of `instances` whose 90th percentiles (nearest rank, values within
+/// their bounds) are `p90`, computed elsewhere (in SQL): the rules of [`leaders`].
+pub fn leaders_from_p90(
+    instances: usize,
+    p90: &Values,
+    baseline: &Values,
+    min_fleet: usize,
+) -> Values {
+    if instances < min_fleet.max(1) {
+        return *baseline;
+    }
+    let mut leaders = *baseline;
+    for (i, leader) in leaders.iter_mut().enumerate() {
+        let p90 = within_bound(i, p90[i]);
         if p90 > 0.0 {
             *leader = round2(p90);
         }

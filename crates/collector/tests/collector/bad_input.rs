@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 
-use crate::support::{TestCollector, peak_rss_mib, spawn_collector};
+use crate::support::{TestCollector, on_both_backends, peak_rss_mib, spawn_collector_on};
 
 const PING: &str = r#"{"uuid":"corpus","recorded_at":"2026-11-25T10:00:00.000Z","version":"1.0","counts":{"issues":4}}"#;
 const METADATA: &str =
@@ -94,9 +94,9 @@ async fn send(collector: &TestCollector, path: &str, case: &Case) -> StatusCode 
         .status()
 }
 
-#[tokio::test]
-async fn every_bad_body_at_every_endpoint_is_refused_with_4xx_and_stores_nothing() {
-    let collector = spawn_collector(|settings| {
+on_both_backends! {
+async fn every_bad_body_at_every_endpoint_is_refused_with_4xx_and_stores_nothing(backend: Backend) {
+    let collector = spawn_collector_on(backend, |settings| {
         settings.rate_limit_per_hour = 100_000;
         settings.rate_limit_per_address_per_hour = 100_000;
     })
@@ -133,4 +133,5 @@ async fn every_bad_body_at_every_endpoint_is_refused_with_4xx_and_stores_nothing
         let ok = send(&collector, path, &json("valid", valid)).await;
         assert!(ok.is_success(), "{path}: {ok}");
     }
+}
 }

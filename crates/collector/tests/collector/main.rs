@@ -2,12 +2,13 @@
 //! nothing), idempotent resends, rate limiting, the upload page and the OpenAPI document.
 
 mod bad_input;
+mod postgres;
 mod support;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use service_ping_protocol::hash::sha256_hex;
-use support::{TestCollector, spawn_collector};
+use support::{TestCollector, on_both_backends, spawn_collector, spawn_collector_on};
 
 fn payload(uuid: &str, recorded_at: &str) -> Vec<u8> {
     serde_json::to_vec_pretty(&json!({
@@ -34,9 +35,9 @@ async fn post(collector: &TestCollector, path: &str, body: Vec<u8>) -> (StatusCo
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-#[tokio::test]
-async fn a_ping_is_stored_as_its_exact_bytes_and_a_resend_stores_nothing() {
-    let collector = spawn_collector(|_| {}).await;
+on_both_backends! {
+async fn a_ping_is_stored_as_its_exact_bytes_and_a_resend_stores_nothing(backend: Backend) {
+    let collector = spawn_collector_on(backend, |_| {}).await;
     let body = payload("instance-1", "2026-11-25T10:00:00.000Z");
     let (status, reply) = post(&collector, "/usage_data", body.clone()).await;
     assert_eq!(status, StatusCode::CREATED);
@@ -59,10 +60,11 @@ async fn a_ping_is_stored_as_its_exact_bytes_and_a_resend_stores_nothing() {
     assert_eq!(pings[0].hostname.as_deref(), Some("devops.example.test"));
     assert_eq!(pings[0].edition.as_deref(), Some("EE Free"));
 }
+}
 
-#[tokio::test]
-async fn every_bad_input_is_a_4xx_with_a_reason_and_stores_nothing() {
-    let collector = spawn_collector(|settings| {
+on_both_backends! {
+async fn every_bad_input_is_a_4xx_with_a_reason_and_stores_nothing(backend: Backend) {
+    let collector = spawn_collector_on(backend, |settings| {
         settings.max_body_bytes = 4096;
         settings.max_depth = 8;
     })
@@ -137,6 +139,7 @@ async fn every_bad_input_is_a_4xx_with_a_reason_and_stores_nothing() {
         1,
         "only the first ping is stored"
     );
+}
 }
 
 #[tokio::test]
@@ -245,9 +248,9 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_quota_and_a_strangers_us
     assert_eq!(collector.ping_count().await, 2);
 }
 
-#[tokio::test]
-async fn an_instance_cannot_store_more_than_its_weekly_quota_but_a_resend_is_still_recognised() {
-    let collector = spawn_collector(|settings| {
+on_both_backends! {
+async fn an_instance_cannot_store_more_than_its_weekly_quota_but_a_resend_is_still_recognised(backend: Backend) {
+    let collector = spawn_collector_on(backend, |settings| {
         settings.rate_limit_per_hour = 1000;
         settings.max_body_bytes = 4096;
         settings.max_stored_bytes_per_instance_per_week = 4096;
@@ -286,10 +289,11 @@ async fn an_instance_cannot_store_more_than_its_weekly_quota_but_a_resend_is_sti
         StatusCode::CREATED
     );
 }
+}
 
-#[tokio::test]
-async fn a_ping_with_absurd_counters_cannot_lift_the_leaders_past_the_cap() {
-    let collector = spawn_collector(|settings| settings.min_fleet_for_leaders = 1).await;
+on_both_backends! {
+async fn a_ping_with_absurd_counters_cannot_lift_the_leaders_past_the_cap(backend: Backend) {
+    let collector = spawn_collector_on(backend, |settings| settings.min_fleet_for_leaders = 1).await;
     let body = serde_json::to_vec(&json!({
         "uuid": "outlier", "recorded_at": "2026-11-25T10:00:00.000Z", "version": "0.1.0",
         "counts_monthly": {"active_users": 1, "issues": 1e300, "notes": 1e300},
@@ -308,10 +312,11 @@ async fn a_ping_with_absurd_counters_cannot_lift_the_leaders_past_the_cap() {
     );
     assert_eq!(leader_monitoring, 1.0);
 }
+}
 
-#[tokio::test]
-async fn metadata_and_error_reports_are_checked_and_stored() {
-    let collector = spawn_collector(|_| {}).await;
+on_both_backends! {
+async fn metadata_and_error_reports_are_checked_and_stored(backend: Backend) {
+    let collector = spawn_collector_on(backend, |_| {}).await;
     let metadata = json!({"metadata": {"uuid": "i", "metrics": [
         {"name": "counts.issues", "time_elapsed": 0.41},
         {"name": "counts.notes", "time_elapsed": 0.02, "error": "no such table"}
@@ -356,10 +361,11 @@ async fn metadata_and_error_reports_are_checked_and_stored() {
         (0, 1, 1)
     );
 }
+}
 
-#[tokio::test]
-async fn an_offline_payload_uploaded_on_the_page_is_stored_like_a_sent_one() {
-    let collector = spawn_collector(|_| {}).await;
+on_both_backends! {
+async fn an_offline_payload_uploaded_on_the_page_is_stored_like_a_sent_one(backend: Backend) {
+    let collector = spawn_collector_on(backend, |_| {}).await;
     let client = reqwest::Client::new();
     let page = client
         .get(collector.url("/usage_data/new"))
@@ -392,6 +398,7 @@ async fn an_offline_payload_uploaded_on_the_page_is_stored_like_a_sent_one() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(response.text().await.unwrap().contains("Refused"));
     assert_eq!(collector.ping_count().await, 1);
+}
 }
 
 #[tokio::test]
@@ -435,9 +442,9 @@ fn ping_with_usage(uuid: &str, active_users: u32, issues: u32, notes: u32) -> Ve
     .unwrap()
 }
 
-#[tokio::test]
-async fn the_reply_carries_the_30_devops_score_numbers_against_the_baseline_for_a_small_fleet() {
-    let collector = spawn_collector(|settings| {
+on_both_backends! {
+async fn the_reply_carries_the_30_devops_score_numbers_against_the_baseline_for_a_small_fleet(backend: Backend) {
+    let collector = spawn_collector_on(backend, |settings| {
         settings.baseline_leaders = [3.0, 15.0, 0.3, 0.2, 4.0, 25.0, 0.5, 6.0, 0.3, 0.5];
         settings.leaders_refresh_seconds = 0;
     })
@@ -465,10 +472,11 @@ async fn the_reply_carries_the_30_devops_score_numbers_against_the_baseline_for_
     assert_eq!(index["percentage_projects_prometheus_active"], 100.0);
     assert_eq!(index["percentage_boards"], 0.0);
 }
+}
 
-#[tokio::test]
-async fn leaders_are_the_fleets_90th_percentile_once_the_fleet_is_big_enough() {
-    let collector = spawn_collector(|settings| {
+on_both_backends! {
+async fn leaders_are_the_fleets_90th_percentile_once_the_fleet_is_big_enough(backend: Backend) {
+    let collector = spawn_collector_on(backend, |settings| {
         settings.min_fleet_for_leaders = 10;
         settings.leaders_refresh_seconds = 0;
     })
@@ -506,12 +514,13 @@ async fn leaders_are_the_fleets_90th_percentile_once_the_fleet_is_big_enough() {
     assert_eq!(again["conv_index"]["percentage_issues"], 100.0);
     assert_eq!(again["conv_index"]["instance_issues"], 10.0);
 }
+}
 
-#[tokio::test]
-async fn a_seeded_fleet_is_deterministic_sets_the_leaders_and_shows_on_the_collector_page() {
+on_both_backends! {
+async fn a_seeded_fleet_is_deterministic_sets_the_leaders_and_shows_on_the_collector_page(backend: Backend) {
     let now: chrono::DateTime<chrono::Utc> = "2026-11-25T12:00:00Z".parse().unwrap();
-    let first = spawn_collector(|settings| settings.leaders_refresh_seconds = 0).await;
-    let second = spawn_collector(|_| {}).await;
+    let first = spawn_collector_on(backend, |settings| settings.leaders_refresh_seconds = 0).await;
+    let second = spawn_collector_on(backend, |_| {}).await;
     for collector in [&first, &second] {
         let report = service_ping_collector::fleet::seed_fleet(&collector.db, 30, 4, now)
             .await
@@ -547,11 +556,20 @@ async fn a_seeded_fleet_is_deterministic_sets_the_leaders_and_shows_on_the_colle
         leaders, baseline,
         "thirty instances are a fleet: leaders come from it"
     );
+    // PostgreSQL computes them with percentile_disc, SQLite's rows go through the Rust function:
+    // the same leaders either way.
+    let settings = service_ping_collector::CollectorSettings {
+        min_fleet_for_leaders: 10,
+        ..Default::default()
+    };
+    let state = service_ping_collector::CollectorState::new(first.db.clone(), first.db.clone(), &settings);
+    assert_eq!(state.compute_leaders(now).await.unwrap(), leaders);
+}
 }
 
-#[tokio::test]
-async fn a_key_given_twice_is_refused_and_nothing_is_stored() {
-    let collector = spawn_collector(|_| {}).await;
+on_both_backends! {
+async fn a_key_given_twice_is_refused_and_nothing_is_stored(backend: Backend) {
+    let collector = spawn_collector_on(backend, |_| {}).await;
     let ping = br#"{"uuid": "victim", "uuid": "attacker", "recorded_at": "2026-11-25T10:00:00.000Z", "version": "1"}"#;
     let (status, reply) = post(&collector, "/usage_data", ping.to_vec()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -568,6 +586,7 @@ async fn a_key_given_twice_is_refused_and_nothing_is_stored() {
             .unwrap(),
         (0, 0, 0)
     );
+}
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use service_ping_collector::{Collector, CollectorConfig, CollectorSettings};
-use service_ping_database::Db;
+use service_ping_database::{Backend, Db};
 use tokio::sync::oneshot;
 
 pub struct TestCollector {
@@ -13,13 +13,53 @@ pub struct TestCollector {
     stop: Option<oneshot::Sender<()>>,
 }
 
-/// Starts a collector; `configure` adjusts its settings (limits) first.
+/// Declares a test that runs once on SQLite and once on PostgreSQL: a module named after it
+/// with the tests `sqlite` and `postgres`, each calling the body with its `Backend`. (The
+/// dashboard's tests include this module too, without using it.)
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($(#[$meta:meta])* async fn $name:ident($backend:ident: Backend) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($backend: service_ping_database::Backend) $body
+            #[tokio::test]
+            async fn sqlite() {
+                run(service_ping_database::Backend::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                run(service_ping_database::Backend::Postgres).await
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_backends;
+
+/// Starts a collector on SQLite; `configure` adjusts its settings (limits) first.
 pub async fn spawn_collector(configure: impl FnOnce(&mut CollectorSettings)) -> TestCollector {
+    spawn_collector_on(Backend::Sqlite, configure).await
+}
+
+/// Starts a collector on a fresh database of `backend`.
+pub async fn spawn_collector_on(
+    backend: Backend,
+    configure: impl FnOnce(&mut CollectorSettings),
+) -> TestCollector {
     let data_dir = tempfile::tempdir().unwrap();
     let mut settings = CollectorSettings::default();
     configure(&mut settings);
+    let database_url = service_ping_database::testing::fresh_database(
+        backend,
+        data_dir.path(),
+        "collector.sqlite3",
+    )
+    .await;
     let config = CollectorConfig {
         data_dir: data_dir.path().to_owned(),
+        database_url: Some(database_url),
         listen: "127.0.0.1:0".parse().unwrap(),
         max_connections: 8,
         settings,

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
-use service_ping_database::Db;
+use service_ping_database::SqliteDb as Db;
 use service_ping_engine::evaluate::evaluate;
 use service_ping_engine::rollup::Plan;
 use service_ping_engine::{Dictionary, Facts, MetricOutcome, Strategy};

@@ -1,0 +1,69 @@
+//! For tests that run on both backends: a fresh, empty database for each test.
+
+use std::path::Path;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::Backend;
+
+/// The variable that names the test PostgreSQL server (`scripts/postgres-server.sh run` sets it).
+pub const POSTGRES_URL_VARIABLE: &str = "SERVICE_PING_TEST_POSTGRES_URL";
+
+/// A URL of a new, empty database of `backend`: an SQLite file `name` in `dir`, or a database
+/// created on the test PostgreSQL server. A PostgreSQL test without the server fails and says how
+/// to run it: it is not skipped.
+pub async fn fresh_database(backend: Backend, dir: &Path, name: &str) -> SecretString {
+    match backend {
+        Backend::Sqlite => {
+            SecretString::from(format!("sqlite://{}?mode=rwc", dir.join(name).display()))
+        }
+        Backend::Postgres => {
+            let admin = std::env::var(POSTGRES_URL_VARIABLE).unwrap_or_else(|_| {
+                panic!(
+                    "{POSTGRES_URL_VARIABLE} is not set: run the tests under `scripts/postgres-server.sh run cargo test …` (make test does)"
+                )
+            });
+            let database = format!("test_{}", uuid_like());
+            let pool = sqlx::PgPool::connect(&admin)
+                .await
+                .expect("the test PostgreSQL server");
+            sqlx::query(&format!("CREATE DATABASE {database}"))
+                .execute(&pool)
+                .await
+                .expect("creating a test database");
+            pool.close().await;
+            let mut url = url::Url::parse(&admin).expect("a postgres:// URL");
+            url.set_path(&database);
+            SecretString::from(url.to_string())
+        }
+    }
+}
+
+/// The admin URL, exposed for tests that need to connect as the superuser (to break things).
+pub fn postgres_admin_url() -> Option<SecretString> {
+    std::env::var(POSTGRES_URL_VARIABLE)
+        .ok()
+        .map(SecretString::from)
+}
+
+fn uuid_like() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos,
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+/// Whether a URL's secret parts stay out of `text`.
+pub fn keeps_secret(url: &SecretString, text: &str) -> bool {
+    url::Url::parse(url.expose_secret())
+        .ok()
+        .and_then(|u| u.password().map(|p| !text.contains(p)))
+        .unwrap_or(true)
+}
