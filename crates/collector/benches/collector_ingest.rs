@@ -8,7 +8,8 @@
 //!
 //! `cargo bench -p service-ping-collector --bench collector_ingest` (or `bench/collector.sh`).
 //! Environment: `INGEST_REQUESTS` per round (default 1000), `INGEST_CONCURRENCY` (default
-//! `8,64`), `INGEST_ROUNDS` (default 3), `INGEST_POOL` (PostgreSQL connections, default 16).
+//! `8,64`), `INGEST_ROUNDS` (default 3), `INGEST_POOL` (PostgreSQL connections, default 16),
+//! `INGEST_BACKEND` (`sqlite` or `postgres`: only that one).
 //! Every request goes to 127.0.0.1 only.
 
 use std::net::SocketAddr;
@@ -181,6 +182,9 @@ async fn main() {
     let mut backends = vec![Backend::Sqlite];
     if service_ping_database::testing::postgres_admin_url().is_some() {
         backends.push(Backend::Postgres);
+    }
+    if let Ok(only) = std::env::var("INGEST_BACKEND") {
+        backends.retain(|b| format!("{b:?}").eq_ignore_ascii_case(&only));
     }
     let template = realistic_payload();
     let bare = start_bare().await;

@@ -12,7 +12,6 @@ use serde_json::json;
 
 use service_ping_protocol::devops_score;
 use service_ping_protocol::documents::{ErrorDocument, MetadataDocument};
-use service_ping_protocol::hash::sha256_hex;
 use service_ping_protocol::ingest::{self, Rejection};
 
 use service_ping_web::client::ClientAddress;
@@ -54,39 +53,33 @@ pub fn accepted(status: StatusCode, conv_index: serde_json::Value) -> Response {
 }
 
 /// Validates, rate-limits and stores a ping; the same path for the API and the upload page.
-/// Answers 201 for a new ping and 200 for an exact resend (same id, nothing stored).
+/// Answers 201 for a new ping and 200 for an exact resend (same id, nothing stored), with the
+/// stored id and the ping's DevOps Score inputs (a resend's bytes, hence inputs, are the same).
 pub async fn ingest(
     state: &CollectorState,
     body: Bytes,
     source: Source,
     address: ClientAddress,
-) -> Result<(StatusCode, i64), Refusal> {
+) -> Result<(StatusCode, i64, devops_score::Values), Refusal> {
     state.admit_bytes(address, body.len())?;
     let ping = ingest::validate(&body, state.limits)?;
     state.admit("usage_data", &ping.uuid, address)?;
-    // Valid JSON by now; a section of the wrong shape was refused above.
-    let usage = serde_json::from_slice::<devops_score::PingUsage>(&body)
-        .map(|p| devops_score::usage_from_ping(&p))
-        .unwrap_or([0.0; 10]);
-    let new = db::NewPing {
-        ping,
-        sha256: sha256_hex(&body),
-        bytes: body.clone(),
-        source,
-        received_at: Utc::now(),
-    };
-    let mut writer = state.writer.acquire().await.map_err(Refusal::internal)?;
-    match db::store_ping(writer.conn(), &new, &usage, state.max_stored_bytes_per_week)
+    let usage = devops_score::usage_from_ping(&ping.usage);
+    let new =
+        db::NewPing::new(ping, body.clone(), source, Utc::now()).map_err(Refusal::internal)?;
+    match state
+        .pings
+        .store(db::Pending { new, usage })
         .await
         .map_err(Refusal::internal)?
     {
         Stored::Created(id) => {
             tracing::info!(id, size = body.len(), "collector: ping received");
-            Ok((StatusCode::CREATED, id))
+            Ok((StatusCode::CREATED, id, usage))
         }
         Stored::AlreadyReceived(id) => {
             tracing::info!(id, "collector: ping resent; nothing new stored");
-            Ok((StatusCode::OK, id))
+            Ok((StatusCode::OK, id, usage))
         }
         Stored::Conflict => Err(Refusal::new(
             StatusCode::CONFLICT,
@@ -114,8 +107,8 @@ pub async fn receive_usage_data(
 ) -> Result<Response, Refusal> {
     let body = read_body(body, state.limits.max_body_bytes)?;
     require_json(&headers)?;
-    let (status, id) = ingest(&state, body, Source::Api, address).await?;
-    let score = state.score_of(id).await.map_err(Refusal::internal)?;
+    let (status, id, usage) = ingest(&state, body, Source::Api, address).await?;
+    let score = state.score(&usage).await.map_err(Refusal::internal)?;
     Ok(accepted(status, devops_score::conv_index(&score, id)))
 }
 

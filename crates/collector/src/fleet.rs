@@ -10,11 +10,11 @@ use serde_json::json;
 
 use service_ping_database::Db;
 use service_ping_protocol::devops_score;
-use service_ping_protocol::hash::sha256_hex;
 use service_ping_protocol::ingest::{self, IngestLimits};
 use service_ping_protocol::time::format_timestamp;
 
-use crate::db::{self, NewPing, Source};
+use crate::db::{self, NewPing, Pending, Source};
+use crate::writer::MAX_BATCH;
 
 /// Typical monthly usage per active user of each feature (monitoring: fraction of projects),
 /// around which instances vary.
@@ -90,6 +90,7 @@ pub async fn seed_fleet(
         max_depth: 32,
     };
     let mut pings = 0;
+    let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut tx = db.begin_write().await?;
     for index in 0..instances {
         let uuid = uuid::Builder::from_random_bytes(rng.r#gen())
@@ -113,23 +114,23 @@ pub async fn seed_fleet(
             let at = now - chrono::Duration::days(1 + 7 * week as i64);
             let bytes = serde_json::to_vec(&ping(&mut rng, &uuid, index, users, &habits, at))?;
             let valid = ingest::validate(&bytes, limits)?;
-            let usage = serde_json::from_slice::<devops_score::PingUsage>(&bytes)
-                .map(|p| devops_score::usage_from_ping(&p))?;
-            let new = NewPing {
-                ping: valid,
-                sha256: sha256_hex(&bytes),
-                bytes: bytes.into(),
-                source: Source::Api,
-                received_at: at,
-            };
-            db::store_ping(tx.conn(), &new, &usage, u64::MAX).await?;
+            let usage = devops_score::usage_from_ping(&valid.usage);
+            let new = NewPing::new(valid, bytes.into(), Source::Api, at)?;
+            batch.push(Pending { new, usage });
             pings += 1;
+            if batch.len() == MAX_BATCH {
+                db::store_pings_in_transaction(tx.conn(), &batch, u64::MAX).await?;
+                batch.clear();
+            }
         }
         if index % 1000 == 999 {
+            db::store_pings_in_transaction(tx.conn(), &batch, u64::MAX).await?;
+            batch.clear();
             tx.commit().await?;
             tx = db.begin_write().await?;
         }
     }
+    db::store_pings_in_transaction(tx.conn(), &batch, u64::MAX).await?;
     tx.commit().await?;
     Ok(FleetReport { instances, pings })
 }

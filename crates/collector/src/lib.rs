@@ -17,6 +17,7 @@ pub mod routes;
 pub mod server;
 pub mod settings;
 pub mod state;
+pub mod writer;
 
 pub use self::db::open_database;
 pub use self::server::Collector;

@@ -226,7 +226,7 @@ pub async fn receive_upload(
         Err(refusal) => Err(refusal),
     };
     match outcome {
-        Ok((status, id)) => {
+        Ok((status, id, _)) => {
             let message = if status == StatusCode::CREATED {
                 format!("Payload stored as ping #{id}.")
             } else {

@@ -4,7 +4,7 @@
 //! Three limits stand between the internet and the disk: requests per client address (all
 //! endpoints, counted before a body is read), body bytes per client address, and requests per
 //! instance uuid *at that address* per endpoint. The stored bytes per uuid are capped by
-//! [`crate::db::store_ping`].
+//! [`crate::db::store_pings`].
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroU32;
@@ -23,6 +23,7 @@ use service_ping_web::client::{ClientAddress, TrustedProxies};
 use crate::db;
 use crate::refusal::Refusal;
 use crate::settings::CollectorSettings;
+use crate::writer::PingWriter;
 
 /// What the collector's handlers share.
 #[derive(Clone)]
@@ -33,6 +34,8 @@ pub struct CollectorState {
     /// connection go faster than connections retrying the write lock); on PostgreSQL the same
     /// pool as `db`, every connection writing at once.
     pub writer: Db,
+    /// Stores pings in batches, on `writer`.
+    pub pings: PingWriter,
     pub limits: IngestLimits,
     /// Ping bytes one uuid may have stored in any seven days.
     pub max_stored_bytes_per_week: u64,
@@ -60,7 +63,17 @@ impl CollectorState {
             let n = u32::try_from(n).unwrap_or(u32::MAX);
             Quota::per_hour(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
         };
+        // As many PostgreSQL writers as this machine has cores, at most half the pool (the
+        // rest serves reads). Measured on two cores (bench/collector.sh): one or two writers
+        // with larger batches beat eight with small ones.
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let postgres_writers = cores.min(settings_pool_size(&db) / 2).max(1);
         Self {
+            pings: PingWriter::start(
+                writer.clone(),
+                postgres_writers,
+                settings.max_stored_bytes_per_instance_per_week,
+            ),
             db,
             writer,
             limits: IngestLimits {
@@ -131,12 +144,9 @@ impl CollectorState {
         })
     }
 
-    /// The DevOps Score of stored ping `id` against the current leaders.
-    pub async fn score_of(&self, id: i64) -> anyhow::Result<Score> {
-        let usage = db::features(&self.db, id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("ping {id} has no DevOps Score inputs"))?;
-        Ok(devops_score::compute(&usage, &self.leaders().await?))
+    /// The DevOps Score of a ping with these inputs against the current leaders.
+    pub async fn score(&self, usage: &Values) -> Result<Score, sqlx::Error> {
+        Ok(devops_score::compute(usage, &self.leaders().await?))
     }
 
     /// Counts a request from instance `uuid` at `address` to `endpoint`; refuses with 429 over
@@ -179,6 +189,11 @@ impl CollectorState {
         self.address_requests.retain_recent();
         self.address_bytes.retain_recent();
     }
+}
+
+/// The connections `db` may open.
+fn settings_pool_size(db: &Db) -> usize {
+    service_ping_database::on_pool!(db, pool => pool.options().get_max_connections() as usize)
 }
 
 /// The key an address is counted under; requests without connection info (tests driving the

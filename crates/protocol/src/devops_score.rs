@@ -224,7 +224,7 @@ pub fn usage_from_ping(ping: &PingUsage) -> Values {
 }
 
 /// The parts of a ping the score reads; everything else is skipped when parsing.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 pub struct PingUsage {
     #[serde(default)]
     pub active_user_count: Option<f64>,
@@ -234,7 +234,7 @@ pub struct PingUsage {
     pub counts: AllTimeCounts,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 pub struct MonthlyCounts {
     pub active_users: Option<f64>,
     pub issues: Option<f64>,
@@ -248,10 +248,29 @@ pub struct MonthlyCounts {
     pub service_desk_issues: Option<f64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 pub struct AllTimeCounts {
     pub projects: Option<f64>,
     pub projects_prometheus_active: Option<f64>,
+}
+
+impl MonthlyCounts {
+    /// The field named `key` in `counts_monthly`, if the score reads it.
+    pub fn slot(&mut self, key: &str) -> Option<&mut Option<f64>> {
+        Some(match key {
+            "active_users" => &mut self.active_users,
+            "issues" => &mut self.issues,
+            "notes" => &mut self.notes,
+            "milestones" => &mut self.milestones,
+            "boards" => &mut self.boards,
+            "merge_requests" => &mut self.merge_requests,
+            "ci_pipelines" => &mut self.ci_pipelines,
+            "environments" => &mut self.environments,
+            "deployments" => &mut self.deployments,
+            "service_desk_issues" => &mut self.service_desk_issues,
+            _ => return None,
+        })
+    }
 }
 
 /// `conv_index` as GitLab's collector answers: the 30 numbers and `usage_data_id`.

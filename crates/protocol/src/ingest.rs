@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::devops_score::PingUsage;
+
 /// Limits on what a ping may be.
 #[derive(Debug, Clone, Copy)]
 pub struct IngestLimits {
@@ -13,7 +15,7 @@ pub struct IngestLimits {
 
 /// A ping that passed validation: the columns the collector extracts from it. (Later stages
 /// read what else they need from the stored bytes.)
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Ping {
     pub uuid: String,
     /// As the instance wrote it; the idempotency key is on this text.
@@ -23,6 +25,9 @@ pub struct Ping {
     pub edition: Option<String>,
     /// Names the license the instance runs on, if any.
     pub license_sha256: Option<String>,
+    /// The counters the DevOps Score reads, noted on the way through (a second parse of the
+    /// body to find them cost as much as the validation itself).
+    pub usage: PingUsage,
 }
 
 /// Why a ping was refused.
@@ -124,10 +129,12 @@ pub fn validate(body: &[u8], limits: IngestLimits) -> Result<Ping, Rejection> {
         return Err(Rejection::Empty);
     }
     let found = std::cell::RefCell::new(None);
+    let usage = std::cell::RefCell::new(PingUsage::default());
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let fields = TopLevel {
         max_depth: limits.max_depth,
         rejection: &found,
+        usage: &usage,
     }
     .deserialize(&mut deserializer)
     .and_then(|fields| deserializer.end().map(|()| fields));
@@ -172,6 +179,7 @@ pub fn validate(body: &[u8], limits: IngestLimits) -> Result<Ping, Rejection> {
         version,
         edition,
         license_sha256,
+        usage: usage.into_inner(),
     })
 }
 
@@ -207,6 +215,7 @@ struct Fields {
 struct TopLevel<'a> {
     max_depth: usize,
     rejection: &'a std::cell::RefCell<Option<Rejection>>,
+    usage: &'a std::cell::RefCell<PingUsage>,
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for TopLevel<'_> {
@@ -239,6 +248,7 @@ impl<'de> serde::de::Visitor<'de> for TopLevel<'_> {
                 depth: 1,
                 max_depth: self.max_depth,
                 rejection: self.rejection,
+                usage: self.usage,
             };
             let text = map.next_value_seed(check)?;
             let slot = match key.as_ref() {
@@ -297,9 +307,29 @@ struct Check<'a> {
     depth: usize,
     max_depth: usize,
     rejection: &'a std::cell::RefCell<Option<Rejection>>,
+    usage: &'a std::cell::RefCell<PingUsage>,
 }
 
 impl Check<'_> {
+    /// Notes `value` if it is one of the counters the DevOps Score reads.
+    fn note(&self, value: f64) {
+        let mut usage = self.usage.borrow_mut();
+        let section = self.parent.filter(|p| p.parent.is_none()).map(|p| p.name);
+        let slot = match (section, self.name) {
+            (None, "active_user_count") if self.parent.is_none() => &mut usage.active_user_count,
+            (Some("counts_monthly"), name) => match usage.counts_monthly.slot(name) {
+                Some(slot) => slot,
+                None => return,
+            },
+            (Some("counts"), "projects") => &mut usage.counts.projects,
+            (Some("counts"), "projects_prometheus_active") => {
+                &mut usage.counts.projects_prometheus_active
+            }
+            _ => return,
+        };
+        *slot = Some(value);
+    }
+
     fn reject<T, E: serde::de::Error>(&self, rejection: Rejection) -> Result<T, E> {
         let message = rejection.to_string();
         *self.rejection.borrow_mut() = Some(rejection);
@@ -342,6 +372,7 @@ impl Check<'_> {
             depth: self.depth + 1,
             max_depth: self.max_depth,
             rejection: self.rejection,
+            usage: self.usage,
         }
     }
 
@@ -375,19 +406,22 @@ impl<'de> serde::de::Visitor<'de> for Check<'_> {
     fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Option<String>, E> {
         self.scalar(self.expected == Expected::Boolean)
     }
-    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Option<String>, E> {
+    fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Option<String>, E> {
+        self.note(value as f64);
         self.scalar(matches!(
             self.expected,
             Expected::Number | Expected::Counters
         ))
     }
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Option<String>, E> {
+    fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Option<String>, E> {
+        self.note(value as f64);
         self.scalar(matches!(
             self.expected,
             Expected::Number | Expected::Counters
         ))
     }
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Option<String>, E> {
+    fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Option<String>, E> {
+        self.note(value);
         self.scalar(matches!(
             self.expected,
             Expected::Number | Expected::Counters
@@ -491,6 +525,25 @@ mod tests {
     };
 
     const RECORDED: &str = r#""recorded_at": "2026-11-25T10:00:00.000Z", "version": "1.0""#;
+
+    #[test]
+    fn the_counters_noted_while_validating_are_the_ones_a_full_parse_reads() {
+        let body = format!(
+            r#"{{"uuid": "a", {RECORDED}, "active_user_count": 12,
+                "counts": {{"projects": 40, "projects_prometheus_active": 10, "issues": 3,
+                            "nested": {{"projects": 999}}}},
+                "counts_monthly": {{"active_users": 9, "issues": 4.5, "notes": -1, "boards": 0,
+                                    "deployments": 77, "unrelated": 5}},
+                "settings": {{"projects": 1, "counts": {{"projects": 2}}}},
+                "usage_activity_by_stage": {{"create": {{"active_user_count": 1000}}}}}}"#
+        );
+        let ping = validate(body.as_bytes(), LIMITS).unwrap();
+        let parsed: PingUsage = serde_json::from_str(&body).unwrap();
+        assert_eq!(ping.usage, parsed);
+        assert_eq!(ping.usage.counts.projects, Some(40.0));
+        assert_eq!(ping.usage.counts_monthly.issues, Some(4.5));
+        assert_eq!(ping.usage.active_user_count, Some(12.0));
+    }
 
     #[test]
     fn a_key_given_twice_is_refused_at_any_depth() {

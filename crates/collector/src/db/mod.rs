@@ -1,10 +1,9 @@
 //! SQL for the collector's own database: received pings, their metadata and error reports.
 
 use chrono::{DateTime, Utc};
-use service_ping_database::{Conn, Db, on_conn, on_pool};
+use service_ping_database::{Db, on_pool};
 use service_ping_protocol::devops_score::{self, Values};
 use service_ping_protocol::documents::ErrorReport;
-use service_ping_protocol::ingest::Ping;
 use service_ping_protocol::time::format_timestamp;
 
 use crate::settings::CollectorConfig;
@@ -36,132 +35,13 @@ pub async fn migrate(db: &Db) -> anyhow::Result<()> {
     .await
 }
 
-/// Where a ping came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// `POST /usage_data` from an instance.
-    Api,
-    /// The upload page, for offline instances.
-    Upload,
-}
+mod store;
 
-impl Source {
-    fn as_str(self) -> &'static str {
-        match self {
-            Source::Api => "api",
-            Source::Upload => "upload",
-        }
-    }
-}
-
-/// What storing a ping did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stored {
-    /// A new ping, stored under this id.
-    Created(i64),
-    /// The same bytes were received before under this id; nothing new was stored.
-    AlreadyReceived(i64),
-    /// Another payload with the same uuid and recorded_at was received before: refused.
-    Conflict,
-    /// The uuid's pings of the last seven days already fill its storage quota: refused.
-    OverQuota,
-}
-
-/// A validated ping on its way to the database.
-#[derive(Debug, Clone)]
-pub struct NewPing {
-    pub ping: Ping,
-    pub bytes: axum::body::Bytes,
-    pub sha256: String,
-    pub source: Source,
-    pub received_at: DateTime<Utc>,
-}
-
-/// Stores a validated ping once per (uuid, recorded_at), with its DevOps Score inputs `usage`,
-/// in one transaction, unless the uuid's pings received in the last seven days would then
-/// exceed `max_bytes_per_week` (an exact resend is still recognised).
-pub async fn store_ping(
-    conn: Conn<'_>,
-    new: &NewPing,
-    usage: &Values,
-    max_bytes_per_week: u64,
-) -> Result<Stored, sqlx::Error> {
-    on_conn!(conn, c => {
-        use sqlx::Connection;
-        let mut tx = c.begin().await?;
-        let stored = store_ping_in(Conn::from(&mut *tx), new, usage, max_bytes_per_week).await?;
-        tx.commit().await?;
-        Ok(stored)
-    })
-}
-
-async fn store_ping_in(
-    mut conn: Conn<'_>,
-    new: &NewPing,
-    usage: &Values,
-    max_bytes_per_week: u64,
-) -> Result<Stored, sqlx::Error> {
-    if let Conn::Postgres(c) = &mut conn {
-        // Pings of one instance arriving at once wait for each other here (until commit), so
-        // that each sees the other's row in the copy check and the quota. SQLite's one writer
-        // does this for every ping.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(&new.ping.uuid)
-            .execute(&mut **c)
-            .await?;
-    }
-    if let Some(earlier) = earlier_copy(conn.reborrow(), new).await? {
-        return Ok(earlier);
-    }
-    let week_ago = format_timestamp(new.received_at - chrono::Duration::days(7));
-    let stored_this_week: i64 = on_conn!(conn.reborrow(), c => sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM usage_data \
-         WHERE uuid = $1 AND received_at > $2",
-    )
-    .bind(&new.ping.uuid)
-    .bind(&week_ago)
-    .fetch_one(c)
-    .await)?;
-    let total = stored_this_week.unsigned_abs() + new.bytes.len() as u64;
-    if total > max_bytes_per_week {
-        return Ok(Stored::OverQuota);
-    }
-    let stored = insert_ping(conn.reborrow(), new).await?;
-    if let Stored::Created(id) = stored {
-        insert_features(conn.reborrow(), id, &new.ping.uuid, new.received_at, usage).await?;
-        if let Some(sha256) = &new.ping.license_sha256 {
-            crate::licenses::record_ping(conn, sha256, id, &new.ping.uuid, new.received_at).await?;
-        }
-    }
-    Ok(stored)
-}
-
-const FEATURE_COLUMNS: &str = "issues, notes, milestones, boards, merge_requests, ci_pipelines, \
+/// The DevOps Score inputs, in the order of `devops_score::FEATURES`.
+pub(crate) const FEATURE_COLUMNS: &str = "issues, notes, milestones, boards, merge_requests, ci_pipelines, \
     environments, deployments, projects_prometheus_active, service_desk_issues";
 
-/// Stores the usage of the ten features read from ping `id`.
-pub async fn insert_features(
-    conn: Conn<'_>,
-    id: i64,
-    uuid: &str,
-    received_at: DateTime<Utc>,
-    usage: &Values,
-) -> Result<(), sqlx::Error> {
-    let sql = format!(
-        "INSERT INTO usage_data_features (usage_data_id, uuid, received_at, {FEATURE_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-    );
-    on_conn!(conn, c => {
-        let mut query = sqlx::query(&sql)
-            .bind(id)
-            .bind(uuid)
-            .bind(format_timestamp(received_at));
-        for value in usage {
-            query = query.bind(*value);
-        }
-        query.execute(c).await.map(|_| ())
-    })
-}
+pub use store::{NewPing, Pending, Source, Stored, store_pings, store_pings_in_transaction};
 
 /// The ten feature values of `row` from column `first` on.
 fn values_of<R: sqlx::Row>(row: &R, first: usize) -> Result<Values, sqlx::Error>
@@ -174,15 +54,6 @@ where
         *value = row.try_get(first + i)?;
     }
     Ok(values)
-}
-
-/// The DevOps Score inputs of ping `id`.
-pub async fn features(db: &Db, id: i64) -> Result<Option<Values>, sqlx::Error> {
-    let sql = format!("SELECT {FEATURE_COLUMNS} FROM usage_data_features WHERE usage_data_id = $1");
-    on_pool!(db, pool => {
-        let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
-        row.map(|row| values_of(&row, 0)).transpose()
-    })
 }
 
 /// The inputs of the latest ping of each instance received since `since`, with its uuid.
@@ -275,54 +146,6 @@ pub async fn latest_instances(
     })
 }
 
-/// What an earlier ping with the same (uuid, recorded_at) makes of this one, if there is one.
-async fn earlier_copy(conn: Conn<'_>, new: &NewPing) -> Result<Option<Stored>, sqlx::Error> {
-    let earlier: Option<(i64, String)> = on_conn!(conn, c => sqlx::query_as(
-        "SELECT id, sha256 FROM usage_data WHERE uuid = $1 AND recorded_at = $2",
-    )
-    .bind(&new.ping.uuid)
-    .bind(&new.ping.recorded_at)
-    .fetch_optional(c)
-    .await)?;
-    Ok(earlier.map(|(id, sha256)| {
-        if sha256 == new.sha256 {
-            Stored::AlreadyReceived(id)
-        } else {
-            Stored::Conflict
-        }
-    }))
-}
-
-async fn insert_ping(conn: Conn<'_>, new: &NewPing) -> Result<Stored, sqlx::Error> {
-    let NewPing {
-        ping,
-        bytes,
-        sha256,
-        source,
-        received_at: now,
-    } = new;
-    let inserted: Option<i64> = on_conn!(conn, c => sqlx::query_scalar(
-        "INSERT INTO usage_data (uuid, recorded_at, hostname, version, edition, payload, sha256, \
-         size_bytes, source, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT (uuid, recorded_at) DO NOTHING RETURNING id",
-    )
-    .bind(&ping.uuid)
-    .bind(&ping.recorded_at)
-    .bind(&ping.hostname)
-    .bind(&ping.version)
-    .bind(&ping.edition)
-    .bind(bytes.as_ref())
-    .bind(sha256)
-    .bind(bytes.len() as i64)
-    .bind(source.as_str())
-    .bind(format_timestamp(*now))
-    .fetch_optional(c)
-    .await)?;
-    // The copy was looked for in this transaction, with the instance's pings held back (SQLite's
-    // one writer, PostgreSQL's lock on the uuid): a conflict here is another payload.
-    Ok(inserted.map_or(Stored::Conflict, Stored::Created))
-}
-
 /// Stores an instance's per-metric timings and errors.
 #[tracing::instrument(skip_all, err)]
 pub async fn store_metadata(
@@ -405,9 +228,19 @@ pub async fn counts(db: &Db) -> Result<(i64, i64, i64), sqlx::Error> {
 }
 
 /// The exact bytes received for ping `id`.
-pub async fn ping_bytes(db: &Db, id: i64) -> Result<Option<Vec<u8>>, sqlx::Error> {
-    on_pool!(db, pool => sqlx::query_scalar("SELECT payload FROM usage_data WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await)
+pub async fn ping_bytes(db: &Db, id: i64) -> anyhow::Result<Option<Vec<u8>>> {
+    let stored: Option<(Vec<u8>, String, i64)> = on_pool!(db, pool => sqlx::query_as(
+        "SELECT payload, payload_encoding, size_bytes FROM usage_data WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await)?;
+    let Some((payload, encoding, size)) = stored else {
+        return Ok(None);
+    };
+    Ok(Some(match encoding.as_str() {
+        "identity" => payload,
+        "zstd" => zstd::bulk::decompress(&payload, usize::try_from(size)?)?,
+        other => anyhow::bail!("ping {id} is stored with an unknown encoding {other:?}"),
+    }))
 }

@@ -1,0 +1,504 @@
+//! Storing pings: in batches, each ping decided as if sent alone.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use service_ping_database::{Conn, Db};
+use service_ping_protocol::devops_score::Values;
+use service_ping_protocol::ingest::Ping;
+use service_ping_protocol::time::format_timestamp;
+
+use super::FEATURE_COLUMNS;
+
+/// Where a ping came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `POST /usage_data` from an instance.
+    Api,
+    /// The upload page, for offline instances.
+    Upload,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Api => "api",
+            Source::Upload => "upload",
+        }
+    }
+}
+
+/// What storing a ping did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// A new ping, stored under this id.
+    Created(i64),
+    /// The same bytes were received before under this id; nothing new was stored.
+    AlreadyReceived(i64),
+    /// Another payload with the same uuid and recorded_at was received before: refused.
+    Conflict,
+    /// The uuid's pings of the last seven days already fill its storage quota: refused.
+    OverQuota,
+}
+
+/// A validated ping on its way to the database.
+#[derive(Debug, Clone)]
+pub struct NewPing {
+    pub ping: Ping,
+    /// The exact bytes received.
+    pub bytes: axum::body::Bytes,
+    pub sha256: String,
+    /// `bytes` compressed with zstd, as they are stored.
+    pub compressed: Vec<u8>,
+    pub source: Source,
+    pub received_at: DateTime<Utc>,
+}
+
+/// The zstd level pings are stored at: a ~59 KB payload becomes a few KB in a fraction of a
+/// millisecond, which the database then writes (twice, on SQLite: log and checkpoint) instead of
+/// the whole. Higher levels cost more time than the bytes they save.
+const ZSTD_LEVEL: i32 = 1;
+
+/// `usage_data.payload_encoding` of a ping stored compressed.
+const ZSTD: &str = "zstd";
+
+impl NewPing {
+    /// The ping as it will be stored: hashed, and compressed (by the handler, in parallel, so
+    /// the writer only writes).
+    pub fn new(
+        ping: Ping,
+        bytes: axum::body::Bytes,
+        source: Source,
+        received_at: DateTime<Utc>,
+    ) -> std::io::Result<Self> {
+        Ok(Self {
+            sha256: service_ping_protocol::hash::sha256_hex(&bytes),
+            compressed: zstd::bulk::compress(&bytes, ZSTD_LEVEL)?,
+            ping,
+            bytes,
+            source,
+            received_at,
+        })
+    }
+}
+
+/// A validated ping with its DevOps Score inputs, on its way to the database.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub new: NewPing,
+    pub usage: Values,
+}
+
+/// Stores a batch of validated pings in one transaction, each once per (uuid, recorded_at)
+/// with its DevOps Score inputs, unless its uuid's pings received in the seven days before the
+/// batch would then exceed `max_bytes_per_week` (an exact resend is still recognised). Pings
+/// are decided in order, so a batch behaves as its pings sent one by one; the answer has one
+/// [`Stored`] per ping.
+///
+/// A batch costs four round trips to the database whatever its size (begin, look up earlier
+/// copies and weekly totals, insert the pings and their inputs, commit): this is what keeps
+/// ingest near the speed of parsing when many instances send at once.
+pub async fn store_pings(
+    db: &Db,
+    batch: &[Pending],
+    max_bytes_per_week: u64,
+) -> Result<Vec<Stored>, sqlx::Error> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    match db {
+        Db::Sqlite(pool) => {
+            // SQLite's one writer holds every instance's pings back until commit.
+            let mut tx = service_ping_database::begin_write(pool).await?;
+            let stored = store_pings_in(Conn::from(&mut *tx), batch, max_bytes_per_week).await?;
+            tx.commit().await?;
+            Ok(stored)
+        }
+        Db::Postgres(pool) => {
+            // The locks are taken with the BEGIN, in the same round trip.
+            let mut tx = pool
+                .begin_with(format!("BEGIN; {}", lock_instances(batch)))
+                .await?;
+            let stored = store_pings_in(Conn::from(&mut *tx), batch, max_bytes_per_week).await?;
+            tx.commit().await?;
+            Ok(stored)
+        }
+    }
+}
+
+/// Stores a batch inside the caller's transaction on `conn` (the seeded fleet's), taking the
+/// instances' locks first on PostgreSQL.
+pub async fn store_pings_in_transaction(
+    mut conn: Conn<'_>,
+    batch: &[Pending],
+    max_bytes_per_week: u64,
+) -> Result<Vec<Stored>, sqlx::Error> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    if let Conn::Postgres(c) = &mut conn {
+        sqlx::raw_sql(&lock_instances(batch))
+            .execute(&mut **c)
+            .await?;
+    }
+    store_pings_in(conn, batch, max_bytes_per_week).await
+}
+
+/// The statement that makes the batch wait for any other writer storing pings of the same
+/// instances (until its commit), so that each sees the other's rows in the copy check and the
+/// quota. The locks are taken in one order, so two batches cannot deadlock. The keys are
+/// numbers computed here (the first 64 bits of the uuid's sha256): nothing of the request is
+/// spelled into the SQL.
+fn lock_instances(batch: &[Pending]) -> String {
+    let mut keys: Vec<i64> = batch
+        .iter()
+        .map(|p| {
+            let digest = service_ping_protocol::hash::sha256_hex(p.new.ping.uuid.as_bytes());
+            u64::from_str_radix(&digest[..16], 16).map_or(0, |key| key as i64)
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let locks: Vec<String> = keys
+        .iter()
+        .map(|key| format!("pg_advisory_xact_lock({key})"))
+        .collect();
+    format!("SELECT {}", locks.join(", "))
+}
+
+/// Decides and stores the batch; the instances' pings are held back by the caller.
+async fn store_pings_in(
+    mut conn: Conn<'_>,
+    batch: &[Pending],
+    max_bytes_per_week: u64,
+) -> Result<Vec<Stored>, sqlx::Error> {
+    let mut uuids: Vec<&str> = batch.iter().map(|p| p.new.ping.uuid.as_str()).collect();
+    uuids.sort_unstable();
+    uuids.dedup();
+    let oldest = batch
+        .iter()
+        .map(|p| p.new.received_at)
+        .min()
+        .unwrap_or_default();
+    let (mut copies, mut stored_this_week) = look_up(
+        conn.reborrow(),
+        batch,
+        &uuids,
+        oldest - chrono::Duration::days(7),
+    )
+    .await?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut accepted = Vec::new();
+    for (index, pending) in batch.iter().enumerate() {
+        let ping = &pending.new.ping;
+        let key = (ping.uuid.clone(), ping.recorded_at.clone());
+        if let Some(earlier) = copies.get(&key) {
+            outcomes.push(match earlier {
+                Earlier::Stored { id, sha256 } if *sha256 == pending.new.sha256 => {
+                    Outcome::Decided(Stored::AlreadyReceived(*id))
+                }
+                Earlier::InThisBatch { index: first }
+                    if batch[*first].new.sha256 == pending.new.sha256 =>
+                {
+                    Outcome::SameAs(*first)
+                }
+                _ => Outcome::Decided(Stored::Conflict),
+            });
+            continue;
+        }
+        let total = stored_this_week.entry(ping.uuid.clone()).or_default();
+        if total.saturating_add(pending.new.bytes.len() as u64) > max_bytes_per_week {
+            outcomes.push(Outcome::Decided(Stored::OverQuota));
+            continue;
+        }
+        *total += pending.new.bytes.len() as u64;
+        copies.insert(key, Earlier::InThisBatch { index });
+        accepted.push(index);
+        outcomes.push(Outcome::Inserted);
+    }
+    let ids = insert(conn.reborrow(), batch, &accepted).await?;
+    for (&index, &id) in accepted.iter().zip(&ids) {
+        let new = &batch[index].new;
+        if let Some(sha256) = &new.ping.license_sha256 {
+            crate::licenses::record_ping(
+                conn.reborrow(),
+                sha256,
+                id,
+                &new.ping.uuid,
+                new.received_at,
+            )
+            .await?;
+        }
+    }
+    let id_of: HashMap<usize, i64> = accepted.iter().copied().zip(ids).collect();
+    Ok(outcomes
+        .iter()
+        .enumerate()
+        .map(|(index, outcome)| match outcome {
+            Outcome::Decided(stored) => *stored,
+            Outcome::Inserted => Stored::Created(id_of[&index]),
+            Outcome::SameAs(first) => Stored::AlreadyReceived(id_of[first]),
+        })
+        .collect())
+}
+
+/// What the batch does with one ping.
+enum Outcome {
+    Decided(Stored),
+    Inserted,
+    /// The same bytes as an earlier ping of this batch: answered with its id.
+    SameAs(usize),
+}
+
+/// A ping already holding a (uuid, recorded_at).
+enum Earlier {
+    Stored { id: i64, sha256: String },
+    InThisBatch { index: usize },
+}
+
+/// `($1, $2), ($3, $4)…` placeholders for `rows` rows of `columns` values from `$first` on.
+fn placeholders(rows: usize, columns: usize, first: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let values: Vec<String> = (0..columns)
+                .map(|column| format!("${}", first + row * columns + column))
+                .collect();
+            format!("({})", values.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+// On PostgreSQL each statement below takes the batch as arrays (`unnest`): one statement text
+// whatever the batch's size, prepared once per connection. SQLite has no arrays; its statements
+// list the batch's values, and preparing one costs microseconds in the same process.
+
+/// What the database already holds for the batch: the stored pings holding the (uuid,
+/// recorded_at) of any of its pings, and the bytes stored per uuid (of `uuids`) received after
+/// `since`. One statement: the two questions travel together.
+async fn look_up(
+    conn: Conn<'_>,
+    batch: &[Pending],
+    uuids: &[&str],
+    since: DateTime<Utc>,
+) -> Result<(HashMap<(String, String), Earlier>, HashMap<String, u64>), sqlx::Error> {
+    let ping_uuids: Vec<&str> = batch.iter().map(|p| p.new.ping.uuid.as_str()).collect();
+    let times: Vec<&str> = batch
+        .iter()
+        .map(|p| p.new.ping.recorded_at.as_str())
+        .collect();
+    let since = format_timestamp(since);
+    // (uuid, recorded_at, id, sha256) of a copy, or (uuid, NULL, NULL, NULL) with the bytes.
+    type Row = (String, Option<String>, Option<i64>, Option<String>, i64);
+    let rows: Vec<Row> = match conn {
+        Conn::Postgres(c) => {
+            // One index search per key (LATERAL), which the planner keeps even while the
+            // table is new and its statistics say it is empty (a join would scan it instead,
+            // at every batch, until autovacuum's first ANALYZE).
+            sqlx::query_as(
+                "SELECT k.uuid, u.recorded_at, u.id, u.sha256, CAST(0 AS BIGINT) \
+                 FROM unnest($2::text[], $3::text[]) AS k (uuid, recorded_at) \
+                 CROSS JOIN LATERAL (SELECT recorded_at, id, sha256 FROM usage_data \
+                   WHERE uuid = k.uuid AND recorded_at = k.recorded_at) AS u \
+                 UNION ALL \
+                 SELECT k.uuid, NULL, NULL, NULL, s.bytes FROM unnest($4::text[]) AS k (uuid) \
+                 CROSS JOIN LATERAL (SELECT CAST(SUM(size_bytes) AS BIGINT) AS bytes \
+                   FROM usage_data WHERE uuid = k.uuid AND received_at > $1) AS s \
+                 WHERE s.bytes IS NOT NULL",
+            )
+            .bind(since)
+            .bind(&ping_uuids)
+            .bind(&times)
+            .bind(uuids)
+            .fetch_all(c)
+            .await?
+        }
+        Conn::Sqlite(c) => {
+            // Both lists rather than `(uuid, recorded_at) IN (VALUES …)`, which SQLite answers
+            // with a scan of the table: this one searches the unique index, and the pairs that
+            // are not the batch's are dropped below.
+            let list = |first: usize, count: usize| {
+                (first..first + count)
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let n = batch.len();
+            let sql = format!(
+                "SELECT uuid, recorded_at, id, sha256, 0 FROM usage_data \
+                 WHERE uuid IN ({}) AND recorded_at IN ({}) \
+                 UNION ALL SELECT uuid, NULL, NULL, NULL, CAST(SUM(size_bytes) AS BIGINT) \
+                 FROM usage_data WHERE received_at > $1 AND uuid IN ({}) GROUP BY uuid",
+                list(2, n),
+                list(2 + n, n),
+                list(2 + 2 * n, uuids.len())
+            );
+            let mut query = sqlx::query_as(&sql).bind(since);
+            for value in ping_uuids.iter().chain(&times).chain(uuids) {
+                query = query.bind(*value);
+            }
+            query.fetch_all(c).await?
+        }
+    };
+    let keys: std::collections::HashSet<(&str, &str)> = ping_uuids
+        .iter()
+        .copied()
+        .zip(times.iter().copied())
+        .collect();
+    let (mut copies, mut stored) = (HashMap::new(), HashMap::new());
+    for (uuid, recorded_at, id, sha256, bytes) in rows {
+        match (recorded_at, id, sha256) {
+            (Some(recorded_at), Some(id), Some(sha256)) => {
+                if keys.contains(&(uuid.as_str(), recorded_at.as_str())) {
+                    copies.insert((uuid, recorded_at), Earlier::Stored { id, sha256 });
+                }
+            }
+            _ => {
+                stored.insert(uuid, bytes.unsigned_abs());
+            }
+        }
+    }
+    Ok((copies, stored))
+}
+
+const PING_COLUMNS: &str = "uuid, recorded_at, hostname, version, edition, payload, \
+    payload_encoding, sha256, size_bytes, source, received_at";
+
+/// Inserts the pings of `batch` at `accepted` and their DevOps Score inputs; their ids, in that
+/// order. PostgreSQL does both in one statement (the second insert reads the first's ids).
+async fn insert(
+    conn: Conn<'_>,
+    batch: &[Pending],
+    accepted: &[usize],
+) -> Result<Vec<i64>, sqlx::Error> {
+    if accepted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<&Pending> = accepted.iter().map(|&i| &batch[i]).collect();
+    const RETURNING: &str =
+        "ON CONFLICT (uuid, recorded_at) DO NOTHING RETURNING id, uuid, recorded_at";
+    match conn {
+        Conn::Postgres(c) => {
+            let features: Vec<String> = (12..22).map(|i| format!("${i}::float8[]")).collect();
+            let f_columns: Vec<String> = FEATURE_COLUMNS
+                .split(", ")
+                .map(|column| format!("f.{}", column.trim()))
+                .collect();
+            let sql = format!(
+                "WITH pings AS (INSERT INTO usage_data ({PING_COLUMNS}) SELECT * FROM unnest(\
+                 $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], \
+                 $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[]) {RETURNING}, \
+                 received_at), \
+                 features AS (INSERT INTO usage_data_features (usage_data_id, uuid, received_at, \
+                 {FEATURE_COLUMNS}) SELECT p.id, p.uuid, p.received_at, {f_columns} FROM pings AS p \
+                 JOIN unnest($1::text[], $2::text[], {features}) AS f (uuid, recorded_at, \
+                 {FEATURE_COLUMNS}) ON f.uuid = p.uuid AND f.recorded_at = p.recorded_at) \
+                 SELECT id, uuid, recorded_at FROM pings",
+                f_columns = f_columns.join(", "),
+                features = features.join(", "),
+            );
+            let text = |f: fn(&NewPing) -> Option<&str>| -> Vec<Option<&str>> {
+                rows.iter().map(|p| f(&p.new)).collect()
+            };
+            let mut query = sqlx::query_as(&sql)
+                .bind(text(|p| Some(&p.ping.uuid)))
+                .bind(text(|p| Some(&p.ping.recorded_at)))
+                .bind(text(|p| p.ping.hostname.as_deref()))
+                .bind(text(|p| Some(&p.ping.version)))
+                .bind(text(|p| p.ping.edition.as_deref()))
+                .bind(
+                    rows.iter()
+                        .map(|p| p.new.compressed.as_slice())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(vec![ZSTD; rows.len()])
+                .bind(text(|p| Some(&p.sha256)))
+                .bind(
+                    rows.iter()
+                        .map(|p| p.new.bytes.len() as i64)
+                        .collect::<Vec<_>>(),
+                )
+                .bind(text(|p| Some(p.source.as_str())))
+                .bind(
+                    rows.iter()
+                        .map(|p| format_timestamp(p.new.received_at))
+                        .collect::<Vec<_>>(),
+                );
+            for feature in 0..10 {
+                query = query.bind(rows.iter().map(|p| p.usage[feature]).collect::<Vec<_>>());
+            }
+            ids_in_order(&rows, query.fetch_all(c).await?)
+        }
+        Conn::Sqlite(c) => {
+            let sql = format!(
+                "INSERT INTO usage_data ({PING_COLUMNS}) VALUES {} {RETURNING}",
+                placeholders(rows.len(), 11, 1)
+            );
+            let mut query = sqlx::query_as(&sql);
+            for Pending { new: p, .. } in &rows {
+                query = query
+                    .bind(&p.ping.uuid)
+                    .bind(&p.ping.recorded_at)
+                    .bind(&p.ping.hostname)
+                    .bind(&p.ping.version)
+                    .bind(&p.ping.edition)
+                    .bind(p.compressed.as_slice())
+                    .bind(ZSTD)
+                    .bind(&p.sha256)
+                    .bind(p.bytes.len() as i64)
+                    .bind(p.source.as_str())
+                    .bind(format_timestamp(p.received_at));
+            }
+            let ids = ids_in_order(&rows, query.fetch_all(&mut *c).await?)?;
+            insert_features_sqlite(c, &rows, &ids).await?;
+            Ok(ids)
+        }
+    }
+}
+
+/// The ids of `rows`, in their order, from what RETURNING gave (whose order is not promised):
+/// matched by key. The copies were looked for in this transaction with the instances' pings
+/// held back (SQLite's one writer, PostgreSQL's locks), so every accepted ping has its row.
+fn ids_in_order(
+    rows: &[&Pending],
+    inserted: Vec<(i64, String, String)>,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let id_of: HashMap<(String, String), i64> = inserted
+        .into_iter()
+        .map(|(id, uuid, recorded_at)| ((uuid, recorded_at), id))
+        .collect();
+    rows.iter()
+        .map(|p| {
+            let ping = &p.new.ping;
+            id_of
+                .get(&(ping.uuid.clone(), ping.recorded_at.clone()))
+                .copied()
+                .ok_or_else(|| {
+                    sqlx::Error::Protocol(format!("ping {} was not inserted", ping.uuid))
+                })
+        })
+        .collect()
+}
+
+/// Stores the DevOps Score inputs of `rows`, stored as `ids`.
+async fn insert_features_sqlite(
+    conn: &mut sqlx::SqliteConnection,
+    rows: &[&Pending],
+    ids: &[i64],
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO usage_data_features (usage_data_id, uuid, received_at, {FEATURE_COLUMNS}) VALUES {}",
+        placeholders(rows.len(), 13, 1)
+    );
+    let mut query = sqlx::query(&sql);
+    for (p, &id) in rows.iter().zip(ids) {
+        query = query
+            .bind(id)
+            .bind(&p.new.ping.uuid)
+            .bind(format_timestamp(p.new.received_at));
+        for value in &p.usage {
+            query = query.bind(*value);
+        }
+    }
+    query.execute(conn).await.map(|_| ())
+}
