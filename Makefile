@@ -49,12 +49,14 @@ clippy:
 	cargo clippy --workspace --exclude service-ping-hydrate --all-targets --features service-ping/ssr -- -D warnings
 	cargo clippy -p service-ping -p service-ping-hydrate --lib --features service-ping/hydrate --target wasm32-unknown-unknown -- -D warnings
 
-# Release profile, so the test build reuses the dependencies `build` just compiled.
+# Release profile, so the test build reuses the dependencies `build` just compiled. The suites
+# that touch a database run on SQLite and on a throwaway PostgreSQL server the script starts.
 unit-test:
-	cargo test --release --workspace --exclude service-ping-hydrate --features service-ping/ssr
+	scripts/postgres-server.sh run cargo test --release --workspace --exclude service-ping-hydrate --features service-ping/ssr
 
+# The browser suite's collector runs on PostgreSQL (start-collector.sh).
 e2e:
-	cd end2end && SERVICE_PING_BIN=$(BIN) npx playwright test
+	cd end2end && SERVICE_PING_BIN=$(BIN) ../scripts/postgres-server.sh run npx playwright test
 
 clean-data:
 	rm -rf $(DATA_DIR)

@@ -2,7 +2,7 @@
 # Installs what building and testing Service Ping needs, skipping whatever is already there at
 # the right version. Works on a machine that has only rustup's toolchain, Node and apt.
 #   scripts/install-tools.sh            build tools (wasm target, cargo-leptos, wasm-bindgen, wasm-opt)
-#   scripts/install-tools.sh --test     also Chromium and the Playwright packages
+#   scripts/install-tools.sh --test     also Chromium, PostgreSQL and the Playwright packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -62,6 +62,14 @@ if [ "${1:-}" = "--test" ]; then
     say "installing Chromium from Debian"
     as_root apt-get update -q
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q chromium
+  fi
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    say "installing PostgreSQL from Debian (the tests start their own throwaway servers)"
+    # No cluster of the package's own: nothing listens until a test starts a server.
+    as_root mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" | as_root tee /etc/postgresql-common/createcluster.d/service-ping-tests.conf >/dev/null
+    as_root apt-get update -q
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q postgresql postgresql-client
   fi
   if [ ! -d end2end/node_modules/@playwright/test ] || ! cmp -s end2end/package-lock.json end2end/node_modules/.package-lock-copy.json; then
     say "installing the Playwright packages"
