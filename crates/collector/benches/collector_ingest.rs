@@ -232,7 +232,7 @@ async fn main() {
                 baseline.push(b);
                 ours.push(o);
             }
-            let (stored, _, _) = service_ping_collector::db::counts(&db).await.unwrap();
+            let stored = service_ping_collector::db::ping_rows(&db).await.unwrap();
             let sent = (50 + rounds * count) as i64;
             let (b, o) = (median(baseline), median(ours));
             summary.push(format!(

@@ -18,6 +18,3 @@ CREATE TABLE usage_data_features (
     service_desk_issues        DOUBLE PRECISION NOT NULL
 );
 CREATE INDEX usage_data_features_received_at_uuid_idx ON usage_data_features (received_at, uuid);
--- The latest row of each instance (DISTINCT ON (uuid) … ORDER BY uuid, usage_data_id DESC, and
--- max(usage_data_id) GROUP BY uuid) read in index order.
-CREATE INDEX usage_data_features_uuid_latest_idx ON usage_data_features (uuid, usage_data_id DESC);

@@ -56,19 +56,9 @@ where
     Ok(values)
 }
 
-/// The inputs of the latest ping of each instance received since `since`, with its uuid.
+/// The inputs of the latest ping of each instance last heard from since `since`, with its uuid.
 pub async fn fleet(db: &Db, since: DateTime<Utc>) -> Result<Vec<(String, Values)>, sqlx::Error> {
-    let sql = match db {
-        // SQLite takes the bare columns from the row that holds max(usage_data_id).
-        Db::Sqlite(_) => format!(
-            "SELECT uuid, {FEATURE_COLUMNS}, max(usage_data_id) FROM usage_data_features \
-             WHERE received_at >= $1 GROUP BY uuid"
-        ),
-        Db::Postgres(_) => format!(
-            "SELECT DISTINCT ON (uuid) uuid, {FEATURE_COLUMNS} FROM usage_data_features \
-             WHERE received_at >= $1 ORDER BY uuid, usage_data_id DESC"
-        ),
-    };
+    let sql = format!("SELECT uuid, {FEATURE_COLUMNS} FROM instances WHERE last_received_at >= $1");
     on_pool!(db, pool => {
         use sqlx::Row;
         let rows = sqlx::query(&sql)
@@ -81,9 +71,18 @@ pub async fn fleet(db: &Db, since: DateTime<Utc>) -> Result<Vec<(String, Values)
     })
 }
 
-/// How many instances pinged since `since`, and the 90th percentile (nearest rank) of each
-/// feature over their latest pings, each value within its bound: PostgreSQL answers it in one
-/// statement with `percentile_disc`, without sending the fleet's rows over.
+/// `t.issues, t.notes, …`: the feature columns of table `t`.
+pub(crate) fn prefixed_features(table: &str) -> String {
+    FEATURE_COLUMNS
+        .split(", ")
+        .map(|column| format!("{table}.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// How many instances were last heard from since `since`, and the 90th percentile (nearest
+/// rank) of each feature over their latest pings, each value within its bound: PostgreSQL
+/// answers it in one statement with `percentile_disc`, without sending the fleet's rows over.
 pub async fn fleet_p90(
     pool: &sqlx::PgPool,
     since: DateTime<Utc>,
@@ -102,9 +101,7 @@ pub async fn fleet_p90(
         .collect::<Vec<_>>()
         .join(", ");
     let row = sqlx::query(&format!(
-        "WITH latest AS (SELECT DISTINCT ON (uuid) * FROM usage_data_features \
-         WHERE received_at >= $1 ORDER BY uuid, usage_data_id DESC) \
-         SELECT count(*), {percentiles} FROM latest"
+        "SELECT count(*), {percentiles} FROM instances WHERE last_received_at >= $1"
     ))
     .bind(format_timestamp(since))
     .fetch_one(pool)
@@ -120,15 +117,8 @@ pub async fn latest_instances(
     limit: i64,
 ) -> Result<Vec<(String, Option<String>, String, Values)>, sqlx::Error> {
     let sql = format!(
-        "SELECT f.uuid, u.hostname, f.received_at, {columns} FROM usage_data_features AS f \
-         JOIN usage_data AS u ON u.id = f.usage_data_id \
-         WHERE f.usage_data_id IN (SELECT max(usage_data_id) FROM usage_data_features GROUP BY uuid) \
-         ORDER BY f.received_at DESC LIMIT $1",
-        columns = FEATURE_COLUMNS
-            .split(", ")
-            .map(|c| format!("f.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ")
+        "SELECT uuid, hostname, last_received_at, {FEATURE_COLUMNS} FROM instances \
+         ORDER BY last_received_at DESC, latest_usage_data_id DESC LIMIT $1"
     );
     on_pool!(db, pool => {
         use sqlx::Row;
@@ -217,14 +207,21 @@ pub async fn recent_pings(db: &Db, limit: i64) -> Result<Vec<ReceivedPing>, sqlx
     .await)
 }
 
-/// How many rows each of the collector's tables holds: pings, metadata, error reports.
+/// How many rows each of the collector's tables holds: pings, metadata, error reports. (Pings
+/// are summed from the instances: a row per instance rather than per ping.)
 pub async fn counts(db: &Db) -> Result<(i64, i64, i64), sqlx::Error> {
     on_pool!(db, pool => sqlx::query_as(
-        "SELECT (SELECT count(*) FROM usage_data), (SELECT count(*) FROM usage_ping_metadata), \
-         (SELECT count(*) FROM usage_ping_errors)",
+        "SELECT (SELECT CAST(COALESCE(SUM(pings), 0) AS BIGINT) FROM instances), \
+         (SELECT count(*) FROM usage_ping_metadata), (SELECT count(*) FROM usage_ping_errors)",
     )
     .fetch_one(pool)
     .await)
+}
+
+/// The rows of `usage_data`, counted one by one (what tests and benchmarks check the
+/// instances' counts against).
+pub async fn ping_rows(db: &Db) -> Result<i64, sqlx::Error> {
+    on_pool!(db, pool => sqlx::query_scalar("SELECT count(*) FROM usage_data").fetch_one(pool).await)
 }
 
 /// The exact bytes received for ping `id`.

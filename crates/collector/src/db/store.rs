@@ -8,7 +8,7 @@ use service_ping_protocol::devops_score::Values;
 use service_ping_protocol::ingest::Ping;
 use service_ping_protocol::time::format_timestamp;
 
-use super::FEATURE_COLUMNS;
+use super::{FEATURE_COLUMNS, prefixed_features};
 
 /// Where a ping came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -364,8 +364,9 @@ async fn look_up(
 const PING_COLUMNS: &str = "uuid, recorded_at, hostname, version, edition, payload, \
     payload_encoding, sha256, size_bytes, source, received_at";
 
-/// Inserts the pings of `batch` at `accepted` and their DevOps Score inputs; their ids, in that
-/// order. PostgreSQL does both in one statement (the second insert reads the first's ids).
+/// Inserts the pings of `batch` at `accepted`, their DevOps Score inputs and their instances'
+/// rows; their ids, in that order. PostgreSQL does all three in one statement (the later inserts
+/// read the first's ids).
 async fn insert(
     conn: Conn<'_>,
     batch: &[Pending],
@@ -380,10 +381,7 @@ async fn insert(
     match conn {
         Conn::Postgres(c) => {
             let features: Vec<String> = (12..22).map(|i| format!("${i}::float8[]")).collect();
-            let f_columns: Vec<String> = FEATURE_COLUMNS
-                .split(", ")
-                .map(|column| format!("f.{}", column.trim()))
-                .collect();
+            let f_columns = [prefixed_features("f")];
             let sql = format!(
                 "WITH pings AS (INSERT INTO usage_data ({PING_COLUMNS}) SELECT * FROM unnest(\
                  $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], \
@@ -392,10 +390,23 @@ async fn insert(
                  features AS (INSERT INTO usage_data_features (usage_data_id, uuid, received_at, \
                  {FEATURE_COLUMNS}) SELECT p.id, p.uuid, p.received_at, {f_columns} FROM pings AS p \
                  JOIN unnest($1::text[], $2::text[], {features}) AS f (uuid, recorded_at, \
-                 {FEATURE_COLUMNS}) ON f.uuid = p.uuid AND f.recorded_at = p.recorded_at) \
+                 {FEATURE_COLUMNS}) ON f.uuid = p.uuid AND f.recorded_at = p.recorded_at), \
+                 instances AS (INSERT INTO instances ({INSTANCE_COLUMNS}) \
+                 SELECT k.uuid, k.first_received_at, k.pings, p.received_at, p.id, \
+                 k.hostname, k.version, k.edition, {k_features} \
+                 FROM unnest($22::text[], $23::text[], $24::text[], $25::bigint[], $26::text[], \
+                 $27::text[], $28::text[], {instance_features}) AS k (uuid, recorded_at, \
+                 first_received_at, pings, hostname, version, edition, {FEATURE_COLUMNS}) \
+                 JOIN pings AS p ON p.uuid = k.uuid AND p.recorded_at = k.recorded_at {upsert}) \
                  SELECT id, uuid, recorded_at FROM pings",
                 f_columns = f_columns.join(", "),
                 features = features.join(", "),
+                k_features = prefixed_features("k"),
+                instance_features = (29..39)
+                    .map(|i| format!("${i}::float8[]"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                upsert = upsert_instance(),
             );
             let text = |f: fn(&NewPing) -> Option<&str>| -> Vec<Option<&str>> {
                 rows.iter().map(|p| f(&p.new)).collect()
@@ -427,6 +438,36 @@ async fn insert(
             for feature in 0..10 {
                 query = query.bind(rows.iter().map(|p| p.usage[feature]).collect::<Vec<_>>());
             }
+            let instances = instances_of(&rows);
+            let latest = |f: fn(&NewPing) -> Option<&str>| -> Vec<Option<&str>> {
+                instances.iter().map(|(_, _, i)| f(&rows[*i].new)).collect()
+            };
+            query = query
+                .bind(latest(|p| Some(&p.ping.uuid)))
+                .bind(latest(|p| Some(&p.ping.recorded_at)))
+                .bind(
+                    instances
+                        .iter()
+                        .map(|(first, _, _)| first.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(
+                    instances
+                        .iter()
+                        .map(|(_, pings, _)| *pings)
+                        .collect::<Vec<_>>(),
+                )
+                .bind(latest(|p| p.ping.hostname.as_deref()))
+                .bind(latest(|p| Some(&p.ping.version)))
+                .bind(latest(|p| p.ping.edition.as_deref()));
+            for feature in 0..10 {
+                query = query.bind(
+                    instances
+                        .iter()
+                        .map(|(_, _, i)| rows[*i].usage[feature])
+                        .collect::<Vec<_>>(),
+                );
+            }
             ids_in_order(&rows, query.fetch_all(c).await?)
         }
         Conn::Sqlite(c) => {
@@ -450,10 +491,94 @@ async fn insert(
                     .bind(format_timestamp(p.received_at));
             }
             let ids = ids_in_order(&rows, query.fetch_all(&mut *c).await?)?;
-            insert_features_sqlite(c, &rows, &ids).await?;
+            insert_features_and_instances_sqlite(c, &rows, &ids).await?;
             Ok(ids)
         }
     }
+}
+
+/// What `instances` keeps of an instance: first the columns an upsert does not take from the
+/// new row as they are.
+const INSTANCE_COLUMNS: &str = "uuid, first_received_at, pings, last_received_at, \
+    latest_usage_data_id, hostname, version, edition, issues, notes, milestones, boards, \
+    merge_requests, ci_pipelines, environments, deployments, projects_prometheus_active, \
+    service_desk_issues";
+
+/// An instance already known keeps its first time, adds the new pings to its count and takes
+/// the rest from its newest ping (a ping just stored has the highest id there is).
+fn upsert_instance() -> String {
+    let latest: Vec<String> = INSTANCE_COLUMNS
+        .split(", ")
+        .map(str::trim)
+        .skip(3)
+        .map(|column| format!("{column} = excluded.{column}"))
+        .collect();
+    format!(
+        "ON CONFLICT (uuid) DO UPDATE SET pings = instances.pings + excluded.pings, \
+         first_received_at = CASE WHEN excluded.first_received_at < instances.first_received_at \
+         THEN excluded.first_received_at ELSE instances.first_received_at END, {}",
+        latest.join(", ")
+    )
+}
+
+/// Per instance of `rows`, in the batch: the first time, the number of pings and the index in
+/// `rows` of its newest ping (the last in the batch, hence the highest id).
+fn instances_of(rows: &[&Pending]) -> Vec<(String, i64, usize)> {
+    let mut seen: std::collections::BTreeMap<&str, (String, i64, usize)> =
+        std::collections::BTreeMap::new();
+    for (index, p) in rows.iter().enumerate() {
+        let at = format_timestamp(p.new.received_at);
+        let entry = seen
+            .entry(p.new.ping.uuid.as_str())
+            .or_insert_with(|| (at.clone(), 0, index));
+        entry.0 = entry.0.clone().min(at);
+        entry.1 += 1;
+        entry.2 = index;
+    }
+    seen.into_values().collect()
+}
+
+/// Stores the DevOps Score inputs of `rows` (stored as `ids`) and records their instances:
+/// two statements sent as one (SQLite numbers `$N` across them), one trip to SQLite's thread.
+async fn insert_features_and_instances_sqlite(
+    conn: &mut sqlx::SqliteConnection,
+    rows: &[&Pending],
+    ids: &[i64],
+) -> Result<(), sqlx::Error> {
+    let instances = instances_of(rows);
+    let sql = format!(
+        "INSERT INTO usage_data_features (usage_data_id, uuid, received_at, {FEATURE_COLUMNS}) \
+         VALUES {}; INSERT INTO instances ({INSTANCE_COLUMNS}) VALUES {} {}",
+        placeholders(rows.len(), 13, 1),
+        placeholders(instances.len(), 18, 13 * rows.len() + 1),
+        upsert_instance()
+    );
+    let mut query = sqlx::query(&sql);
+    for (p, &id) in rows.iter().zip(ids) {
+        query = query
+            .bind(id)
+            .bind(&p.new.ping.uuid)
+            .bind(format_timestamp(p.new.received_at));
+        for value in &p.usage {
+            query = query.bind(*value);
+        }
+    }
+    for (first, pings, latest) in instances {
+        let Pending { new, usage } = rows[latest];
+        query = query
+            .bind(&new.ping.uuid)
+            .bind(first)
+            .bind(pings)
+            .bind(format_timestamp(new.received_at))
+            .bind(ids[latest])
+            .bind(&new.ping.hostname)
+            .bind(&new.ping.version)
+            .bind(&new.ping.edition);
+        for value in usage {
+            query = query.bind(*value);
+        }
+    }
+    query.execute(conn).await.map(|_| ())
 }
 
 /// The ids of `rows`, in their order, from what RETURNING gave (whose order is not promised):
@@ -478,27 +603,4 @@ fn ids_in_order(
                 })
         })
         .collect()
-}
-
-/// Stores the DevOps Score inputs of `rows`, stored as `ids`.
-async fn insert_features_sqlite(
-    conn: &mut sqlx::SqliteConnection,
-    rows: &[&Pending],
-    ids: &[i64],
-) -> Result<(), sqlx::Error> {
-    let sql = format!(
-        "INSERT INTO usage_data_features (usage_data_id, uuid, received_at, {FEATURE_COLUMNS}) VALUES {}",
-        placeholders(rows.len(), 13, 1)
-    );
-    let mut query = sqlx::query(&sql);
-    for (p, &id) in rows.iter().zip(ids) {
-        query = query
-            .bind(id)
-            .bind(&p.new.ping.uuid)
-            .bind(format_timestamp(p.new.received_at));
-        for value in &p.usage {
-            query = query.bind(*value);
-        }
-    }
-    query.execute(conn).await.map(|_| ())
 }

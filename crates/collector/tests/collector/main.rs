@@ -2,6 +2,7 @@
 //! nothing), idempotent resends, rate limiting, the upload page and the OpenAPI document.
 
 mod bad_input;
+mod instances;
 mod postgres;
 mod support;
 

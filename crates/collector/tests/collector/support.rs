@@ -84,12 +84,17 @@ impl TestCollector {
         format!("http://{}{}", self.address, path)
     }
 
-    /// Rows in `usage_data`.
+    /// Rows in `usage_data`, checked against the instances' counts.
     pub async fn ping_count(&self) -> i64 {
-        service_ping_collector::db::counts(&self.db)
+        let rows = service_ping_collector::db::ping_rows(&self.db)
+            .await
+            .unwrap();
+        let counted = service_ping_collector::db::counts(&self.db)
             .await
             .unwrap()
-            .0
+            .0;
+        assert_eq!(rows, counted, "the instances count every stored ping");
+        rows
     }
 }
 
