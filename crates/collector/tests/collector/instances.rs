@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 use service_ping_collector::db;
-use service_ping_database::{Backend, Db};
+use service_ping_database::Db;
 
 use crate::support::{on_both_backends, spawn_collector_on};
 
