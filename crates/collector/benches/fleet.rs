@@ -4,7 +4,7 @@
 //! `bench/fleet.sh` starts one), then times what the collector's pages and the scoring ask of it
 //! (median of `FLEET_RUNS`, default 5): the whole `/` page over HTTP, the leaders computed
 //! afresh, the most recently seen instances, the counts. On PostgreSQL it prints each query's
-//! plan and fails if one reads `usage_data` or `usage_data_features` from end to end.
+//! plan and fails if one reads `usage_data` from end to end.
 //!
 //! `cargo bench -p service-ping-collector --bench fleet` (or `bench/fleet.sh`).
 
@@ -40,7 +40,7 @@ where
 }
 
 /// The plans of the queries the page and the scoring run (as `db` writes them); an error if one
-/// reads the pings or their inputs from end to end.
+/// reads the pings from end to end.
 async fn check_plans(pool: &sqlx::PgPool) -> Result<(), String> {
     let since = "2000-01-01T00:00:00.000Z";
     let queries = [

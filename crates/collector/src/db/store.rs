@@ -361,12 +361,15 @@ async fn look_up(
     Ok((copies, stored))
 }
 
+/// A ping's columns: what it is, its bytes, and its DevOps Score inputs (as `FEATURE_COLUMNS`).
 const PING_COLUMNS: &str = "uuid, recorded_at, hostname, version, edition, payload, \
-    payload_encoding, sha256, size_bytes, source, received_at";
+    payload_encoding, sha256, size_bytes, source, received_at, issues, notes, milestones, boards, \
+    merge_requests, ci_pipelines, environments, deployments, projects_prometheus_active, \
+    service_desk_issues";
 
-/// Inserts the pings of `batch` at `accepted`, their DevOps Score inputs and their instances'
-/// rows; their ids, in that order. PostgreSQL does all three in one statement (the later inserts
-/// read the first's ids).
+/// Inserts the pings of `batch` at `accepted` (with their DevOps Score inputs) and their
+/// instances' rows; the pings' ids, in their order. PostgreSQL does both in one statement (the
+/// second insert reads the first's ids).
 async fn insert(
     conn: Conn<'_>,
     batch: &[Pending],
@@ -380,32 +383,28 @@ async fn insert(
         "ON CONFLICT (uuid, recorded_at) DO NOTHING RETURNING id, uuid, recorded_at";
     match conn {
         Conn::Postgres(c) => {
-            let features: Vec<String> = (12..22).map(|i| format!("${i}::float8[]")).collect();
-            let f_columns = [prefixed_features("f")];
+            let floats = |from: usize| {
+                (from..from + 10)
+                    .map(|i| format!("${i}::float8[]"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
             let sql = format!(
                 "WITH pings AS (INSERT INTO usage_data ({PING_COLUMNS}) SELECT * FROM unnest(\
                  $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], \
-                 $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[]) {RETURNING}, \
-                 received_at), \
-                 features AS (INSERT INTO usage_data_features (usage_data_id, uuid, received_at, \
-                 {FEATURE_COLUMNS}) SELECT p.id, p.uuid, p.received_at, {f_columns} FROM pings AS p \
-                 JOIN unnest($1::text[], $2::text[], {features}) AS f (uuid, recorded_at, \
-                 {FEATURE_COLUMNS}) ON f.uuid = p.uuid AND f.recorded_at = p.recorded_at), \
+                 $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], {inputs}) \
+                 {RETURNING}, received_at), \
                  instances AS (INSERT INTO instances ({INSTANCE_COLUMNS}) \
                  SELECT k.uuid, k.first_received_at, k.pings, p.received_at, p.id, \
                  k.hostname, k.version, k.edition, {k_features} \
                  FROM unnest($22::text[], $23::text[], $24::text[], $25::bigint[], $26::text[], \
-                 $27::text[], $28::text[], {instance_features}) AS k (uuid, recorded_at, \
+                 $27::text[], $28::text[], {instance_inputs}) AS k (uuid, recorded_at, \
                  first_received_at, pings, hostname, version, edition, {FEATURE_COLUMNS}) \
                  JOIN pings AS p ON p.uuid = k.uuid AND p.recorded_at = k.recorded_at {upsert}) \
                  SELECT id, uuid, recorded_at FROM pings",
-                f_columns = f_columns.join(", "),
-                features = features.join(", "),
+                inputs = floats(12),
                 k_features = prefixed_features("k"),
-                instance_features = (29..39)
-                    .map(|i| format!("${i}::float8[]"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                instance_inputs = floats(29),
                 upsert = upsert_instance(),
             );
             let text = |f: fn(&NewPing) -> Option<&str>| -> Vec<Option<&str>> {
@@ -473,10 +472,10 @@ async fn insert(
         Conn::Sqlite(c) => {
             let sql = format!(
                 "INSERT INTO usage_data ({PING_COLUMNS}) VALUES {} {RETURNING}",
-                placeholders(rows.len(), 11, 1)
+                placeholders(rows.len(), 21, 1)
             );
             let mut query = sqlx::query_as(&sql);
-            for Pending { new: p, .. } in &rows {
+            for Pending { new: p, usage } in &rows {
                 query = query
                     .bind(&p.ping.uuid)
                     .bind(&p.ping.recorded_at)
@@ -489,9 +488,12 @@ async fn insert(
                     .bind(p.bytes.len() as i64)
                     .bind(p.source.as_str())
                     .bind(format_timestamp(p.received_at));
+                for value in usage {
+                    query = query.bind(*value);
+                }
             }
             let ids = ids_in_order(&rows, query.fetch_all(&mut *c).await?)?;
-            insert_features_and_instances_sqlite(c, &rows, &ids).await?;
+            upsert_instances_sqlite(c, &rows, &ids).await?;
             Ok(ids)
         }
     }
@@ -538,31 +540,19 @@ fn instances_of(rows: &[&Pending]) -> Vec<(String, i64, usize)> {
     seen.into_values().collect()
 }
 
-/// Stores the DevOps Score inputs of `rows` (stored as `ids`) and records their instances:
-/// two statements sent as one (SQLite numbers `$N` across them), one trip to SQLite's thread.
-async fn insert_features_and_instances_sqlite(
+/// Records the instances of `rows` (stored as `ids`) in `instances`.
+async fn upsert_instances_sqlite(
     conn: &mut sqlx::SqliteConnection,
     rows: &[&Pending],
     ids: &[i64],
 ) -> Result<(), sqlx::Error> {
     let instances = instances_of(rows);
     let sql = format!(
-        "INSERT INTO usage_data_features (usage_data_id, uuid, received_at, {FEATURE_COLUMNS}) \
-         VALUES {}; INSERT INTO instances ({INSTANCE_COLUMNS}) VALUES {} {}",
-        placeholders(rows.len(), 13, 1),
-        placeholders(instances.len(), 18, 13 * rows.len() + 1),
+        "INSERT INTO instances ({INSTANCE_COLUMNS}) VALUES {} {}",
+        placeholders(instances.len(), 18, 1),
         upsert_instance()
     );
     let mut query = sqlx::query(&sql);
-    for (p, &id) in rows.iter().zip(ids) {
-        query = query
-            .bind(id)
-            .bind(&p.new.ping.uuid)
-            .bind(format_timestamp(p.new.received_at));
-        for value in &p.usage {
-            query = query.bind(*value);
-        }
-    }
     for (first, pings, latest) in instances {
         let Pending { new, usage } = rows[latest];
         query = query

@@ -54,7 +54,8 @@ async fn an_instance_row_follows_its_newest_ping_and_counts_them_all(backend: Ba
 }
 }
 
-/// A database written before `instances` existed gets one row per instance from its pings.
+/// A database written before `instances` existed gets one row per instance from its pings, and
+/// each ping's inputs move into its row.
 #[tokio::test]
 async fn upgrading_fills_the_instances_from_the_pings_already_stored() {
     let dir = tempfile::tempdir().unwrap();
@@ -101,6 +102,15 @@ async fn upgrading_fills_the_instances_from_the_pings_already_stored() {
         .unwrap();
     }
     db::migrate(&db).await.unwrap();
+    let issues: Vec<f64> = sqlx::query_scalar("SELECT issues FROM usage_data ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        issues,
+        [1.0, 2.0, 3.0],
+        "each ping keeps its inputs, now in its own row"
+    );
     let rows: Vec<(String, String, String, i64, i64, String, f64)> = sqlx::query_as(
         "SELECT uuid, first_received_at, last_received_at, latest_usage_data_id, pings, hostname, \
          issues FROM instances ORDER BY uuid",
