@@ -20,12 +20,9 @@ use futures::StreamExt;
 use serde_json::{Map, Value, json};
 use service_ping_database::Backend;
 
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod support;
+
+use support::{backends, config_on, env_number};
 
 /// A payload shaped like GitLab's (about 50 KB): the instance fields, then counters in the usual
 /// sections, with `UUID_PLACEHOLDER` where each request puts its own uuid.
@@ -112,15 +109,7 @@ async fn start_collector(
         max_bytes_per_address_per_hour: 1 << 40,
         ..Default::default()
     };
-    let url =
-        service_ping_database::testing::fresh_database(backend, dir, "collector.sqlite3").await;
-    let config = service_ping_collector::CollectorConfig {
-        data_dir: dir.to_owned(),
-        database_url: Some(url),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        max_connections: env_number("INGEST_POOL", 16) as u32,
-        settings,
-    };
+    let config = config_on(backend, dir, settings, env_number("INGEST_POOL", 16) as u32).await;
     let collector = service_ping_collector::Collector::build(&config)
         .await
         .unwrap();
@@ -179,13 +168,6 @@ async fn main() {
         })
         .collect();
     let rounds = env_number("INGEST_ROUNDS", 3);
-    let mut backends = vec![Backend::Sqlite];
-    if service_ping_database::testing::postgres_admin_url().is_some() {
-        backends.push(Backend::Postgres);
-    }
-    if let Ok(only) = std::env::var("INGEST_BACKEND") {
-        backends.retain(|b| format!("{b:?}").eq_ignore_ascii_case(&only));
-    }
     let template = realistic_payload();
     let bare = start_bare().await;
     let client = reqwest::Client::builder()
@@ -198,7 +180,7 @@ async fn main() {
         template.len()
     );
     let mut summary = Vec::new();
-    for backend in backends {
+    for backend in backends("INGEST_BACKEND") {
         for &concurrency in &concurrencies {
             let dir = tempfile::tempdir().unwrap();
             let (collector, db) = start_collector(backend, dir.path()).await;

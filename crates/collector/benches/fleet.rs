@@ -10,14 +10,11 @@
 
 use std::time::{Duration, Instant};
 
-use service_ping_database::{Backend, Db};
+use service_ping_database::Db;
 
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod support;
+
+use support::{backends, config_on, env_number};
 
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
@@ -93,32 +90,16 @@ async fn main() {
     let instances = env_number("FLEET_INSTANCES", 20_000);
     let weeks = env_number("FLEET_WEEKS", 52);
     let runs = env_number("FLEET_RUNS", 5);
-    let mut backends = vec![Backend::Sqlite];
-    if service_ping_database::testing::postgres_admin_url().is_some() {
-        backends.push(Backend::Postgres);
-    }
     let now = chrono::Utc::now();
     let client = reqwest::Client::new();
     let mut summary = Vec::new();
-    for backend in backends {
+    for backend in backends("FLEET_BACKEND") {
         let dir = tempfile::tempdir().unwrap();
-        let url = service_ping_database::testing::fresh_database(
-            backend,
-            dir.path(),
-            "collector.sqlite3",
-        )
-        .await;
         let settings = service_ping_collector::CollectorSettings {
             leaders_refresh_seconds: 0,
             ..Default::default()
         };
-        let config = service_ping_collector::CollectorConfig {
-            data_dir: dir.path().to_owned(),
-            database_url: Some(url),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            max_connections: 8,
-            settings,
-        };
+        let config = config_on(backend, dir.path(), settings, 8).await;
         let collector = service_ping_collector::Collector::build(&config)
             .await
             .unwrap();

@@ -9,40 +9,19 @@
 
 use std::time::Instant;
 
-use service_ping_database::Backend;
+mod support;
 
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use support::{backends, config_on, env_number};
 
 #[tokio::main]
 async fn main() {
     let instances = env_number("LEADER_INSTANCES", 12_500);
     let weeks = env_number("LEADER_WEEKS", 8);
-    let mut backends = vec![Backend::Sqlite];
-    if service_ping_database::testing::postgres_admin_url().is_some() {
-        backends.push(Backend::Postgres);
-    }
     let now = chrono::Utc::now();
     let mut results = Vec::new();
-    for backend in backends {
+    for backend in backends("LEADER_BACKEND") {
         let dir = tempfile::tempdir().unwrap();
-        let url = service_ping_database::testing::fresh_database(
-            backend,
-            dir.path(),
-            "collector.sqlite3",
-        )
-        .await;
-        let config = service_ping_collector::CollectorConfig {
-            data_dir: dir.path().to_owned(),
-            database_url: Some(url),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            max_connections: 8,
-            settings: service_ping_collector::CollectorSettings::default(),
-        };
+        let config = config_on(backend, dir.path(), Default::default(), 8).await;
         let (db, writer) = service_ping_collector::open_database(&config)
             .await
             .unwrap();

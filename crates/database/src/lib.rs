@@ -47,14 +47,6 @@ impl Backend {
             ),
         }
     }
-
-    /// GitLab's name for it in the payload's `database.adapter`.
-    pub fn adapter(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgresql",
-        }
-    }
 }
 
 /// A pool on either backend. Cloning shares the pool.
@@ -64,7 +56,7 @@ pub enum Db {
     Postgres(sqlx::PgPool),
 }
 
-/// One connection of either backend, borrowed from a pool connection or a transaction.
+/// One connection of either backend, borrowed (from a transaction, most often).
 pub enum Conn<'a> {
     Sqlite(&'a mut sqlx::SqliteConnection),
     Postgres(&'a mut sqlx::PgConnection),
@@ -89,21 +81,6 @@ impl<'a> From<&'a mut sqlx::SqliteConnection> for Conn<'a> {
 impl<'a> From<&'a mut sqlx::PgConnection> for Conn<'a> {
     fn from(conn: &'a mut sqlx::PgConnection) -> Self {
         Conn::Postgres(conn)
-    }
-}
-
-/// A connection taken from a [`Db`] for several statements.
-pub enum PoolConnection {
-    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
-    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
-}
-
-impl PoolConnection {
-    pub fn conn(&mut self) -> Conn<'_> {
-        match self {
-            PoolConnection::Sqlite(c) => Conn::Sqlite(c),
-            PoolConnection::Postgres(c) => Conn::Postgres(c),
-        }
     }
 }
 
@@ -220,27 +197,9 @@ impl Db {
         }
     }
 
-    pub async fn acquire(&self) -> sqlx::Result<PoolConnection> {
-        match self {
-            Db::Sqlite(pool) => pool.acquire().await.map(PoolConnection::Sqlite),
-            Db::Postgres(pool) => pool.acquire().await.map(PoolConnection::Postgres),
-        }
-    }
-
     /// Cheap round trip used by the health checks.
     pub async fn ping(&self) -> sqlx::Result<()> {
         on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
-    }
-
-    /// Adapter name and server version, as the payload's `database` section reports them.
-    pub async fn adapter_and_version(&self) -> sqlx::Result<(String, String)> {
-        match self {
-            Db::Sqlite(pool) => adapter_and_version(pool).await,
-            Db::Postgres(pool) => Ok((
-                Backend::Postgres.adapter().to_string(),
-                postgres::server_version(pool).await?,
-            )),
-        }
     }
 
     pub async fn close(&self) {

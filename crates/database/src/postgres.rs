@@ -69,16 +69,3 @@ fn explain(error: sqlx::Error, server: &str) -> anyhow::Error {
     };
     anyhow::Error::new(error).context(format!("{server} {reason}"))
 }
-
-/// The server's version as `SHOW server_version` gives it ("16.4", "15.14 (Debian …)"), trimmed
-/// to the number, as GitLab reports `database.version`.
-pub(crate) async fn server_version(pool: &PgPool) -> sqlx::Result<String> {
-    let version: String = sqlx::query_scalar("SHOW server_version")
-        .fetch_one(pool)
-        .await?;
-    Ok(version
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string())
-}

@@ -95,9 +95,10 @@ pub struct Pending {
 /// are decided in order, so a batch behaves as its pings sent one by one; the answer has one
 /// [`Stored`] per ping.
 ///
-/// A batch costs four round trips to the database whatever its size (begin, look up earlier
-/// copies and weekly totals, insert the pings and their inputs, commit): this is what keeps
-/// ingest near the speed of parsing when many instances send at once.
+/// A batch costs the same few round trips to the database whatever its size (begin, look up
+/// earlier copies and weekly totals, insert the pings, record their instances, commit; on
+/// PostgreSQL the locks travel with the begin and the instances with the insert: four): this is
+/// what keeps ingest near the speed of parsing when many instances send at once.
 pub async fn store_pings(
     db: &Db,
     batch: &[Pending],
