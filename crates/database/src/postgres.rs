@@ -20,6 +20,9 @@ pub(crate) async fn connect(url: &SecretString, max_connections: u32) -> anyhow:
             )
         })?
         .application_name("service-ping")
+        // The server's notices ("relation … already exists, skipping" at every migration run)
+        // are not the operator's business; warnings and errors still come through.
+        .options([("client_min_messages", "warning")])
         .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
     let server = format!(
         "the PostgreSQL server {}:{} (database {:?}) named by database.url",

@@ -71,15 +71,6 @@ pub async fn fleet(db: &Db, since: DateTime<Utc>) -> Result<Vec<(String, Values)
     })
 }
 
-/// `t.issues, t.notes, …`: the feature columns of table `t`.
-pub(crate) fn prefixed_features(table: &str) -> String {
-    FEATURE_COLUMNS
-        .split(", ")
-        .map(|column| format!("{table}.{}", column.trim()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// How many instances were last heard from since `since`, and the 90th percentile (nearest
 /// rank) of each feature over their latest pings, each value within its bound: PostgreSQL
 /// answers it in one statement with `percentile_disc`, without sending the fleet's rows over.

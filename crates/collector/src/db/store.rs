@@ -8,8 +8,6 @@ use service_ping_protocol::devops_score::Values;
 use service_ping_protocol::ingest::Ping;
 use service_ping_protocol::time::format_timestamp;
 
-use super::{FEATURE_COLUMNS, prefixed_features};
-
 /// Where a ping came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -95,10 +93,11 @@ pub struct Pending {
 /// are decided in order, so a batch behaves as its pings sent one by one; the answer has one
 /// [`Stored`] per ping.
 ///
-/// A batch costs the same few round trips to the database whatever its size (begin, look up
-/// earlier copies and weekly totals, insert the pings, record their instances, commit; on
-/// PostgreSQL the locks travel with the begin and the instances with the insert: four): this is
-/// what keeps ingest near the speed of parsing when many instances send at once.
+/// A batch costs the same few round trips whatever its size: one on PostgreSQL (the
+/// `collector_store_pings` function does every step in the server), five on SQLite (begin,
+/// look up earlier copies and weekly totals, insert the pings, record their instances, commit,
+/// each a trip to SQLite's thread in this process). This is what keeps ingest near the speed of
+/// parsing when many instances send at once.
 pub async fn store_pings(
     db: &Db,
     batch: &[Pending],
@@ -109,48 +108,37 @@ pub async fn store_pings(
     }
     match db {
         Db::Sqlite(pool) => {
-            // SQLite's one writer holds every instance's pings back until commit.
             let mut tx = service_ping_database::begin_write(pool).await?;
-            let stored = store_pings_in(Conn::from(&mut *tx), batch, max_bytes_per_week).await?;
+            let stored = store_pings_sqlite(&mut tx, batch, max_bytes_per_week).await?;
             tx.commit().await?;
             Ok(stored)
         }
         Db::Postgres(pool) => {
-            // The locks are taken with the BEGIN, in the same round trip.
-            let mut tx = pool
-                .begin_with(format!("BEGIN; {}", lock_instances(batch)))
-                .await?;
-            let stored = store_pings_in(Conn::from(&mut *tx), batch, max_bytes_per_week).await?;
-            tx.commit().await?;
-            Ok(stored)
+            let mut conn = pool.acquire().await?;
+            store_pings_postgres(&mut conn, batch, max_bytes_per_week).await
         }
     }
 }
 
-/// Stores a batch inside the caller's transaction on `conn` (the seeded fleet's), taking the
-/// instances' locks first on PostgreSQL.
+/// Stores a batch inside the caller's transaction on `conn` (the seeded fleet's).
 pub async fn store_pings_in_transaction(
-    mut conn: Conn<'_>,
+    conn: Conn<'_>,
     batch: &[Pending],
     max_bytes_per_week: u64,
 ) -> Result<Vec<Stored>, sqlx::Error> {
     if batch.is_empty() {
         return Ok(Vec::new());
     }
-    if let Conn::Postgres(c) = &mut conn {
-        sqlx::raw_sql(&lock_instances(batch))
-            .execute(&mut **c)
-            .await?;
+    match conn {
+        Conn::Sqlite(c) => store_pings_sqlite(c, batch, max_bytes_per_week).await,
+        Conn::Postgres(c) => store_pings_postgres(c, batch, max_bytes_per_week).await,
     }
-    store_pings_in(conn, batch, max_bytes_per_week).await
 }
 
-/// The statement that makes the batch wait for any other writer storing pings of the same
-/// instances (until its commit), so that each sees the other's rows in the copy check and the
-/// quota. The locks are taken in one order, so two batches cannot deadlock. The keys are
-/// numbers computed here (the first 64 bits of the uuid's sha256): nothing of the request is
-/// spelled into the SQL.
-fn lock_instances(batch: &[Pending]) -> String {
+/// The keys of the advisory locks that keep two writers storing pings of the same instance
+/// apart: the first 64 bits of each uuid's sha256, sorted (taken in one order, two batches
+/// cannot deadlock).
+fn lock_keys(batch: &[Pending]) -> Vec<i64> {
     let mut keys: Vec<i64> = batch
         .iter()
         .map(|p| {
@@ -160,34 +148,101 @@ fn lock_instances(batch: &[Pending]) -> String {
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    let locks: Vec<String> = keys
-        .iter()
-        .map(|key| format!("pg_advisory_xact_lock({key})"))
-        .collect();
-    format!("SELECT {}", locks.join(", "))
+    keys
 }
 
-/// Decides and stores the batch; the instances' pings are held back by the caller.
-async fn store_pings_in(
-    mut conn: Conn<'_>,
+/// The batch's oldest receipt less seven days: the start of the weekly quota's window.
+fn quota_since(batch: &[Pending]) -> DateTime<Utc> {
+    let oldest = batch
+        .iter()
+        .map(|p| p.new.received_at)
+        .min()
+        .unwrap_or_default();
+    oldest - chrono::Duration::days(7)
+}
+
+/// Stores the batch on PostgreSQL in one statement: `collector_store_pings` (a migration)
+/// takes the instances' locks, then decides and stores each ping in order, as
+/// [`store_pings_sqlite`] does.
+async fn store_pings_postgres(
+    conn: &mut sqlx::PgConnection,
+    batch: &[Pending],
+    max_bytes_per_week: u64,
+) -> Result<Vec<Stored>, sqlx::Error> {
+    let text = |f: fn(&NewPing) -> Option<&str>| -> Vec<Option<&str>> {
+        batch.iter().map(|p| f(&p.new)).collect()
+    };
+    let mut query = sqlx::query_as::<_, (i32, String, Option<i64>)>(
+        "SELECT ping, stored, stored_id FROM collector_store_pings($1, $2, $3, $4, $5, $6, $7, \
+         $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) \
+         ORDER BY ping",
+    )
+    .bind(lock_keys(batch))
+    .bind(format_timestamp(quota_since(batch)))
+    .bind(i64::try_from(max_bytes_per_week).unwrap_or(i64::MAX))
+    .bind(ZSTD)
+    .bind(text(|p| Some(&p.ping.uuid)))
+    .bind(text(|p| Some(&p.ping.recorded_at)))
+    .bind(text(|p| p.ping.hostname.as_deref()))
+    .bind(text(|p| Some(&p.ping.version)))
+    .bind(text(|p| p.ping.edition.as_deref()))
+    .bind(
+        batch
+            .iter()
+            .map(|p| p.new.compressed.as_slice())
+            .collect::<Vec<_>>(),
+    )
+    .bind(text(|p| Some(&p.sha256)))
+    .bind(
+        batch
+            .iter()
+            .map(|p| p.new.bytes.len() as i64)
+            .collect::<Vec<_>>(),
+    )
+    .bind(text(|p| Some(p.source.as_str())))
+    .bind(
+        batch
+            .iter()
+            .map(|p| format_timestamp(p.new.received_at))
+            .collect::<Vec<_>>(),
+    )
+    .bind(text(|p| p.ping.license_sha256.as_deref()));
+    for feature in 0..10 {
+        query = query.bind(batch.iter().map(|p| p.usage[feature]).collect::<Vec<_>>());
+    }
+    let rows = query.fetch_all(conn).await?;
+    if rows.len() != batch.len() {
+        return Err(sqlx::Error::Protocol(format!(
+            "collector_store_pings answered {} outcomes for {} pings",
+            rows.len(),
+            batch.len()
+        )));
+    }
+    rows.into_iter()
+        .map(|(_, stored, id)| match (stored.as_str(), id) {
+            ("created", Some(id)) => Ok(Stored::Created(id)),
+            ("already_received", Some(id)) => Ok(Stored::AlreadyReceived(id)),
+            ("conflict", _) => Ok(Stored::Conflict),
+            ("over_quota", _) => Ok(Stored::OverQuota),
+            (other, _) => Err(sqlx::Error::Protocol(format!(
+                "collector_store_pings answered {other:?}"
+            ))),
+        })
+        .collect()
+}
+
+/// Decides and stores the batch on SQLite, whose one writer holds every instance's pings back
+/// until the caller commits.
+async fn store_pings_sqlite(
+    conn: &mut sqlx::SqliteConnection,
     batch: &[Pending],
     max_bytes_per_week: u64,
 ) -> Result<Vec<Stored>, sqlx::Error> {
     let mut uuids: Vec<&str> = batch.iter().map(|p| p.new.ping.uuid.as_str()).collect();
     uuids.sort_unstable();
     uuids.dedup();
-    let oldest = batch
-        .iter()
-        .map(|p| p.new.received_at)
-        .min()
-        .unwrap_or_default();
-    let (mut copies, mut stored_this_week) = look_up(
-        conn.reborrow(),
-        batch,
-        &uuids,
-        oldest - chrono::Duration::days(7),
-    )
-    .await?;
+    let (mut copies, mut stored_this_week) =
+        look_up(&mut *conn, batch, &uuids, quota_since(batch)).await?;
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut accepted = Vec::new();
     for (index, pending) in batch.iter().enumerate() {
@@ -217,12 +272,12 @@ async fn store_pings_in(
         accepted.push(index);
         outcomes.push(Outcome::Inserted);
     }
-    let ids = insert(conn.reborrow(), batch, &accepted).await?;
+    let ids = insert(&mut *conn, batch, &accepted).await?;
     for (&index, &id) in accepted.iter().zip(&ids) {
         let new = &batch[index].new;
         if let Some(sha256) = &new.ping.license_sha256 {
             crate::licenses::record_ping(
-                conn.reborrow(),
+                Conn::from(&mut *conn),
                 sha256,
                 id,
                 &new.ping.uuid,
@@ -270,15 +325,11 @@ fn placeholders(rows: usize, columns: usize, first: usize) -> String {
         .join(", ")
 }
 
-// On PostgreSQL each statement below takes the batch as arrays (`unnest`): one statement text
-// whatever the batch's size, prepared once per connection. SQLite has no arrays; its statements
-// list the batch's values, and preparing one costs microseconds in the same process.
-
 /// What the database already holds for the batch: the stored pings holding the (uuid,
 /// recorded_at) of any of its pings, and the bytes stored per uuid (of `uuids`) received after
 /// `since`. One statement: the two questions travel together.
 async fn look_up(
-    conn: Conn<'_>,
+    conn: &mut sqlx::SqliteConnection,
     batch: &[Pending],
     uuids: &[&str],
     since: DateTime<Utc>,
@@ -291,55 +342,31 @@ async fn look_up(
     let since = format_timestamp(since);
     // (uuid, recorded_at, id, sha256) of a copy, or (uuid, NULL, NULL, NULL) with the bytes.
     type Row = (String, Option<String>, Option<i64>, Option<String>, i64);
-    let rows: Vec<Row> = match conn {
-        Conn::Postgres(c) => {
-            // One index search per key (LATERAL), which the planner keeps even while the
-            // table is new and its statistics say it is empty (a join would scan it instead,
-            // at every batch, until autovacuum's first ANALYZE).
-            sqlx::query_as(
-                "SELECT k.uuid, u.recorded_at, u.id, u.sha256, CAST(0 AS BIGINT) \
-                 FROM unnest($2::text[], $3::text[]) AS k (uuid, recorded_at) \
-                 CROSS JOIN LATERAL (SELECT recorded_at, id, sha256 FROM usage_data \
-                   WHERE uuid = k.uuid AND recorded_at = k.recorded_at) AS u \
-                 UNION ALL \
-                 SELECT k.uuid, NULL, NULL, NULL, s.bytes FROM unnest($4::text[]) AS k (uuid) \
-                 CROSS JOIN LATERAL (SELECT CAST(SUM(size_bytes) AS BIGINT) AS bytes \
-                   FROM usage_data WHERE uuid = k.uuid AND received_at > $1) AS s \
-                 WHERE s.bytes IS NOT NULL",
-            )
-            .bind(since)
-            .bind(&ping_uuids)
-            .bind(&times)
-            .bind(uuids)
-            .fetch_all(c)
-            .await?
-        }
-        Conn::Sqlite(c) => {
-            // Both lists rather than `(uuid, recorded_at) IN (VALUES …)`, which SQLite answers
-            // with a scan of the table: this one searches the unique index, and the pairs that
-            // are not the batch's are dropped below.
-            let list = |first: usize, count: usize| {
-                (first..first + count)
-                    .map(|i| format!("${i}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let n = batch.len();
-            let sql = format!(
-                "SELECT uuid, recorded_at, id, sha256, 0 FROM usage_data \
+    let rows: Vec<Row> = {
+        // Both lists rather than `(uuid, recorded_at) IN (VALUES …)`, which SQLite answers
+        // with a scan of the table: this one searches the unique index, and the pairs that
+        // are not the batch's are dropped below.
+        let list = |first: usize, count: usize| {
+            (first..first + count)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let n = batch.len();
+        let sql = format!(
+            "SELECT uuid, recorded_at, id, sha256, 0 FROM usage_data \
                  WHERE uuid IN ({}) AND recorded_at IN ({}) \
                  UNION ALL SELECT uuid, NULL, NULL, NULL, CAST(SUM(size_bytes) AS BIGINT) \
                  FROM usage_data WHERE received_at > $1 AND uuid IN ({}) GROUP BY uuid",
-                list(2, n),
-                list(2 + n, n),
-                list(2 + 2 * n, uuids.len())
-            );
-            let mut query = sqlx::query_as(&sql).bind(since);
-            for value in ping_uuids.iter().chain(&times).chain(uuids) {
-                query = query.bind(*value);
-            }
-            query.fetch_all(c).await?
+            list(2, n),
+            list(2 + n, n),
+            list(2 + 2 * n, uuids.len())
+        );
+        let mut query = sqlx::query_as(&sql).bind(since);
+        for value in ping_uuids.iter().chain(&times).chain(uuids) {
+            query = query.bind(*value);
         }
+        query.fetch_all(conn).await?
     };
     let keys: std::collections::HashSet<(&str, &str)> = ping_uuids
         .iter()
@@ -369,10 +396,9 @@ const PING_COLUMNS: &str = "uuid, recorded_at, hostname, version, edition, paylo
     service_desk_issues";
 
 /// Inserts the pings of `batch` at `accepted` (with their DevOps Score inputs) and their
-/// instances' rows; the pings' ids, in their order. PostgreSQL does both in one statement (the
-/// second insert reads the first's ids).
+/// instances' rows; the pings' ids, in their order.
 async fn insert(
-    conn: Conn<'_>,
+    conn: &mut sqlx::SqliteConnection,
     batch: &[Pending],
     accepted: &[usize],
 ) -> Result<Vec<i64>, sqlx::Error> {
@@ -382,122 +408,31 @@ async fn insert(
     let rows: Vec<&Pending> = accepted.iter().map(|&i| &batch[i]).collect();
     const RETURNING: &str =
         "ON CONFLICT (uuid, recorded_at) DO NOTHING RETURNING id, uuid, recorded_at";
-    match conn {
-        Conn::Postgres(c) => {
-            let floats = |from: usize| {
-                (from..from + 10)
-                    .map(|i| format!("${i}::float8[]"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let sql = format!(
-                "WITH pings AS (INSERT INTO usage_data ({PING_COLUMNS}) SELECT * FROM unnest(\
-                 $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], \
-                 $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], {inputs}) \
-                 {RETURNING}, received_at), \
-                 instances AS (INSERT INTO instances ({INSTANCE_COLUMNS}) \
-                 SELECT k.uuid, k.first_received_at, k.pings, p.received_at, p.id, \
-                 k.hostname, k.version, k.edition, {k_features} \
-                 FROM unnest($22::text[], $23::text[], $24::text[], $25::bigint[], $26::text[], \
-                 $27::text[], $28::text[], {instance_inputs}) AS k (uuid, recorded_at, \
-                 first_received_at, pings, hostname, version, edition, {FEATURE_COLUMNS}) \
-                 JOIN pings AS p ON p.uuid = k.uuid AND p.recorded_at = k.recorded_at {upsert}) \
-                 SELECT id, uuid, recorded_at FROM pings",
-                inputs = floats(12),
-                k_features = prefixed_features("k"),
-                instance_inputs = floats(29),
-                upsert = upsert_instance(),
-            );
-            let text = |f: fn(&NewPing) -> Option<&str>| -> Vec<Option<&str>> {
-                rows.iter().map(|p| f(&p.new)).collect()
-            };
-            let mut query = sqlx::query_as(&sql)
-                .bind(text(|p| Some(&p.ping.uuid)))
-                .bind(text(|p| Some(&p.ping.recorded_at)))
-                .bind(text(|p| p.ping.hostname.as_deref()))
-                .bind(text(|p| Some(&p.ping.version)))
-                .bind(text(|p| p.ping.edition.as_deref()))
-                .bind(
-                    rows.iter()
-                        .map(|p| p.new.compressed.as_slice())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(vec![ZSTD; rows.len()])
-                .bind(text(|p| Some(&p.sha256)))
-                .bind(
-                    rows.iter()
-                        .map(|p| p.new.bytes.len() as i64)
-                        .collect::<Vec<_>>(),
-                )
-                .bind(text(|p| Some(p.source.as_str())))
-                .bind(
-                    rows.iter()
-                        .map(|p| format_timestamp(p.new.received_at))
-                        .collect::<Vec<_>>(),
-                );
-            for feature in 0..10 {
-                query = query.bind(rows.iter().map(|p| p.usage[feature]).collect::<Vec<_>>());
-            }
-            let instances = instances_of(&rows);
-            let latest = |f: fn(&NewPing) -> Option<&str>| -> Vec<Option<&str>> {
-                instances.iter().map(|(_, _, i)| f(&rows[*i].new)).collect()
-            };
-            query = query
-                .bind(latest(|p| Some(&p.ping.uuid)))
-                .bind(latest(|p| Some(&p.ping.recorded_at)))
-                .bind(
-                    instances
-                        .iter()
-                        .map(|(first, _, _)| first.as_str())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    instances
-                        .iter()
-                        .map(|(_, pings, _)| *pings)
-                        .collect::<Vec<_>>(),
-                )
-                .bind(latest(|p| p.ping.hostname.as_deref()))
-                .bind(latest(|p| Some(&p.ping.version)))
-                .bind(latest(|p| p.ping.edition.as_deref()));
-            for feature in 0..10 {
-                query = query.bind(
-                    instances
-                        .iter()
-                        .map(|(_, _, i)| rows[*i].usage[feature])
-                        .collect::<Vec<_>>(),
-                );
-            }
-            ids_in_order(&rows, query.fetch_all(c).await?)
-        }
-        Conn::Sqlite(c) => {
-            let sql = format!(
-                "INSERT INTO usage_data ({PING_COLUMNS}) VALUES {} {RETURNING}",
-                placeholders(rows.len(), 21, 1)
-            );
-            let mut query = sqlx::query_as(&sql);
-            for Pending { new: p, usage } in &rows {
-                query = query
-                    .bind(&p.ping.uuid)
-                    .bind(&p.ping.recorded_at)
-                    .bind(&p.ping.hostname)
-                    .bind(&p.ping.version)
-                    .bind(&p.ping.edition)
-                    .bind(p.compressed.as_slice())
-                    .bind(ZSTD)
-                    .bind(&p.sha256)
-                    .bind(p.bytes.len() as i64)
-                    .bind(p.source.as_str())
-                    .bind(format_timestamp(p.received_at));
-                for value in usage {
-                    query = query.bind(*value);
-                }
-            }
-            let ids = ids_in_order(&rows, query.fetch_all(&mut *c).await?)?;
-            upsert_instances_sqlite(c, &rows, &ids).await?;
-            Ok(ids)
+    let sql = format!(
+        "INSERT INTO usage_data ({PING_COLUMNS}) VALUES {} {RETURNING}",
+        placeholders(rows.len(), 21, 1)
+    );
+    let mut query = sqlx::query_as(&sql);
+    for Pending { new: p, usage } in &rows {
+        query = query
+            .bind(&p.ping.uuid)
+            .bind(&p.ping.recorded_at)
+            .bind(&p.ping.hostname)
+            .bind(&p.ping.version)
+            .bind(&p.ping.edition)
+            .bind(p.compressed.as_slice())
+            .bind(ZSTD)
+            .bind(&p.sha256)
+            .bind(p.bytes.len() as i64)
+            .bind(p.source.as_str())
+            .bind(format_timestamp(p.received_at));
+        for value in usage {
+            query = query.bind(*value);
         }
     }
+    let ids = ids_in_order(&rows, query.fetch_all(&mut *conn).await?)?;
+    upsert_instances_sqlite(conn, &rows, &ids).await?;
+    Ok(ids)
 }
 
 /// What `instances` keeps of an instance: first the columns an upsert does not take from the

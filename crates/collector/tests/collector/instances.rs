@@ -143,3 +143,55 @@ async fn upgrading_fills_the_instances_from_the_pings_already_stored() {
     );
     assert_eq!(db::counts(&db).await.unwrap().0, 3);
 }
+
+fn pending(uuid: &str, recorded_at: &str, hostname: &str, issues: u32) -> db::Pending {
+    let bytes = ping(uuid, recorded_at, hostname, issues);
+    let limits = service_ping_protocol::ingest::IngestLimits {
+        max_body_bytes: 1 << 20,
+        max_depth: 32,
+    };
+    let valid = service_ping_protocol::ingest::validate(&bytes, limits).unwrap();
+    let usage = service_ping_protocol::devops_score::usage_from_ping(&valid.usage);
+    db::Pending {
+        new: db::NewPing::new(valid, bytes.into(), db::Source::Api, chrono::Utc::now()).unwrap(),
+        usage,
+    }
+}
+
+on_both_backends! {
+async fn a_batch_decides_each_ping_as_if_it_came_alone(backend: Backend) {
+    let collector = spawn_collector_on(backend, |_| {}).await;
+    let first = pending("x", "2026-11-25T10:00:00.000Z", "x.example.test", 10);
+    let big = pending("y", "2026-11-25T10:00:00.000Z", "y.example.test", 10);
+    let quota = big.new.bytes.len() as u64 + 10;
+    let batch = [
+        first.clone(),
+        // The same bytes again, in the same batch: a resend of the first.
+        first.clone(),
+        // Other bytes under the same (uuid, recorded_at): refused.
+        pending("x", "2026-11-25T10:00:00.000Z", "other.example.test", 99),
+        big.clone(),
+        // A second ping of y would pass its weekly quota.
+        pending("y", "2026-11-26T10:00:00.000Z", "y.example.test", 10),
+    ];
+    let mut tx = collector.db.begin_write().await.unwrap();
+    let stored = db::store_pings_in_transaction(tx.conn(), &batch, quota).await.unwrap();
+    tx.commit().await.unwrap();
+    let db::Stored::Created(x) = stored[0] else { panic!("{stored:?}") };
+    let db::Stored::Created(y) = stored[3] else { panic!("{stored:?}") };
+    assert_eq!(
+        stored,
+        [
+            db::Stored::Created(x),
+            db::Stored::AlreadyReceived(x),
+            db::Stored::Conflict,
+            db::Stored::Created(y),
+            db::Stored::OverQuota,
+        ]
+    );
+    // A later batch sees the first one.
+    let again = db::store_pings(&collector.db, &[first], quota).await.unwrap();
+    assert_eq!(again, [db::Stored::AlreadyReceived(x)]);
+    assert_eq!(collector.ping_count().await, 2);
+}
+}

@@ -1,0 +1,84 @@
+-- Stores a batch of validated pings in one round trip: the collector calls this once per batch
+-- (SQLite, in the same process, does the same steps from the application). For each ping, in
+-- order: an earlier ping with the same (uuid, recorded_at) makes it a resend (same sha256:
+-- 'already_received' with that ping's id) or a 'conflict'; past the instance's weekly quota it is
+-- 'over_quota'; otherwise it is stored with its DevOps Score inputs ('created' with the new id),
+-- its instance's row follows it, and the license it names notes it. The advisory locks keep two
+-- writers storing pings of one instance apart until commit; every statement of this (volatile)
+-- function sees what was committed before it ran, and what it stored itself.
+CREATE FUNCTION collector_store_pings(
+    p_lock_keys bigint[], p_since text, p_max_bytes bigint, p_encoding text,
+    p_uuids text[], p_recorded_ats text[], p_hostnames text[], p_versions text[],
+    p_editions text[], p_payloads bytea[], p_sha256s text[], p_sizes bigint[], p_sources text[],
+    p_received_ats text[], p_license_sha256s text[],
+    p_issues float8[], p_notes float8[], p_milestones float8[], p_boards float8[],
+    p_merge_requests float8[], p_ci_pipelines float8[], p_environments float8[],
+    p_deployments float8[], p_projects_prometheus_active float8[], p_service_desk_issues float8[]
+) RETURNS TABLE (ping integer, stored text, stored_id bigint)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    earlier_id bigint;
+    earlier_sha256 text;
+    used bigint;
+    new_id bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(k) FROM unnest(p_lock_keys) AS k ORDER BY k;
+    FOR i IN 1 .. coalesce(cardinality(p_uuids), 0) LOOP
+        ping := i;
+        SELECT u.id, u.sha256 INTO earlier_id, earlier_sha256 FROM usage_data AS u
+        WHERE u.uuid = p_uuids[i] AND u.recorded_at = p_recorded_ats[i];
+        IF FOUND THEN
+            IF earlier_sha256 = p_sha256s[i] THEN
+                stored := 'already_received'; stored_id := earlier_id;
+            ELSE
+                stored := 'conflict'; stored_id := NULL;
+            END IF;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        SELECT coalesce(sum(u.size_bytes), 0) INTO used FROM usage_data AS u
+        WHERE u.uuid = p_uuids[i] AND u.received_at > p_since;
+        IF used + p_sizes[i] > p_max_bytes THEN
+            stored := 'over_quota'; stored_id := NULL;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        INSERT INTO usage_data (uuid, recorded_at, hostname, version, edition, payload,
+            payload_encoding, sha256, size_bytes, source, received_at, issues, notes, milestones,
+            boards, merge_requests, ci_pipelines, environments, deployments,
+            projects_prometheus_active, service_desk_issues)
+        VALUES (p_uuids[i], p_recorded_ats[i], p_hostnames[i], p_versions[i], p_editions[i],
+            p_payloads[i], p_encoding, p_sha256s[i], p_sizes[i], p_sources[i], p_received_ats[i],
+            p_issues[i], p_notes[i], p_milestones[i], p_boards[i], p_merge_requests[i],
+            p_ci_pipelines[i], p_environments[i], p_deployments[i],
+            p_projects_prometheus_active[i], p_service_desk_issues[i])
+        RETURNING usage_data.id INTO new_id;
+        INSERT INTO instances AS t (uuid, first_received_at, pings, last_received_at,
+            latest_usage_data_id, hostname, version, edition, issues, notes, milestones, boards,
+            merge_requests, ci_pipelines, environments, deployments, projects_prometheus_active,
+            service_desk_issues)
+        VALUES (p_uuids[i], p_received_ats[i], 1, p_received_ats[i], new_id, p_hostnames[i],
+            p_versions[i], p_editions[i], p_issues[i], p_notes[i], p_milestones[i], p_boards[i],
+            p_merge_requests[i], p_ci_pipelines[i], p_environments[i], p_deployments[i],
+            p_projects_prometheus_active[i], p_service_desk_issues[i])
+        ON CONFLICT (uuid) DO UPDATE SET pings = t.pings + 1,
+            first_received_at = least(t.first_received_at, excluded.first_received_at),
+            last_received_at = excluded.last_received_at,
+            latest_usage_data_id = excluded.latest_usage_data_id,
+            hostname = excluded.hostname, version = excluded.version, edition = excluded.edition,
+            issues = excluded.issues, notes = excluded.notes, milestones = excluded.milestones,
+            boards = excluded.boards, merge_requests = excluded.merge_requests,
+            ci_pipelines = excluded.ci_pipelines, environments = excluded.environments,
+            deployments = excluded.deployments,
+            projects_prometheus_active = excluded.projects_prometheus_active,
+            service_desk_issues = excluded.service_desk_issues;
+        IF p_license_sha256s[i] IS NOT NULL THEN
+            UPDATE licenses SET last_ping_received_at = p_received_ats[i],
+                last_ping_usage_data_id = new_id, last_ping_uuid = p_uuids[i]
+            WHERE sha256 = p_license_sha256s[i];
+        END IF;
+        stored := 'created'; stored_id := new_id;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
