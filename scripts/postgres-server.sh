@@ -21,11 +21,13 @@ as_owner() {
   if [ "$(id -u)" = 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi
 }
 
-# A loopback port nothing listens on (the server refuses to start if one takes it meanwhile).
+# A loopback port below the kernel's ephemeral range (32768 and up: a client's socket may hold
+# one of those) that nothing listens on. Another process may still take it before the server
+# binds it: start() then tries another.
 free_port() {
   local port
   while :; do
-    port=$((20000 + RANDOM % 40000))
+    port=$((20000 + RANDOM % 12000))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return
@@ -44,18 +46,26 @@ start() {
   as_owner "$bindir/initdb" -D "$dir/data" -U postgres --auth=scram-sha-256 \
     --pwfile="$dir/password" --encoding=UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log" 2>&1 || {
     cat "$dir/initdb.log" >&2
+    rm -rf "$dir"
     exit 1
   }
   rm -f "$dir/password"
-  port=$(free_port)
   # Settings for throwaway data: no fsync, enough connections for the concurrency benchmark.
-  as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start -o \
-    "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir \
-     -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
-     -c shared_buffers=256MB" >/dev/null || {
-    cat "$dir/server.log" >&2
-    exit 1
-  }
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port)
+    rm -f "$dir/server.log"
+    if as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start -o \
+      "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir \
+       -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
+       -c shared_buffers=256MB" >/dev/null; then
+      break
+    fi
+    if [ "$attempt" = 5 ] || ! grep -q "Address already in use" "$dir/server.log"; then
+      cat "$dir/server.log" >&2
+      rm -rf "$dir"
+      exit 1
+    fi
+  done
   printf 'postgres://postgres:%s@127.0.0.1:%s/postgres\n' "$password" "$port" > "$dir/url"
   echo "$dir"
 }
