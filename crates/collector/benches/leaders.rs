@@ -36,8 +36,8 @@ async fn main() {
             started.elapsed().as_secs_f64()
         );
         if let service_ping_database::Db::Postgres(pool) = &db {
-            // What autovacuum would do soon after a load this size.
-            sqlx::query("ANALYZE").execute(pool).await.unwrap();
+            // What autovacuum does after a load this size.
+            sqlx::query("VACUUM ANALYZE").execute(pool).await.unwrap();
         }
         let state = service_ping_collector::CollectorState::new(db, writer, &config.settings);
         let mut leaders = None;

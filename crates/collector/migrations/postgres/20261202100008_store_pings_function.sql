@@ -2,8 +2,8 @@
 -- (SQLite, in the same process, does the same steps from the application). For each ping, in
 -- order: an earlier ping with the same (uuid, recorded_at) makes it a resend (same sha256:
 -- 'already_received' with that ping's id) or a 'conflict'; past the instance's weekly quota it is
--- 'over_quota'; otherwise it is stored with its DevOps Score inputs ('created' with the new id),
--- its instance's row follows it, and the license it names notes it. The advisory locks keep two
+-- 'over_quota'; otherwise it is stored with its DevOps Score inputs ('created' with the new id)
+-- and the license it names notes it; then each instance's row follows its newest stored ping. The advisory locks keep two
 -- writers storing pings of one instance apart until commit; every statement of this (volatile)
 -- function sees what was committed before it ran, and what it stored itself.
 CREATE FUNCTION collector_store_pings(
@@ -21,6 +21,7 @@ DECLARE
     earlier_sha256 text;
     used bigint;
     new_id bigint;
+    new_ids bigint[] := '{}';
 BEGIN
     PERFORM pg_advisory_xact_lock(k) FROM unnest(p_lock_keys) AS k ORDER BY k;
     FOR i IN 1 .. coalesce(cardinality(p_uuids), 0) LOOP
@@ -53,32 +54,40 @@ BEGIN
             p_ci_pipelines[i], p_environments[i], p_deployments[i],
             p_projects_prometheus_active[i], p_service_desk_issues[i])
         RETURNING usage_data.id INTO new_id;
-        INSERT INTO instances AS t (uuid, first_received_at, pings, last_received_at,
-            latest_usage_data_id, hostname, version, edition, issues, notes, milestones, boards,
-            merge_requests, ci_pipelines, environments, deployments, projects_prometheus_active,
-            service_desk_issues)
-        VALUES (p_uuids[i], p_received_ats[i], 1, p_received_ats[i], new_id, p_hostnames[i],
-            p_versions[i], p_editions[i], p_issues[i], p_notes[i], p_milestones[i], p_boards[i],
-            p_merge_requests[i], p_ci_pipelines[i], p_environments[i], p_deployments[i],
-            p_projects_prometheus_active[i], p_service_desk_issues[i])
-        ON CONFLICT (uuid) DO UPDATE SET pings = t.pings + 1,
-            first_received_at = least(t.first_received_at, excluded.first_received_at),
-            last_received_at = excluded.last_received_at,
-            latest_usage_data_id = excluded.latest_usage_data_id,
-            hostname = excluded.hostname, version = excluded.version, edition = excluded.edition,
-            issues = excluded.issues, notes = excluded.notes, milestones = excluded.milestones,
-            boards = excluded.boards, merge_requests = excluded.merge_requests,
-            ci_pipelines = excluded.ci_pipelines, environments = excluded.environments,
-            deployments = excluded.deployments,
-            projects_prometheus_active = excluded.projects_prometheus_active,
-            service_desk_issues = excluded.service_desk_issues;
         IF p_license_sha256s[i] IS NOT NULL THEN
             UPDATE licenses SET last_ping_received_at = p_received_ats[i],
                 last_ping_usage_data_id = new_id, last_ping_uuid = p_uuids[i]
             WHERE sha256 = p_license_sha256s[i];
         END IF;
+        new_ids := new_ids || new_id;
         stored := 'created'; stored_id := new_id;
         RETURN NEXT;
     END LOOP;
+    -- Each instance's row once per batch, from its newest ping in it (not once per ping: an
+    -- update per ping would leave a dead row version behind for each).
+    INSERT INTO instances AS t (uuid, first_received_at, pings, last_received_at,
+        latest_usage_data_id, hostname, version, edition, issues, notes, milestones, boards,
+        merge_requests, ci_pipelines, environments, deployments, projects_prometheus_active,
+        service_desk_issues)
+    SELECT DISTINCT ON (u.uuid) u.uuid, a.first_received_at, a.pings, u.received_at, u.id,
+        u.hostname, u.version, u.edition, u.issues, u.notes, u.milestones, u.boards,
+        u.merge_requests, u.ci_pipelines, u.environments, u.deployments,
+        u.projects_prometheus_active, u.service_desk_issues
+    FROM usage_data AS u
+    JOIN (SELECT n.uuid, min(n.received_at) AS first_received_at, count(*) AS pings
+          FROM usage_data AS n WHERE n.id = ANY (new_ids) GROUP BY n.uuid) AS a ON a.uuid = u.uuid
+    WHERE u.id = ANY (new_ids)
+    ORDER BY u.uuid, u.id DESC
+    ON CONFLICT (uuid) DO UPDATE SET pings = t.pings + excluded.pings,
+        first_received_at = least(t.first_received_at, excluded.first_received_at),
+        last_received_at = excluded.last_received_at,
+        latest_usage_data_id = excluded.latest_usage_data_id,
+        hostname = excluded.hostname, version = excluded.version, edition = excluded.edition,
+        issues = excluded.issues, notes = excluded.notes, milestones = excluded.milestones,
+        boards = excluded.boards, merge_requests = excluded.merge_requests,
+        ci_pipelines = excluded.ci_pipelines, environments = excluded.environments,
+        deployments = excluded.deployments,
+        projects_prometheus_active = excluded.projects_prometheus_active,
+        service_desk_issues = excluded.service_desk_issues;
 END
 $$;
