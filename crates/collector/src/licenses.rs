@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use ed25519_dalek::SigningKey;
 
-use service_ping_database::{Conn, Db, on_conn, on_pool};
+use service_ping_database::{Db, on_conn, on_pool};
 use service_ping_protocol::hash::sha256_hex;
 use service_ping_protocol::license::{self, Claims, Licensee};
 use service_ping_protocol::time::format_timestamp;
@@ -103,15 +103,16 @@ pub async fn list(db: &Db) -> Result<Vec<IssuedLicense>, sqlx::Error> {
     .await)
 }
 
-/// Notes that ping `usage_data_id` named the license with this `sha256` (if the vendor issued it).
+/// Notes that ping `usage_data_id` named the license with this `sha256` (if the vendor issued it),
+/// on SQLite; on PostgreSQL `collector_store_pings` does it as it stores the ping.
 pub async fn record_ping(
-    conn: Conn<'_>,
+    conn: &mut sqlx::SqliteConnection,
     sha256: &str,
     usage_data_id: i64,
     uuid: &str,
     received_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    on_conn!(conn, c => sqlx::query(
+    sqlx::query(
         "UPDATE licenses SET last_ping_received_at = $2, last_ping_usage_data_id = $3, last_ping_uuid = $4 \
          WHERE sha256 = $1",
     )
@@ -119,7 +120,7 @@ pub async fn record_ping(
     .bind(format_timestamp(received_at))
     .bind(usage_data_id)
     .bind(uuid)
-    .execute(c)
+    .execute(conn)
     .await
-    .map(|_| ()))
+    .map(|_| ())
 }

@@ -62,16 +62,6 @@ pub enum Conn<'a> {
     Postgres(&'a mut sqlx::PgConnection),
 }
 
-impl Conn<'_> {
-    /// The same connection for one more statement, keeping this one for the next.
-    pub fn reborrow(&mut self) -> Conn<'_> {
-        match self {
-            Conn::Sqlite(c) => Conn::Sqlite(c),
-            Conn::Postgres(c) => Conn::Postgres(c),
-        }
-    }
-}
-
 impl<'a> From<&'a mut sqlx::SqliteConnection> for Conn<'a> {
     fn from(conn: &'a mut sqlx::SqliteConnection) -> Self {
         Conn::Sqlite(conn)

@@ -276,14 +276,8 @@ async fn store_pings_sqlite(
     for (&index, &id) in accepted.iter().zip(&ids) {
         let new = &batch[index].new;
         if let Some(sha256) = &new.ping.license_sha256 {
-            crate::licenses::record_ping(
-                Conn::from(&mut *conn),
-                sha256,
-                id,
-                &new.ping.uuid,
-                new.received_at,
-            )
-            .await?;
+            crate::licenses::record_ping(&mut *conn, sha256, id, &new.ping.uuid, new.received_at)
+                .await?;
         }
     }
     let id_of: HashMap<usize, i64> = accepted.iter().copied().zip(ids).collect();
