@@ -50,9 +50,15 @@ clippy:
 	cargo clippy -p service-ping -p service-ping-hydrate --lib --features service-ping/hydrate --target wasm32-unknown-unknown -- -D warnings
 
 # Release profile, so the test build reuses the dependencies `build` just compiled. The suites
-# that touch a database run on SQLite and on a throwaway PostgreSQL server the script starts.
+# that touch a database run on SQLite and on a throwaway PostgreSQL server the script starts:
+# the engine's and the collector's run each test on both; the dashboard's (its unit tests and
+# tests/dashboard) run a second time with SERVICE_PING_TEST_BACKEND=postgres, but for the one
+# test of SQLite's busy timeout, which has no PostgreSQL counterpart.
 unit-test:
-	scripts/postgres-server.sh run cargo test --release --workspace --exclude service-ping-hydrate --features service-ping/ssr
+	scripts/postgres-server.sh run sh -c '\
+	  cargo test --release --workspace --exclude service-ping-hydrate --features service-ping/ssr && \
+	  SERVICE_PING_TEST_BACKEND=postgres cargo test --release -p service-ping --features ssr --lib --test dashboard -- \
+	    --skip the_database_locked_longer_than_the_busy_timeout'
 
 # The browser suite's collector runs on PostgreSQL (start-collector.sh).
 e2e:

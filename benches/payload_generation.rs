@@ -10,14 +10,17 @@
 //! activity" copies the rows of one past day of every activity table to today and closes as
 //! many old issues as a day opens. It writes to the database: run it on a copy.
 //!
-//! `cargo bench --features ssr --bench payload_generation -- DATA_DIR`
+//! `cargo bench --features ssr --bench payload_generation -- DATA_DIR`, on the SQLite database
+//! in DATA_DIR, or on the PostgreSQL database `SERVICE_PING__DATABASE__URL` names. With
+//! `BENCH_VALUES_OUT=FILE` the naive evaluation's values are written there (one `key value` per
+//! line), so that `bench/payload.sh` compares the two backends' values.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use service_ping::config::{Locks, Settings};
-use service_ping::db::{self, Db};
+use service_ping::db::{self, Conn, Db, execute, on_pool};
 use service_ping::service_ping::generate::{StoredPayload, generate};
 use service_ping::service_ping::{GenerationDeps, Trigger, TriggerKind, generate_and_store};
 use service_ping_engine::Strategy;
@@ -41,11 +44,15 @@ async fn main() -> anyhow::Result<()> {
         .skip(1)
         .find(|arg| !arg.starts_with("--"))
         .context("usage: payload_generation DATA_DIR")?;
-    let settings = Settings {
+    let mut settings = Settings {
         data_dir: data_dir.into(),
         ..Settings::default()
     };
+    settings.database.url = std::env::var("SERVICE_PING__DATABASE__URL")
+        .ok()
+        .map(Into::into);
     let db = db::connect_and_migrate(&settings).await?;
+    println!("backend: {:?}", db.backend());
     let identity = service_ping::instance::load_or_create(&db, Utc::now()).await?;
     let dictionary =
         service_ping::service_ping::load_dictionary(&settings.service_ping.metrics_dir, &db)
@@ -139,6 +146,16 @@ async fn main() -> anyhow::Result<()> {
         disagreements(&stored.payload.outcomes, &naive.outcomes),
         disagreements(&scanned.outcomes, &naive.outcomes)
     );
+    if let Ok(file) = std::env::var("BENCH_VALUES_OUT") {
+        let lines: Vec<String> = naive
+            .outcomes
+            .iter()
+            .filter(|o| !CLOCK_READINGS.contains(&o.key_path.as_str()))
+            .filter(|o| !o.key_path.starts_with("database."))
+            .map(|o| format!("{} {}\n", o.key_path, o.value))
+            .collect();
+        std::fs::write(file, lines.concat())?;
+    }
     Ok(())
 }
 
@@ -161,48 +178,70 @@ async fn ours(deps: GenerationDeps<'_>) -> anyhow::Result<StoredPayload> {
 
 /// Drops every rollup and its triggers, so that the next generation starts cold.
 async fn forget_rollups(db: &Db) -> anyhow::Result<()> {
-    let mut connection = db.acquire().await?;
-    service_ping_engine::rollup::forget(&mut connection).await?;
+    on_pool!(db, pool => {
+        let mut connection = pool.acquire().await?;
+        service_ping_engine::rollup::forget(Conn::from(&mut *connection)).await
+    })?;
     Ok(())
 }
 
+/// The metrics that read the clock, or the database's own identity: they differ between runs
+/// and backends by design.
+const CLOCK_READINGS: &[&str] = &["recorded_at", "recording_ce_finished_at"];
+
 /// Copies the rows of the day `days_back` days ago of every activity table to today (every
-/// `*_at` column moved by as many days), and closes as many old open issues as that day opened.
+/// `*_at` column moved by as many days), and closes as many old open issues (the oldest ids
+/// first, so that both backends close the same ones) as that day opened.
 async fn a_day_of_activity(db: &Db, days_back: u32) -> anyhow::Result<u64> {
+    let today = Utc::now().date_naive();
+    let date = |back: u32| {
+        (today - chrono::Days::new(back.into()))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let (day, next) = (date(days_back), date(days_back - 1));
+    let now = Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
     let mut written = 0;
-    let day = format!("date('now', '-{days_back} days')");
-    let next = format!("date('now', '-{} days')", days_back - 1);
     for table in ACTIVITY_TABLES {
-        let columns: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT name FROM pragma_table_info('{table}') WHERE name <> 'id'"
-        ))
-        .fetch_all(db)
-        .await?;
+        let list = match db {
+            Db::Sqlite(_) => {
+                format!("SELECT name FROM pragma_table_info('{table}') WHERE name <> 'id'")
+            }
+            Db::Postgres(_) => format!(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = '{table}' AND column_name <> 'id' \
+                 ORDER BY ordinal_position"
+            ),
+        };
+        let columns: Vec<String> =
+            on_pool!(db, pool => sqlx::query_scalar(&list).fetch_all(pool).await)?;
         let moved: Vec<String> = columns
             .iter()
-            .map(|column| match column.ends_with("_at") {
-                true => format!("datetime({column}, '+{days_back} days')"),
-                false => column.clone(),
+            .map(|column| match (column.ends_with("_at"), db) {
+                (false, _) => column.clone(),
+                (true, Db::Sqlite(_)) => format!("datetime({column}, '+{days_back} days')"),
+                (true, Db::Postgres(_)) => format!(
+                    "to_char({column}::timestamp + interval '{days_back} days', 'YYYY-MM-DD HH24:MI:SS')"
+                ),
             })
             .collect();
-        written += sqlx::query(&format!(
-            "INSERT INTO {table} ({}) SELECT {} FROM {table} \
-             WHERE created_at >= {day} AND created_at < {next}",
+        // New ids above every existing one, as the platform's own sequence would give.
+        let copy = format!(
+            "INSERT INTO {table} (id, {}) SELECT (SELECT MAX(id) FROM {table}) + ROW_NUMBER() OVER (ORDER BY id), {} \
+             FROM {table} WHERE created_at >= $1 AND created_at < $2",
             columns.join(", "),
             moved.join(", ")
-        ))
-        .execute(db)
-        .await?
-        .rows_affected();
+        );
+        written += execute!(db, sqlx::query(&copy).bind(&day).bind(&next))?;
     }
-    written += sqlx::query(&format!(
-        "UPDATE issues SET state = 'closed', closed_at = datetime('now'), updated_at = datetime('now')
-         WHERE id IN (SELECT id FROM issues WHERE state = 'opened' ORDER BY random()
-                      LIMIT (SELECT COUNT(*) FROM issues WHERE created_at >= {day} AND created_at < {next}))"
-    ))
-    .execute(db)
-    .await?
-    .rows_affected();
+    written += execute!(db, sqlx::query(
+        "UPDATE issues SET state = 'closed', closed_at = $3, updated_at = $3
+         WHERE id IN (SELECT id FROM issues WHERE state = 'opened' ORDER BY id
+                      LIMIT (SELECT COUNT(*) FROM issues WHERE created_at >= $1 AND created_at < $2))"
+    )
+    .bind(&day)
+    .bind(&next)
+    .bind(&now))?;
     Ok(written)
 }
 
@@ -211,9 +250,8 @@ async fn count_rows(db: &Db, tables: &[&str]) -> anyhow::Result<(Duration, i64)>
     let started = Instant::now();
     let mut rows = 0;
     for table in tables {
-        let count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(db)
-            .await?;
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        let count: i64 = on_pool!(db, pool => sqlx::query_scalar(&sql).fetch_one(pool).await)?;
         rows += count;
     }
     Ok((started.elapsed(), rows))
@@ -225,9 +263,8 @@ async fn count_rows(db: &Db, tables: &[&str]) -> anyhow::Result<(Duration, i64)>
 async fn read_every_row(db: &Db, tables: &[&str]) -> anyhow::Result<Duration> {
     let started = Instant::now();
     for table in tables {
-        let _: i64 = sqlx::query_scalar(&format!("SELECT COUNT(updated_at) FROM {table}"))
-            .fetch_one(db)
-            .await?;
+        let sql = format!("SELECT COUNT(updated_at) FROM {table}");
+        let _: i64 = on_pool!(db, pool => sqlx::query_scalar(&sql).fetch_one(pool).await)?;
     }
     Ok(started.elapsed())
 }
@@ -238,7 +275,7 @@ fn disagreements(
     naive: &[service_ping_engine::MetricOutcome],
 ) -> usize {
     ours.iter()
-        .filter(|o| o.key_path != "recorded_at" && o.key_path != "recording_ce_finished_at")
+        .filter(|o| !CLOCK_READINGS.contains(&o.key_path.as_str()))
         .filter(|o| {
             naive
                 .iter()

@@ -17,21 +17,22 @@ async fn main() -> anyhow::Result<()> {
         .skip(1)
         .find(|arg| !arg.starts_with("--"))
         .context("usage: usage_trends DATA_DIR")?;
-    let settings = Settings {
+    let mut settings = Settings {
         data_dir: data_dir.into(),
         ..Settings::default()
     };
+    settings.database.url = std::env::var("SERVICE_PING__DATABASE__URL")
+        .ok()
+        .map(Into::into);
     let db = db::connect_and_migrate(&settings).await?;
-    let rows: i64 = sqlx::query_scalar(
+    let rows: i64 = db::on_pool!(&db, pool => sqlx::query_scalar(
         "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM events) + (SELECT count(*) FROM ci_pipelines) \
          + (SELECT count(*) FROM issues) + (SELECT count(*) FROM merge_requests) + (SELECT count(*) FROM projects)",
     )
-    .fetch_one(&db)
-    .await?;
+    .fetch_one(pool)
+    .await)?;
     println!("platform: {rows} rows in the tables the trends read");
-    sqlx::query("DELETE FROM usage_trend_measurements")
-        .execute(&db)
-        .await?;
+    db::execute!(&db, sqlx::query("DELETE FROM usage_trend_measurements"))?;
     let now = Utc::now();
     let started = Instant::now();
     let report = service_ping::usage_trends::job::run_once(&db, now).await?;

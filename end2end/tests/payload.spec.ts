@@ -126,3 +126,25 @@ test('the overview shows the latest payload', async ({ page }) => {
   await page.getByRole('link', { name: 'Overview' }).click();
   await expect(page.getByTestId('latest-recorded-at')).toHaveText(recordedAt);
 });
+
+test('the database facts show the backend, and a PostgreSQL system id keeps all 64 bits', async ({ page }) => {
+  await openUsageStatistics(page);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByTestId('download-payload').click(),
+  ]);
+  // Read as text: JSON.parse would round an integer past 2^53, which is the point of the test.
+  const text = readFileSync((await download.path())!).toString('utf8');
+  const adapter = text.match(/"adapter": "(\w+)"/)![1];
+  const systemId = text.match(/"pg_system_id": (\d+|null)/)![1];
+  const tree = page.getByTestId('json-tree');
+  await expect(tree.locator('[data-key-path="database.adapter"]')).toContainText(`"${adapter}"`);
+  if (process.env.SERVICE_PING_TEST_POSTGRES_URL) {
+    // `make e2e` runs the instance on PostgreSQL: its identifier is a 64-bit number.
+    expect(adapter).toBe('postgresql');
+    expect(systemId).toMatch(/^\d{16,20}$/);
+    expect(BigInt(systemId) > BigInt(Number.MAX_SAFE_INTEGER)).toBe(true);
+  }
+  const shown = await tree.locator('[data-key-path="database.pg_system_id"]').textContent();
+  expect(shown).toContain(systemId);
+});

@@ -1,8 +1,8 @@
 //! SQL for `personal_access_tokens`. Only a token's SHA-256 is stored.
 
+use crate::db::{Db, execute, on_conn, on_pool};
 use chrono::{DateTime, Utc};
 
-use crate::db::Db;
 use crate::settings::db::{self as audit, Actor};
 use service_ping_protocol::time::format_timestamp;
 
@@ -32,8 +32,8 @@ pub struct NewToken<'a> {
 
 /// Stores a token of `who`, audit-logged in the same transaction.
 pub async fn insert(db: &Db, token: &NewToken<'_>, who: &Actor<'_>) -> Result<i64, sqlx::Error> {
-    let mut tx = crate::db::begin_write(db).await?;
-    let id: i64 = sqlx::query_scalar(
+    let mut tx = db.begin_write().await?;
+    let id: i64 = on_conn!(tx.conn(), c => sqlx::query_scalar(
         "INSERT INTO personal_access_tokens (account_id, name, token_digest, scopes, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
@@ -42,12 +42,10 @@ pub async fn insert(db: &Db, token: &NewToken<'_>, who: &Actor<'_>) -> Result<i6
     .bind(token.digest)
     .bind(token.scopes)
     .bind(who.at)
-    .bind(token.expires_at.map(format_timestamp))
-    .fetch_one(&mut *tx)
-    .await?;
+    .bind(token.expires_at.map(format_timestamp)).fetch_one(c).await)?;
     let target = format!("Access token #{id} ({})", token.name);
     audit::record(
-        &mut tx,
+        &mut tx.conn(),
         who,
         "access_token_created",
         &target,
@@ -60,47 +58,50 @@ pub async fn insert(db: &Db, token: &NewToken<'_>, who: &Actor<'_>) -> Result<i6
 }
 
 pub async fn list_for(db: &Db, account_id: i64) -> Result<Vec<TokenRecord>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    on_pool!(db, p => sqlx::query_as(&format!(
         "{SELECT_TOKEN} WHERE account_id = $1 ORDER BY id DESC"
     ))
-    .bind(account_id)
-    .fetch_all(db)
-    .await
+    .bind(account_id).fetch_all(p).await)
 }
 
 pub async fn find_by_digest(db: &Db, digest: &str) -> Result<Option<TokenRecord>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT_TOKEN} WHERE token_digest = $1"))
-        .bind(digest)
-        .fetch_optional(db)
-        .await
+    on_pool!(db, p => sqlx::query_as(&format!("{SELECT_TOKEN} WHERE token_digest = $1"))
+        .bind(digest).fetch_optional(p).await)
 }
 
 /// Revokes `id` if `who` owns it, audit-logged; false when there is no such token of theirs.
 pub async fn revoke(db: &Db, id: i64, who: &Actor<'_>) -> Result<bool, sqlx::Error> {
-    let mut tx = crate::db::begin_write(db).await?;
-    let name: Option<String> = sqlx::query_scalar(
+    let mut tx = db.begin_write().await?;
+    let name: Option<String> = on_conn!(tx.conn(), c => sqlx::query_scalar(
         "UPDATE personal_access_tokens SET revoked_at = $3 \
          WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL RETURNING name",
     )
     .bind(id)
     .bind(who.account_id)
-    .bind(who.at)
-    .fetch_optional(&mut *tx)
-    .await?;
+    .bind(who.at).fetch_optional(c).await)?;
     let Some(name) = name else {
         return Ok(false);
     };
     let target = format!("Access token #{id} ({name})");
-    audit::record(&mut tx, who, "access_token_revoked", &target, None, None).await?;
+    audit::record(
+        &mut tx.conn(),
+        who,
+        "access_token_revoked",
+        &target,
+        None,
+        None,
+    )
+    .await?;
     tx.commit().await?;
     Ok(true)
 }
 
 pub async fn touch(db: &Db, id: i64, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE personal_access_tokens SET last_used_at = $2 WHERE id = $1")
-        .bind(id)
-        .bind(format_timestamp(now))
-        .execute(db)
-        .await
-        .map(|_| ())
+    execute!(
+        db,
+        sqlx::query("UPDATE personal_access_tokens SET last_used_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(format_timestamp(now))
+    )
+    .map(|_| ())
 }

@@ -1,9 +1,9 @@
 //! SQL for banners, emails to all users and the outbox.
 
+use crate::db::{Db, execute, execute_in, on_conn, on_pool};
 use chrono::{DateTime, Utc};
 
 use super::{Announcement, OutboxMessage, SentEmail};
-use crate::db::Db;
 use crate::settings::db::{self as audit, Actor};
 use service_ping_protocol::time::format_timestamp;
 
@@ -12,23 +12,19 @@ const ANNOUNCEMENT_COLUMNS: &str =
 
 /// Banners showing at `now`, oldest first.
 pub async fn active(db: &Db, now: DateTime<Utc>) -> Result<Vec<Announcement>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    on_pool!(db, p => sqlx::query_as(&format!(
         "SELECT {ANNOUNCEMENT_COLUMNS} FROM broadcast_messages \
          WHERE starts_at <= $1 AND ends_at > $1 ORDER BY id"
     ))
-    .bind(format_timestamp(now))
-    .fetch_all(db)
-    .await
+    .bind(format_timestamp(now)).fetch_all(p).await)
 }
 
 /// Every banner, newest first.
 pub async fn all(db: &Db, now: DateTime<Utc>) -> Result<Vec<Announcement>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    on_pool!(db, p => sqlx::query_as(&format!(
         "SELECT {ANNOUNCEMENT_COLUMNS} FROM broadcast_messages ORDER BY id DESC LIMIT 100"
     ))
-    .bind(format_timestamp(now))
-    .fetch_all(db)
-    .await
+    .bind(format_timestamp(now)).fetch_all(p).await)
 }
 
 /// Adds a banner shown from now for `days` days, audit-logged in the same transaction.
@@ -41,8 +37,8 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> Result<i64, sqlx::Error> {
     let ends = now + chrono::Duration::days(i64::from(days));
-    let mut tx = crate::db::begin_write(db).await?;
-    let id: i64 = sqlx::query_scalar(
+    let mut tx = db.begin_write().await?;
+    let id: i64 = on_conn!(tx.conn(), c => sqlx::query_scalar(
         "INSERT INTO broadcast_messages (message, theme, starts_at, ends_at, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $3) RETURNING id",
     )
@@ -50,12 +46,10 @@ pub async fn create(
     .bind(theme)
     .bind(format_timestamp(now))
     .bind(format_timestamp(ends))
-    .bind(who.account_id)
-    .fetch_one(&mut *tx)
-    .await?;
+    .bind(who.account_id).fetch_one(c).await)?;
     let target = format!("Announcement #{id}");
     audit::record(
-        &mut tx,
+        &mut tx.conn(),
         who,
         "announcement_created",
         &target,
@@ -69,18 +63,15 @@ pub async fn create(
 
 /// Removes a banner, audit-logged; false when there is no such banner.
 pub async fn delete(db: &Db, id: i64, who: &Actor<'_>) -> Result<bool, sqlx::Error> {
-    let mut tx = crate::db::begin_write(db).await?;
-    let message: Option<String> =
-        sqlx::query_scalar("DELETE FROM broadcast_messages WHERE id = $1 RETURNING message")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let mut tx = db.begin_write().await?;
+    let message: Option<String> = on_conn!(tx.conn(), c => sqlx::query_scalar("DELETE FROM broadcast_messages WHERE id = $1 RETURNING message")
+            .bind(id).fetch_optional(c).await)?;
     let Some(message) = message else {
         return Ok(false);
     };
     let target = format!("Announcement #{id}");
     audit::record(
-        &mut tx,
+        &mut tx.conn(),
         who,
         "announcement_deleted",
         &target,
@@ -96,9 +87,7 @@ pub async fn delete(db: &Db, id: i64, who: &Actor<'_>) -> Result<bool, sqlx::Err
 const RECIPIENTS: &str = "FROM users WHERE state = 'active' AND user_type = 'human'";
 
 pub async fn recipient_count(db: &Db) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(&format!("SELECT count(*) {RECIPIENTS}"))
-        .fetch_one(db)
-        .await
+    on_pool!(db, p => sqlx::query_scalar(&format!("SELECT count(*) {RECIPIENTS}")).fetch_one(p).await)
 }
 
 /// Records an email, one outbox message per recipient and the audit entry, in one transaction.
@@ -115,11 +104,9 @@ pub async fn record_email(
     } else {
         "kept"
     };
-    let mut tx = crate::db::begin_write(db).await?;
-    let recipients: i64 = sqlx::query_scalar(&format!("SELECT count(*) {RECIPIENTS}"))
-        .fetch_one(&mut *tx)
-        .await?;
-    let id: i64 = sqlx::query_scalar(
+    let mut tx = db.begin_write().await?;
+    let recipients: i64 = on_conn!(tx.conn(), c => sqlx::query_scalar(&format!("SELECT count(*) {RECIPIENTS}")).fetch_one(c).await)?;
+    let id: i64 = on_conn!(tx.conn(), c => sqlx::query_scalar(
         "INSERT INTO admin_emails (subject, body, transport, recipients, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
@@ -128,22 +115,21 @@ pub async fn record_email(
     .bind(transport)
     .bind(recipients)
     .bind(who.account_id)
-    .bind(at)
-    .fetch_one(&mut *tx)
-    .await?;
-    sqlx::query(&format!(
-        "INSERT INTO email_outbox (admin_email_id, recipient, status, updated_at) \
+    .bind(at).fetch_one(c).await)?;
+    execute_in!(
+        tx.conn(),
+        sqlx::query(&format!(
+            "INSERT INTO email_outbox (admin_email_id, recipient, status, updated_at) \
          SELECT $1, email, $2, $3 {RECIPIENTS} ORDER BY id"
-    ))
-    .bind(id)
-    .bind(status)
-    .bind(at)
-    .execute(&mut *tx)
-    .await?;
+        ))
+        .bind(id)
+        .bind(status)
+        .bind(at)
+    )?;
     let target = format!("Email #{id} to all users");
     let what = format!("{subject} ({recipients} recipients, {transport})");
     audit::record(
-        &mut tx,
+        &mut tx.conn(),
         who,
         "email_sent_to_all_users",
         &target,
@@ -157,21 +143,17 @@ pub async fn record_email(
 
 /// Emails with messages still waiting for SMTP, oldest first.
 pub async fn with_queued_messages(db: &Db) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+    on_pool!(db, p => sqlx::query_scalar(
         "SELECT DISTINCT admin_email_id FROM email_outbox WHERE status = 'queued' ORDER BY admin_email_id",
-    )
-    .fetch_all(db)
-    .await
+    ).fetch_all(p).await)
 }
 
 /// Messages of `email_id` still waiting for SMTP.
 pub async fn queued(db: &Db, email_id: i64) -> Result<Vec<(i64, String)>, sqlx::Error> {
-    sqlx::query_as(
+    on_pool!(db, p => sqlx::query_as(
         "SELECT id, recipient FROM email_outbox WHERE admin_email_id = $1 AND status = 'queued' ORDER BY id",
     )
-    .bind(email_id)
-    .fetch_all(db)
-    .await
+    .bind(email_id).fetch_all(p).await)
 }
 
 pub async fn mark(
@@ -184,45 +166,42 @@ pub async fn mark(
         Ok(()) => ("sent", None),
         Err(error) => ("failed", Some(error)),
     };
-    sqlx::query("UPDATE email_outbox SET status = $2, error = $3, updated_at = $4 WHERE id = $1")
+    execute!(
+        db,
+        sqlx::query(
+            "UPDATE email_outbox SET status = $2, error = $3, updated_at = $4 WHERE id = $1"
+        )
         .bind(message_id)
         .bind(status)
         .bind(error)
         .bind(format_timestamp(now))
-        .execute(db)
-        .await
-        .map(|_| ())
+    )
+    .map(|_| ())
 }
 
 /// The newest emails with their delivery counts.
 pub async fn emails(db: &Db) -> Result<Vec<SentEmail>, sqlx::Error> {
-    sqlx::query_as(
+    on_pool!(db, p => sqlx::query_as(
         "SELECT e.id, e.subject, e.transport, e.recipients, \
                 count(o.id) FILTER (WHERE o.status IN ('sent', 'kept')) AS delivered, \
                 count(o.id) FILTER (WHERE o.status = 'failed') AS failed, e.created_at \
          FROM admin_emails e LEFT JOIN email_outbox o ON o.admin_email_id = e.id \
          GROUP BY e.id ORDER BY e.id DESC LIMIT 20",
-    )
-    .fetch_all(db)
-    .await
+    ).fetch_all(p).await)
 }
 
 pub async fn outbox(db: &Db, email_id: i64, limit: u32) -> Result<Vec<OutboxMessage>, sqlx::Error> {
-    sqlx::query_as(
+    on_pool!(db, p => sqlx::query_as(
         "SELECT o.id, o.recipient, e.subject, o.status, o.error \
          FROM email_outbox o JOIN admin_emails e ON e.id = o.admin_email_id \
          WHERE o.admin_email_id = $1 ORDER BY o.id LIMIT $2",
     )
     .bind(email_id)
-    .bind(i64::from(limit))
-    .fetch_all(db)
-    .await
+    .bind(i64::from(limit)).fetch_all(p).await)
 }
 
 /// The subject and body of an email.
 pub async fn content(db: &Db, email_id: i64) -> Result<(String, String), sqlx::Error> {
-    sqlx::query_as("SELECT subject, body FROM admin_emails WHERE id = $1")
-        .bind(email_id)
-        .fetch_one(db)
-        .await
+    on_pool!(db, p => sqlx::query_as("SELECT subject, body FROM admin_emails WHERE id = $1")
+        .bind(email_id).fetch_one(p).await)
 }

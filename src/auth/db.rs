@@ -1,8 +1,7 @@
 //! SQL for accounts and failed sign-in attempts.
 
+use crate::db::{Db, execute, on_conn, on_pool, parse_stamp, stamp};
 use chrono::{DateTime, Utc};
-
-use crate::db::Db;
 
 /// An account as stored, hash included. Never sent to a client: see [`super::Account`].
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -38,29 +37,23 @@ const ACCOUNT_COLUMNS: &str =
 
 #[tracing::instrument(skip_all, err)]
 pub async fn find_by_login(db: &Db, login: &str) -> Result<Option<AccountRecord>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE username = $1 OR email = $1"
+    on_pool!(db, p => sqlx::query_as(&format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE lower(username) = lower($1) OR lower(email) = lower($1)"
     ))
-    .bind(login)
-    .fetch_optional(db)
-    .await
+    .bind(login).fetch_optional(p).await)
 }
 
 #[tracing::instrument(skip_all, err)]
 pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<AccountRecord>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    on_pool!(db, p => sqlx::query_as(&format!(
         "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"
     ))
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    .bind(id).fetch_optional(p).await)
 }
 
 #[tracing::instrument(skip_all, err)]
 pub async fn any_admin_exists(db: &Db) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE is_admin)")
-        .fetch_one(db)
-        .await
+    on_pool!(db, p => sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE is_admin)").fetch_one(p).await)
 }
 
 /// Inserts an account; a taken username or email comes back as `Ok(None)`.
@@ -70,7 +63,7 @@ pub async fn insert(
     account: NewAccount<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, sqlx::Error> {
-    let inserted = sqlx::query_scalar(
+    let inserted = on_pool!(db, p => sqlx::query_scalar(
         "INSERT INTO accounts (username, email, name, password_hash, is_admin, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT DO NOTHING RETURNING id",
     )
@@ -79,20 +72,19 @@ pub async fn insert(
     .bind(account.name)
     .bind(account.password_hash)
     .bind(account.is_admin)
-    .bind(now)
-    .fetch_optional(db)
-    .await?;
+    .bind(stamp(now)).fetch_optional(p).await)?;
     Ok(inserted)
 }
 
 #[tracing::instrument(skip_all, err)]
 pub async fn record_sign_in(db: &Db, id: i64, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE accounts SET last_sign_in_at = $2, updated_at = $2 WHERE id = $1")
-        .bind(id)
-        .bind(now)
-        .execute(db)
-        .await
-        .map(|_| ())
+    execute!(
+        db,
+        sqlx::query("UPDATE accounts SET last_sign_in_at = $2, updated_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(stamp(now))
+    )
+    .map(|_| ())
 }
 
 /// What reserving a sign-in attempt found.
@@ -115,28 +107,31 @@ pub async fn reserve_attempt(
     since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Reservation, sqlx::Error> {
-    let mut tx = crate::db::begin_write(db).await?;
+    let mut tx = db.begin_write().await?;
+    let keys: Vec<String> = subjects
+        .iter()
+        .map(|(subject, _)| format!("sign_in_failures:{subject}"))
+        .collect();
+    tx.serialize_on(&keys.iter().map(String::as_str).collect::<Vec<_>>())
+        .await?;
     for (subject, limit) in subjects {
-        let (failures, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+        let (failures, oldest): (i64, Option<String>) = on_conn!(tx.conn(), c => sqlx::query_as(
             "SELECT COUNT(*), MIN(failed_at) FROM sign_in_failures WHERE subject = $1 AND failed_at > $2",
         )
         .bind(subject)
-        .bind(since)
-        .fetch_one(&mut *tx)
-        .await?;
+        .bind(stamp(since)).fetch_one(c).await)?;
         if failures >= i64::from(*limit) {
+            let oldest = oldest.as_deref().map(parse_stamp).transpose()?;
             return Ok(Reservation::Throttled { oldest });
         }
     }
     let mut ids = Vec::with_capacity(subjects.len());
     for (subject, _) in subjects {
-        let id: i64 = sqlx::query_scalar(
+        let id: i64 = on_conn!(tx.conn(), c => sqlx::query_scalar(
             "INSERT INTO sign_in_failures (subject, failed_at) VALUES ($1, $2) RETURNING id",
         )
         .bind(subject)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
+        .bind(stamp(now)).fetch_one(c).await)?;
         ids.push(id);
     }
     tx.commit().await?;
@@ -147,10 +142,10 @@ pub async fn reserve_attempt(
 #[tracing::instrument(skip_all, err)]
 pub async fn release_attempt(db: &Db, ids: &[i64]) -> Result<(), sqlx::Error> {
     for id in ids {
-        sqlx::query("DELETE FROM sign_in_failures WHERE id = $1")
-            .bind(id)
-            .execute(db)
-            .await?;
+        execute!(
+            db,
+            sqlx::query("DELETE FROM sign_in_failures WHERE id = $1").bind(id)
+        )?;
     }
     Ok(())
 }
@@ -163,10 +158,11 @@ pub async fn clear_failures(
     subject: &str,
     older_than: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sign_in_failures WHERE subject = $1 OR failed_at <= $2")
-        .bind(subject)
-        .bind(older_than)
-        .execute(db)
-        .await
-        .map(|_| ())
+    execute!(
+        db,
+        sqlx::query("DELETE FROM sign_in_failures WHERE subject = $1 OR failed_at <= $2")
+            .bind(subject)
+            .bind(stamp(older_than))
+    )
+    .map(|_| ())
 }

@@ -15,6 +15,8 @@ pub const MAX_MINIMUM_LENGTH: u32 = 128;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct PasswordPolicy {
+    // Stored as a 64-bit integer on both backends (PostgreSQL has no unsigned type).
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "i64"))]
     pub minimum_length: u32,
     pub require_lowercase: bool,
     pub require_uppercase: bool,

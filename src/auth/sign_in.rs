@@ -273,8 +273,9 @@ mod tests {
             .unwrap();
     }
 
-    #[sqlx::test]
-    async fn sign_in_accepts_username_or_email_and_rejects_a_wrong_password(db: Db) {
+    #[tokio::test]
+    async fn sign_in_accepts_username_or_email_and_rejects_a_wrong_password() {
+        let (db, _dir) = crate::db::test_database().await;
         account(&db, "ada", "analytical-engine").await;
         let now = Utc::now();
         let by_name = authenticate(
@@ -309,10 +310,9 @@ mod tests {
         assert_eq!(wrong.unwrap_err().to_string(), INVALID_CREDENTIALS);
     }
 
-    #[sqlx::test]
-    async fn repeated_failures_lock_the_account_for_the_window_even_with_the_right_password(
-        db: Db,
-    ) {
+    #[tokio::test]
+    async fn repeated_failures_lock_the_account_for_the_window_even_with_the_right_password() {
+        let (db, _dir) = crate::db::test_database().await;
         account(&db, "grace", "compiler-cobol").await;
         let start = Utc::now();
         for _ in 0..3 {
@@ -354,8 +354,9 @@ mod tests {
         );
     }
 
-    #[sqlx::test]
-    async fn failures_from_one_address_lock_that_address_across_accounts(db: Db) {
+    #[tokio::test]
+    async fn failures_from_one_address_lock_that_address_across_accounts() {
+        let (db, _dir) = crate::db::test_database().await;
         account(&db, "linus", "kernel-hacker").await;
         let now = Utc::now();
         for i in 0..5 {
@@ -391,8 +392,9 @@ mod tests {
         assert!(from_other.is_ok());
     }
 
-    #[sqlx::test]
-    async fn account_validation_names_what_is_wrong_and_stores_nothing(db: Db) {
+    #[tokio::test]
+    async fn account_validation_names_what_is_wrong_and_stores_nothing() {
+        let (db, _dir) = crate::db::test_database().await;
         let bad = AccountRequest {
             username: "has space".into(),
             email: "x@example.com".into(),
@@ -424,8 +426,9 @@ mod tests {
         assert!(db::find_by_login(&db, "ok").await.unwrap().is_none());
     }
 
-    #[sqlx::test]
-    async fn a_taken_username_is_a_conflict(db: Db) {
+    #[tokio::test]
+    async fn a_taken_username_is_a_conflict() {
+        let (db, _dir) = crate::db::test_database().await;
         account(&db, "twin", "first-password-x").await;
         let again = AccountRequest {
             username: "TWIN".into(),
@@ -440,8 +443,9 @@ mod tests {
         ));
     }
 
-    #[sqlx::test]
-    async fn first_start_creates_root_with_a_private_password_file_once(db: Db) {
+    #[tokio::test]
+    async fn first_start_creates_root_with_a_private_password_file_once() {
+        let (db, _dir) = crate::db::test_database().await;
         let dir = tempfile::tempdir().unwrap();
         let settings = Settings {
             data_dir: dir.path().to_owned(),

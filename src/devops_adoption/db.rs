@@ -1,53 +1,53 @@
 //! Computing and reading adoption snapshots.
 
+use crate::db::{Db, execute_in, on_pool};
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Adoption, GroupAdoption, finished_months};
-use crate::db::Db;
 use service_ping_protocol::devops_score::FEATURES;
 
-/// For each feature key, the query giving the groups that used it in [?1, ?2).
+/// For each feature key, the query giving the groups that used it in [$1, $2).
 const USED_IN_MONTH: [(&str, &str); 10] = [
     (
         "issues",
-        "SELECT DISTINCT p.namespace_id FROM issues t JOIN projects p ON p.id = t.project_id WHERE t.created_at >= ?1 AND t.created_at < ?2",
+        "SELECT DISTINCT p.namespace_id FROM issues t JOIN projects p ON p.id = t.project_id WHERE t.created_at >= $1 AND t.created_at < $2",
     ),
     (
         "notes",
-        "SELECT DISTINCT p.namespace_id FROM notes t JOIN projects p ON p.id = t.project_id WHERE t.created_at >= ?1 AND t.created_at < ?2",
+        "SELECT DISTINCT p.namespace_id FROM notes t JOIN projects p ON p.id = t.project_id WHERE t.created_at >= $1 AND t.created_at < $2",
     ),
     (
         "milestones",
-        "SELECT DISTINCT p.namespace_id FROM milestones t JOIN projects p ON p.id = t.project_id WHERE t.created_at >= ?1 AND t.created_at < ?2",
+        "SELECT DISTINCT p.namespace_id FROM milestones t JOIN projects p ON p.id = t.project_id WHERE t.created_at >= $1 AND t.created_at < $2",
     ),
     (
         "boards",
-        "SELECT DISTINCT p.namespace_id FROM boards t JOIN projects p ON p.id = t.project_id WHERE t.created_at >= ?1 AND t.created_at < ?2",
+        "SELECT DISTINCT p.namespace_id FROM boards t JOIN projects p ON p.id = t.project_id WHERE t.created_at >= $1 AND t.created_at < $2",
     ),
     (
         "merge_requests",
-        "SELECT DISTINCT p.namespace_id FROM merge_requests t JOIN projects p ON p.id = t.project_id WHERE t.created_at >= ?1 AND t.created_at < ?2",
+        "SELECT DISTINCT p.namespace_id FROM merge_requests t JOIN projects p ON p.id = t.project_id WHERE t.created_at >= $1 AND t.created_at < $2",
     ),
     (
         "ci_pipelines",
-        "SELECT DISTINCT p.namespace_id FROM ci_pipelines t JOIN projects p ON p.id = t.project_id WHERE t.created_at >= ?1 AND t.created_at < ?2",
+        "SELECT DISTINCT p.namespace_id FROM ci_pipelines t JOIN projects p ON p.id = t.project_id WHERE t.created_at >= $1 AND t.created_at < $2",
     ),
     (
         "environments",
-        "SELECT DISTINCT p.namespace_id FROM environments t JOIN projects p ON p.id = t.project_id WHERE t.created_at >= ?1 AND t.created_at < ?2",
+        "SELECT DISTINCT p.namespace_id FROM environments t JOIN projects p ON p.id = t.project_id WHERE t.created_at >= $1 AND t.created_at < $2",
     ),
     (
         "deployments",
-        "SELECT DISTINCT p.namespace_id FROM deployments t JOIN projects p ON p.id = t.project_id WHERE t.created_at >= ?1 AND t.created_at < ?2",
+        "SELECT DISTINCT p.namespace_id FROM deployments t JOIN projects p ON p.id = t.project_id WHERE t.created_at >= $1 AND t.created_at < $2",
     ),
     // Monitoring has no events: a group uses it in a month when a monitored project existed by then.
     (
         "projects_prometheus_active",
-        "SELECT DISTINCT namespace_id FROM projects WHERE prometheus_active AND created_at < ?2 AND ?1 < ?2",
+        "SELECT DISTINCT namespace_id FROM projects WHERE prometheus_active AND created_at < $2 AND $1 < $2",
     ),
     (
         "service_desk_issues",
-        "SELECT DISTINCT p.namespace_id FROM issues t JOIN projects p ON p.id = t.project_id WHERE t.service_desk AND t.created_at >= ?1 AND t.created_at < ?2",
+        "SELECT DISTINCT p.namespace_id FROM issues t JOIN projects p ON p.id = t.project_id WHERE t.service_desk AND t.created_at >= $1 AND t.created_at < $2",
     ),
 ];
 
@@ -72,71 +72,60 @@ fn bounds(month: &str) -> (String, String) {
 pub async fn snapshot(db: &Db, month: &str, now: &str) -> Result<(), sqlx::Error> {
     let (start, end) = bounds(month);
     let groups: BTreeSet<i64> =
-        sqlx::query_scalar("SELECT id FROM namespaces WHERE type = 'Group'")
-            .fetch_all(db)
-            .await?
+        on_pool!(db, p => sqlx::query_scalar("SELECT id FROM namespaces WHERE type = 'Group'").fetch_all(p).await)?
             .into_iter()
             .collect();
     let mut used: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
     for (key, sql) in USED_IN_MONTH {
-        let ids: Vec<i64> = sqlx::query_scalar(sql)
+        let ids: Vec<i64> = on_pool!(db, p => sqlx::query_scalar(sql)
             .bind(&start)
-            .bind(&end)
-            .fetch_all(db)
-            .await?;
+            .bind(&end).fetch_all(p).await)?;
         for id in ids.into_iter().filter(|id| groups.contains(id)) {
             used.entry(id).or_default().push(key);
         }
     }
-    let mut tx = crate::db::begin_write(db).await?;
-    sqlx::query("DELETE FROM devops_adoption_snapshots WHERE month = $1")
-        .bind(month)
-        .execute(&mut *tx)
-        .await?;
+    let mut tx = db.begin_write().await?;
+    execute_in!(
+        tx.conn(),
+        sqlx::query("DELETE FROM devops_adoption_snapshots WHERE month = $1").bind(month)
+    )?;
     for (id, features) in &used {
-        sqlx::query(
+        execute_in!(tx.conn(), sqlx::query(
             "INSERT INTO devops_adoption_snapshots (namespace_id, month, features) VALUES ($1, $2, $3)",
         )
         .bind(id)
         .bind(month)
-        .bind(features.join(","))
-        .execute(&mut *tx)
-        .await?;
+        .bind(features.join(",")))?;
     }
-    sqlx::query(
-        "INSERT INTO devops_adoption_months (month, computed_at) VALUES ($1, $2) \
+    execute_in!(
+        tx.conn(),
+        sqlx::query(
+            "INSERT INTO devops_adoption_months (month, computed_at) VALUES ($1, $2) \
          ON CONFLICT (month) DO UPDATE SET computed_at = excluded.computed_at",
-    )
-    .bind(month)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+        )
+        .bind(month)
+        .bind(now)
+    )?;
     tx.commit().await
 }
 
 /// The adoption of the finished months before `today`'s, computing the months not yet kept.
 pub async fn adoption(db: &Db, today: chrono::NaiveDate) -> Result<Adoption, sqlx::Error> {
     let months = finished_months(today);
-    let kept: BTreeSet<String> = sqlx::query_scalar("SELECT month FROM devops_adoption_months")
-        .fetch_all(db)
-        .await?
+    let kept: BTreeSet<String> = on_pool!(db, p => sqlx::query_scalar("SELECT month FROM devops_adoption_months").fetch_all(p).await)?
         .into_iter()
         .collect();
     let now = service_ping_protocol::time::format_timestamp(chrono::Utc::now());
     for month in months.iter().filter(|m| !kept.contains(*m)) {
         snapshot(db, month, &now).await?;
     }
-    let groups: Vec<(i64, String, String)> = sqlx::query_as(
+    let groups: Vec<(i64, String, String)> = on_pool!(db, p => sqlx::query_as(
         "SELECT id, name, path FROM namespaces WHERE type = 'Group' ORDER BY name, id",
-    )
-    .fetch_all(db)
-    .await?;
-    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+    ).fetch_all(p).await)?;
+    let rows: Vec<(i64, String, String)> = on_pool!(db, p => sqlx::query_as(
         "SELECT namespace_id, month, features FROM devops_adoption_snapshots WHERE month >= $1",
     )
-    .bind(&months[0])
-    .fetch_all(db)
-    .await?;
+    .bind(&months[0]).fetch_all(p).await)?;
     let mut by_group: BTreeMap<i64, BTreeMap<String, String>> = BTreeMap::new();
     for (id, month, features) in rows {
         by_group.entry(id).or_default().insert(month, features);

@@ -5,7 +5,7 @@ use service_ping_protocol::license::{self, LicenseError};
 
 use super::{LicenseDetails, LicenseOverview};
 use crate::auth::db::AccountRecord;
-use crate::db::Db;
+use crate::db::{Db, on_pool};
 use crate::error::AppError;
 use crate::licensing::entitlement::{Installed, current};
 use crate::licensing::model::LicenseState;
@@ -60,11 +60,9 @@ pub async fn overview(
     now: DateTime<Utc>,
 ) -> Result<LicenseOverview, AppError> {
     let entitlement = current(licensing, now).await?;
-    let active_users: i64 = sqlx::query_scalar(
+    let active_users: i64 = on_pool!(licensing.db, p => sqlx::query_scalar(
         "SELECT count(*) FROM users WHERE state = 'active' AND user_type = 'human'",
-    )
-    .fetch_one(licensing.db)
-    .await?;
+    ).fetch_one(p).await)?;
     let license = entitlement.installed.as_ref().map(|installed| {
         let (status, in_force) = match &entitlement.inputs.license {
             LicenseState::InForce(_) => ("In force".to_string(), true),

@@ -1,6 +1,6 @@
 //! SQL for `licenses` and the Registration Features choice.
 
-use crate::db::Db;
+use crate::db::{Conn, Db, execute_in, on_conn, on_pool};
 use crate::settings::db::{Actor, record};
 
 /// A license row as stored: the file text and when it was installed.
@@ -13,20 +13,16 @@ pub struct StoredLicense {
 
 /// The license in use: the newest one not removed.
 pub async fn installed(db: &Db) -> Result<Option<StoredLicense>, sqlx::Error> {
-    sqlx::query_as(
+    on_pool!(db, p => sqlx::query_as(
         "SELECT id, data, uploaded_at FROM licenses WHERE removed_at IS NULL ORDER BY id DESC LIMIT 1",
-    )
-    .fetch_optional(db)
-    .await
+    ).fetch_optional(p).await)
 }
 
 /// The administrator's stored "Enable Registration Features" choice.
 pub async fn registration_features_enabled(db: &Db) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
+    on_pool!(db, p => sqlx::query_scalar(
         "SELECT registration_features_enabled FROM application_settings WHERE id = 1",
-    )
-    .fetch_one(db)
-    .await
+    ).fetch_one(p).await)
 }
 
 /// Installs `data` (replacing the license in use) and audit-logs it, in one transaction.
@@ -37,53 +33,46 @@ pub async fn install(
     description: &str,
     who: Actor<'_>,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = crate::db::begin_write(db).await?;
-    let old = previous_description(&mut tx).await?;
-    sqlx::query("UPDATE licenses SET removed_at = $1 WHERE removed_at IS NULL")
-        .bind(who.at)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
+    let mut tx = db.begin_write().await?;
+    let old = previous_description(&mut tx.conn()).await?;
+    execute_in!(
+        tx.conn(),
+        sqlx::query("UPDATE licenses SET removed_at = $1 WHERE removed_at IS NULL").bind(who.at)
+    )?;
+    execute_in!(tx.conn(), sqlx::query(
         "INSERT INTO licenses (data, license_id, uploaded_by, uploaded_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(data)
     .bind(license_id)
     .bind(who.account_id)
-    .bind(who.at)
-    .execute(&mut *tx)
-    .await?;
-    audit(&mut tx, &who, old.as_deref(), Some(description)).await?;
+    .bind(who.at))?;
+    audit(&mut tx.conn(), &who, old.as_deref(), Some(description)).await?;
     tx.commit().await
 }
 
 /// Removes the license in use; returns whether there was one.
 pub async fn remove(db: &Db, who: Actor<'_>) -> Result<bool, sqlx::Error> {
-    let mut tx = crate::db::begin_write(db).await?;
-    let old = previous_description(&mut tx).await?;
-    let removed = sqlx::query("UPDATE licenses SET removed_at = $1 WHERE removed_at IS NULL")
-        .bind(who.at)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let mut tx = db.begin_write().await?;
+    let old = previous_description(&mut tx.conn()).await?;
+    let removed = execute_in!(
+        tx.conn(),
+        sqlx::query("UPDATE licenses SET removed_at = $1 WHERE removed_at IS NULL").bind(who.at)
+    )?;
     if removed > 0 {
-        audit(&mut tx, &who, old.as_deref(), None).await?;
+        audit(&mut tx.conn(), &who, old.as_deref(), None).await?;
     }
     tx.commit().await?;
     Ok(removed > 0)
 }
 
-async fn previous_description(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
+async fn previous_description(tx: &mut Conn<'_>) -> Result<Option<String>, sqlx::Error> {
+    on_conn!(tx, c => sqlx::query_scalar(
         "SELECT 'license ' || license_id FROM licenses WHERE removed_at IS NULL ORDER BY id DESC LIMIT 1",
-    )
-    .fetch_optional(&mut **tx)
-    .await
+    ).fetch_optional(c).await)
 }
 
 async fn audit(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut Conn<'_>,
     who: &Actor<'_>,
     old: Option<&str>,
     new: Option<&str>,

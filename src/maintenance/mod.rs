@@ -63,17 +63,15 @@ pub use server::{in_force_message, require_writable};
 mod server {
     use super::{MAX_MESSAGE_CHARS, MaintenanceMode, READ_ONLY};
     use crate::auth::db::AccountRecord;
-    use crate::db::Db;
+    use crate::db::{Db, execute_in, on_conn, on_pool};
     use crate::error::AppError;
     use crate::settings::db::{Actor, on_off, record_change};
     use crate::state::Licensing;
 
     pub async fn load(licensing: Licensing<'_>) -> Result<MaintenanceMode, AppError> {
-        let (enabled, message): (bool, Option<String>) = sqlx::query_as(
+        let (enabled, message): (bool, Option<String>) = on_pool!(licensing.db, p => sqlx::query_as(
             "SELECT maintenance_mode, maintenance_mode_message FROM application_settings WHERE id = 1",
-        )
-        .fetch_one(licensing.db)
-        .await?;
+        ).fetch_one(p).await)?;
         let access = crate::licensing::entitlement::current(licensing, chrono::Utc::now())
             .await?
             .access;
@@ -119,23 +117,18 @@ mod server {
         message: Option<&str>,
     ) -> Result<(), AppError> {
         let at = service_ping_protocol::time::format_timestamp(chrono::Utc::now());
-        let mut tx = crate::db::begin_write(db).await?;
-        let old: bool =
-            sqlx::query_scalar("SELECT maintenance_mode FROM application_settings WHERE id = 1")
-                .fetch_one(&mut *tx)
-                .await?;
-        sqlx::query(
+        let mut tx = db.begin_write().await?;
+        let old: bool = on_conn!(tx.conn(), c => sqlx::query_scalar("SELECT maintenance_mode FROM application_settings WHERE id = 1").fetch_one(c).await)?;
+        execute_in!(tx.conn(), sqlx::query(
             "UPDATE application_settings SET maintenance_mode = $1, maintenance_mode_message = $2, updated_at = $3 WHERE id = 1",
         )
         .bind(enabled)
         .bind(message)
-        .bind(&at)
-        .execute(&mut *tx)
-        .await?;
+        .bind(&at))?;
         if old != enabled {
             let who = Actor::new(account, &at);
             let (old, new) = (Some(on_off(old)), Some(on_off(enabled)));
-            record_change(&mut tx, &who, "Maintenance mode", old, new).await?;
+            record_change(&mut tx.conn(), &who, "Maintenance mode", old, new).await?;
         }
         tx.commit().await?;
         tracing::info!(enabled, account = account.id, "maintenance mode changed");

@@ -110,19 +110,17 @@ pub async fn change_password(current: String, new: String) -> Result<(), ApiErro
 mod server {
     use super::PasswordPolicy;
     use crate::auth::db::AccountRecord;
-    use crate::db::Db;
+    use crate::db::{Db, execute_in, on_conn, on_pool};
     use crate::error::AppError;
     use crate::state::Licensing;
 
     pub async fn configured(db: &Db) -> Result<PasswordPolicy, sqlx::Error> {
-        sqlx::query_as(
+        on_pool!(db, p => sqlx::query_as(
             "SELECT password_minimum_length AS minimum_length, password_require_lowercase AS require_lowercase, \
              password_require_uppercase AS require_uppercase, password_require_number AS require_number, \
              password_require_symbol AS require_symbol, password_reject_breached AS reject_breached \
              FROM application_settings WHERE id = 1",
-        )
-        .fetch_one(db)
-        .await
+        ).fetch_one(p).await)
     }
 
     /// The configured rules while the feature is open, else the basic rule.
@@ -151,25 +149,29 @@ mod server {
         account: &AccountRecord,
     ) -> Result<(), AppError> {
         let at = service_ping_protocol::time::format_timestamp(chrono::Utc::now());
-        let mut tx = crate::db::begin_write(db).await?;
-        sqlx::query(
+        let mut tx = db.begin_write().await?;
+        execute_in!(tx.conn(), sqlx::query(
             "UPDATE application_settings SET password_minimum_length = $1, password_require_lowercase = $2, \
              password_require_uppercase = $3, password_require_number = $4, password_require_symbol = $5, \
              password_reject_breached = $6, updated_at = $7 WHERE id = 1",
         )
-        .bind(policy.minimum_length)
+        .bind(i64::from(policy.minimum_length))
         .bind(policy.require_lowercase)
         .bind(policy.require_uppercase)
         .bind(policy.require_number)
         .bind(policy.require_symbol)
         .bind(policy.reject_breached)
-        .bind(&at)
-        .execute(&mut *tx)
-        .await?;
+        .bind(&at))?;
         let who = crate::settings::db::Actor::new(account, &at);
         let rules = policy.describe().join(", ");
-        crate::settings::db::record_change(&mut tx, &who, "Password rules", None, Some(&rules))
-            .await?;
+        crate::settings::db::record_change(
+            &mut tx.conn(),
+            &who,
+            "Password rules",
+            None,
+            Some(&rules),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -182,19 +184,24 @@ mod server {
         hash: &str,
     ) -> Result<AccountRecord, AppError> {
         let at = service_ping_protocol::time::format_timestamp(chrono::Utc::now());
-        let mut tx = crate::db::begin_write(db).await?;
-        let epoch: i64 = sqlx::query_scalar(
+        let mut tx = db.begin_write().await?;
+        let epoch: i64 = on_conn!(tx.conn(), c => sqlx::query_scalar(
             "UPDATE accounts SET password_hash = $2, session_epoch = session_epoch + 1, \
              updated_at = $3 WHERE id = $1 RETURNING session_epoch",
         )
         .bind(account.id)
         .bind(hash)
-        .bind(&at)
-        .fetch_one(&mut *tx)
-        .await?;
+        .bind(&at).fetch_one(c).await)?;
         let who = crate::settings::db::Actor::new(account, &at);
-        crate::settings::db::record(&mut tx, &who, "password_changed", "Password", None, None)
-            .await?;
+        crate::settings::db::record(
+            &mut tx.conn(),
+            &who,
+            "password_changed",
+            "Password",
+            None,
+            None,
+        )
+        .await?;
         tx.commit().await?;
         Ok(AccountRecord {
             password_hash: hash.to_string(),

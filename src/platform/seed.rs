@@ -8,10 +8,11 @@
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Weekday};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::QueryBuilder;
+
+use crate::db::{Conn, Db, execute, execute_in, on_conn, on_pool};
 
 use super::{TABLES, TIMESTAMP_FORMAT};
-use crate::db::Db;
 
 /// The fixed seed: same scale + same anchor = same platform.
 const SEED: u64 = 0x5e41_1ce0_0017;
@@ -96,47 +97,54 @@ pub async fn seed(
     if !(1..=1000).contains(&scale) {
         return Err(SeedError::BadScale(scale));
     }
-    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(db)
-        .await?;
+    let users: i64 =
+        on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(p).await)?;
     if users > 0 && !reset {
         return Err(SeedError::NotEmpty { users });
     }
-    // One transaction writes millions of rows into indexes in random date order; with
-    // SQLite's default 2 MB page cache every spilled page is read back from the WAL again and
-    // again. This connection gets a larger cache for the length of the seed.
-    let mut connection = db.acquire().await?;
-    sqlx::query(&format!("PRAGMA cache_size = -{SEED_CACHE_KIB}"))
-        .execute(&mut *connection)
-        .await?;
-    let rows = fill(&mut connection, scale, anchor).await;
-    sqlx::query("PRAGMA cache_size = -2000")
-        .execute(&mut *connection)
-        .await?;
-    let rows = rows?;
-    sqlx::query("ANALYZE").execute(db).await?;
+    let rows = match db {
+        Db::Sqlite(pool) => {
+            // One transaction writes millions of rows into indexes in random date order; with
+            // SQLite's default 2 MB page cache every spilled page is read back from the WAL
+            // again and again. This connection gets a larger cache for the length of the seed.
+            let mut connection = pool.acquire().await?;
+            sqlx::query(&format!("PRAGMA cache_size = -{SEED_CACHE_KIB}"))
+                .execute(&mut *connection)
+                .await?;
+            let rows = async {
+                let mut tx = sqlx::Connection::begin(&mut *connection).await?;
+                let rows = replace_platform(&mut Conn::Sqlite(&mut tx), scale, anchor).await?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(rows)
+            }
+            .await;
+            sqlx::query("PRAGMA cache_size = -2000")
+                .execute(&mut *connection)
+                .await?;
+            rows?
+        }
+        Db::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            let rows = replace_platform(&mut Conn::Postgres(&mut tx), scale, anchor).await?;
+            tx.commit().await?;
+            rows
+        }
+    };
+    execute!(db, sqlx::query("ANALYZE"))?;
     Ok(SeedReport { rows, anchor })
 }
 
-/// Replaces the platform's rows with generated ones, in one transaction.
-async fn fill(
-    connection: &mut sqlx::SqliteConnection,
+/// Replaces the platform's rows with generated ones, in the caller's transaction.
+async fn replace_platform(
+    tx: &mut Conn<'_>,
     scale: u32,
     anchor: NaiveDate,
 ) -> Result<u64, sqlx::Error> {
-    use sqlx::Connection;
-    let mut tx = connection.begin().await?;
-    service_ping_engine::rollup::forget(&mut tx).await?;
+    service_ping_engine::rollup::forget(tx.reborrow()).await?;
     for table in TABLES.iter().rev() {
-        sqlx::query(&format!("DELETE FROM {table}"))
-            .execute(&mut *tx)
-            .await?;
+        execute_in!(tx, sqlx::query(&format!("DELETE FROM {table}")))?;
     }
-    let rows = Generator::new(u64::from(scale), anchor)
-        .write_all(&mut tx)
-        .await?;
-    tx.commit().await?;
-    Ok(rows)
+    Generator::new(u64::from(scale), anchor).write_all(tx).await
 }
 
 /// A value of a generated row.
@@ -144,7 +152,37 @@ enum Cell {
     Int(i64),
     Text(String),
     Bool(bool),
-    Null,
+    /// A NULL of its column's type: PostgreSQL keeps the parameter types of a prepared
+    /// statement, so each position must always be bound with the same type.
+    Null(Kind),
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Int,
+    Text,
+    Bool,
+}
+
+/// A type whose missing value is a typed [`Cell::Null`].
+trait Nullable: Into<Cell> {
+    const KIND: Kind;
+}
+
+impl Nullable for i64 {
+    const KIND: Kind = Kind::Int;
+}
+impl Nullable for u64 {
+    const KIND: Kind = Kind::Int;
+}
+impl Nullable for bool {
+    const KIND: Kind = Kind::Bool;
+}
+impl Nullable for String {
+    const KIND: Kind = Kind::Text;
+}
+impl Nullable for &str {
+    const KIND: Kind = Kind::Text;
 }
 
 impl From<i64> for Cell {
@@ -172,9 +210,9 @@ impl From<&str> for Cell {
         Cell::Text(v.to_string())
     }
 }
-impl<T: Into<Cell>> From<Option<T>> for Cell {
+impl<T: Nullable> From<Option<T>> for Cell {
     fn from(v: Option<T>) -> Self {
-        v.map_or(Cell::Null, Into::into)
+        v.map_or(Cell::Null(T::KIND), Into::into)
     }
 }
 
@@ -196,11 +234,7 @@ impl TableWriter {
         }
     }
 
-    async fn push(
-        &mut self,
-        tx: &mut sqlx::SqliteConnection,
-        row: Vec<Cell>,
-    ) -> Result<(), sqlx::Error> {
+    async fn push(&mut self, tx: &mut Conn<'_>, row: Vec<Cell>) -> Result<(), sqlx::Error> {
         debug_assert_eq!(row.len(), self.columns.len());
         self.rows.push(row);
         if self.rows.len() == ROWS_PER_STATEMENT {
@@ -213,7 +247,7 @@ impl TableWriter {
     /// the parent's pending rows are, so every foreign key already has its row.
     async fn push_child(
         &mut self,
-        tx: &mut sqlx::SqliteConnection,
+        tx: &mut Conn<'_>,
         row: Vec<Cell>,
         parent: &mut TableWriter,
     ) -> Result<(), sqlx::Error> {
@@ -223,32 +257,33 @@ impl TableWriter {
         self.push(tx, row).await
     }
 
-    async fn flush(&mut self, tx: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+    async fn flush(&mut self, tx: &mut Conn<'_>) -> Result<(), sqlx::Error> {
         if self.rows.is_empty() {
             return Ok(());
         }
-        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-            "INSERT INTO {} ({}) ",
-            self.table,
-            self.columns.join(", ")
-        ));
+        let insert = format!("INSERT INTO {} ({}) ", self.table, self.columns.join(", "));
         let rows = std::mem::take(&mut self.rows);
         self.written += rows.len() as u64;
-        query.push_values(rows, |mut values, row| {
-            for cell in row {
-                match cell {
-                    Cell::Int(v) => values.push_bind(v),
-                    Cell::Text(v) => values.push_bind(v),
-                    Cell::Bool(v) => values.push_bind(v),
-                    Cell::Null => values.push_bind(None::<i64>),
-                };
-            }
-        });
-        query.build().execute(&mut *tx).await?;
+        on_conn!(tx, c => {
+            let mut query = QueryBuilder::new(&insert);
+            query.push_values(rows, |mut values, row| {
+                for cell in row {
+                    match cell {
+                        Cell::Int(v) => values.push_bind(v),
+                        Cell::Text(v) => values.push_bind(v),
+                        Cell::Bool(v) => values.push_bind(v),
+                        Cell::Null(Kind::Int) => values.push_bind(None::<i64>),
+                        Cell::Null(Kind::Text) => values.push_bind(None::<String>),
+                        Cell::Null(Kind::Bool) => values.push_bind(None::<bool>),
+                    };
+                }
+            });
+            query.build().execute(c).await.map(|_| ())
+        })?;
         Ok(())
     }
 
-    async fn finish(mut self, tx: &mut sqlx::SqliteConnection) -> Result<u64, sqlx::Error> {
+    async fn finish(mut self, tx: &mut Conn<'_>) -> Result<u64, sqlx::Error> {
         self.flush(tx).await?;
         Ok(self.written)
     }
@@ -444,7 +479,7 @@ impl Generator {
         }
     }
 
-    async fn write_all(&mut self, tx: &mut sqlx::SqliteConnection) -> Result<u64, sqlx::Error> {
+    async fn write_all(&mut self, tx: &mut Conn<'_>) -> Result<u64, sqlx::Error> {
         let mut rows = 0;
         rows += self.users(tx).await?;
         rows += self.namespaces(tx).await?;
@@ -462,7 +497,7 @@ impl Generator {
         Ok(rows)
     }
 
-    async fn users(&mut self, tx: &mut sqlx::SqliteConnection) -> Result<u64, sqlx::Error> {
+    async fn users(&mut self, tx: &mut Conn<'_>) -> Result<u64, sqlx::Error> {
         let mut out = TableWriter::new(
             "users",
             &[
@@ -511,7 +546,7 @@ impl Generator {
         out.finish(tx).await
     }
 
-    async fn namespaces(&mut self, tx: &mut sqlx::SqliteConnection) -> Result<u64, sqlx::Error> {
+    async fn namespaces(&mut self, tx: &mut Conn<'_>) -> Result<u64, sqlx::Error> {
         let mut out = TableWriter::new(
             "namespaces",
             &[
@@ -542,7 +577,7 @@ impl Generator {
         out.finish(tx).await
     }
 
-    async fn projects(&mut self, tx: &mut sqlx::SqliteConnection) -> Result<u64, sqlx::Error> {
+    async fn projects(&mut self, tx: &mut Conn<'_>) -> Result<u64, sqlx::Error> {
         let mut out = TableWriter::new(
             "projects",
             &[
@@ -579,7 +614,7 @@ impl Generator {
         out.finish(tx).await
     }
 
-    async fn members(&mut self, tx: &mut sqlx::SqliteConnection) -> Result<u64, sqlx::Error> {
+    async fn members(&mut self, tx: &mut Conn<'_>) -> Result<u64, sqlx::Error> {
         let mut out = TableWriter::new(
             "members",
             &[
@@ -617,10 +652,7 @@ impl Generator {
     }
 
     /// Milestones, labels and boards: small tables hanging off projects.
-    async fn project_children(
-        &mut self,
-        tx: &mut sqlx::SqliteConnection,
-    ) -> Result<u64, sqlx::Error> {
+    async fn project_children(&mut self, tx: &mut Conn<'_>) -> Result<u64, sqlx::Error> {
         let projects = self.count(SCALE_1.projects);
         let mut milestones = TableWriter::new(
             "milestones",
@@ -690,7 +722,7 @@ impl Generator {
         Ok(milestones.finish(tx).await? + labels.finish(tx).await? + boards.finish(tx).await?)
     }
 
-    async fn issues(&mut self, tx: &mut sqlx::SqliteConnection) -> Result<u64, sqlx::Error> {
+    async fn issues(&mut self, tx: &mut Conn<'_>) -> Result<u64, sqlx::Error> {
         let mut out = TableWriter::new(
             "issues",
             &[
@@ -745,10 +777,7 @@ impl Generator {
         out.finish(tx).await
     }
 
-    async fn merge_requests(
-        &mut self,
-        tx: &mut sqlx::SqliteConnection,
-    ) -> Result<u64, sqlx::Error> {
+    async fn merge_requests(&mut self, tx: &mut Conn<'_>) -> Result<u64, sqlx::Error> {
         let mut out = TableWriter::new(
             "merge_requests",
             &[
@@ -793,7 +822,7 @@ impl Generator {
         out.finish(tx).await
     }
 
-    async fn notes(&mut self, tx: &mut sqlx::SqliteConnection) -> Result<u64, sqlx::Error> {
+    async fn notes(&mut self, tx: &mut Conn<'_>) -> Result<u64, sqlx::Error> {
         let mut out = TableWriter::new(
             "notes",
             &[
@@ -845,10 +874,7 @@ impl Generator {
         out.finish(tx).await
     }
 
-    async fn pipelines_and_builds(
-        &mut self,
-        tx: &mut sqlx::SqliteConnection,
-    ) -> Result<u64, sqlx::Error> {
+    async fn pipelines_and_builds(&mut self, tx: &mut Conn<'_>) -> Result<u64, sqlx::Error> {
         let mut pipelines = TableWriter::new(
             "ci_pipelines",
             &[
@@ -957,7 +983,7 @@ impl Generator {
 
     async fn environments_and_deployments(
         &mut self,
-        tx: &mut sqlx::SqliteConnection,
+        tx: &mut Conn<'_>,
     ) -> Result<u64, sqlx::Error> {
         let mut environments = TableWriter::new(
             "environments",
@@ -1041,7 +1067,7 @@ impl Generator {
     }
 
     /// Releases, snippets, SSH/deploy keys and web hooks.
-    async fn user_children(&mut self, tx: &mut sqlx::SqliteConnection) -> Result<u64, sqlx::Error> {
+    async fn user_children(&mut self, tx: &mut Conn<'_>) -> Result<u64, sqlx::Error> {
         let projects = self.count(SCALE_1.projects);
         let mut releases = TableWriter::new(
             "releases",
@@ -1144,7 +1170,7 @@ impl Generator {
             + hooks.finish(tx).await?)
     }
 
-    async fn events(&mut self, tx: &mut sqlx::SqliteConnection) -> Result<u64, sqlx::Error> {
+    async fn events(&mut self, tx: &mut Conn<'_>) -> Result<u64, sqlx::Error> {
         let mut out = TableWriter::new(
             "events",
             &[
@@ -1202,17 +1228,15 @@ impl Generator {
         out.finish(tx).await
     }
 
-    async fn record_last_activity(
-        &mut self,
-        tx: &mut sqlx::SqliteConnection,
-    ) -> Result<(), sqlx::Error> {
+    async fn record_last_activity(&mut self, tx: &mut Conn<'_>) -> Result<(), sqlx::Error> {
         for (index, day) in self.last_activity.iter().enumerate() {
             if let Some(day) = day {
-                sqlx::query("UPDATE users SET last_activity_on = $1 WHERE id = $2")
-                    .bind(day.format("%Y-%m-%d").to_string())
-                    .bind(index as i64 + 1)
-                    .execute(&mut *tx)
-                    .await?;
+                execute_in!(
+                    tx,
+                    sqlx::query("UPDATE users SET last_activity_on = $1 WHERE id = $2")
+                        .bind(day.format("%Y-%m-%d").to_string())
+                        .bind(index as i64 + 1)
+                )?;
             }
         }
         Ok(())
@@ -1268,19 +1292,20 @@ mod tests {
     }
 
     /// A digest of the seeded rows: names, emails, timings and dates.
-    async fn fingerprint(db: &Db) -> (String, f64, String) {
-        sqlx::query_as(
-            "SELECT (SELECT group_concat(name || ' ' || email, ',') FROM users), \
-             (SELECT total(duration) FROM ci_pipelines), \
-             (SELECT group_concat(created_at, ',') FROM issues WHERE id % 97 = 0)",
+    async fn fingerprint(db: &Db) -> (String, i64, String) {
+        on_pool!(db, p => sqlx::query_as(
+            "SELECT (SELECT string_agg(name || ' ' || email, ',' ORDER BY id) FROM users), \
+             (SELECT CAST(SUM(duration) AS BIGINT) FROM ci_pipelines), \
+             (SELECT string_agg(created_at, ',' ORDER BY id) FROM issues WHERE id % 97 = 0)",
         )
-        .fetch_one(db)
-        .await
+        .fetch_one(p)
+        .await)
         .unwrap()
     }
 
-    #[sqlx::test]
-    async fn seeding_is_deterministic_and_refuses_a_platform_with_data(db: Db) {
+    #[tokio::test]
+    async fn seeding_is_deterministic_and_refuses_a_platform_with_data() {
+        let (db, _dir) = crate::db::test_database().await;
         let first = seed(&db, 1, anchor(), false).await.unwrap();
         assert!(
             (90_000..130_000).contains(&first.rows),
@@ -1297,14 +1322,16 @@ mod tests {
         assert_eq!(fingerprint(&db).await, digest);
     }
 
-    #[sqlx::test]
-    async fn activity_spans_the_history_with_quiet_weekends_and_growth(db: Db) {
+    #[tokio::test]
+    async fn activity_spans_the_history_with_quiet_weekends_and_growth() {
+        let (db, _dir) = crate::db::test_database().await;
         seed(&db, 1, anchor(), false).await.unwrap();
-        let (oldest, newest): (String, String) =
-            sqlx::query_as("SELECT MIN(created_at), MAX(created_at) FROM events")
-                .fetch_one(&db)
-                .await
-                .unwrap();
+        let (oldest, newest): (String, String) = on_pool!(&db, p => sqlx::query_as(
+            "SELECT MIN(created_at), MAX(created_at) FROM events"
+        )
+        .fetch_one(p)
+        .await)
+        .unwrap();
         assert!(
             oldest.as_str() < "2025-10-30" && oldest.as_str() >= "2025-10-21",
             "{oldest}"
@@ -1313,23 +1340,32 @@ mod tests {
             newest.as_str() >= "2026-11-23" && newest.as_str() < "2026-11-25",
             "{newest}"
         );
-        // strftime('%w'): 0 is Sunday, 6 Saturday.
-        let (weekend, weekdays): (i64, i64) = sqlx::query_as(
-            "SELECT SUM(strftime('%w', created_at) IN ('0', '6')), \
-                    SUM(strftime('%w', created_at) NOT IN ('0', '6')) FROM events",
+        let per_day: Vec<(String, i64)> = on_pool!(&db, p => sqlx::query_as(
+            "SELECT substr(created_at, 1, 10), COUNT(*) FROM events GROUP BY 1"
         )
-        .fetch_one(&db)
-        .await
+        .fetch_all(p)
+        .await)
         .unwrap();
+        let (mut weekend, mut weekdays) = (0, 0);
+        for (day, events) in per_day {
+            match NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+                .unwrap()
+                .weekday()
+            {
+                Weekday::Sat | Weekday::Sun => weekend += events,
+                _ => weekdays += events,
+            }
+        }
         assert!(
             weekend * 5 < weekdays,
             "{weekend} at weekends, {weekdays} on weekdays"
         );
-        let (first_quarter, last_quarter): (i64, i64) = sqlx::query_as(
-            "SELECT SUM(created_at < '2025-12-30'), SUM(created_at >= '2026-09-25') FROM events",
+        let (first_quarter, last_quarter): (i64, i64) = on_pool!(&db, p => sqlx::query_as(
+            "SELECT COUNT(*) FILTER (WHERE created_at < '2025-12-30'), \
+                    COUNT(*) FILTER (WHERE created_at >= '2026-09-25') FROM events",
         )
-        .fetch_one(&db)
-        .await
+        .fetch_one(p)
+        .await)
         .unwrap();
         assert!(
             first_quarter < last_quarter,
@@ -1337,16 +1373,16 @@ mod tests {
         );
     }
 
-    #[sqlx::test]
-    async fn a_scale_out_of_range_is_refused_and_nothing_is_written(db: Db) {
+    #[tokio::test]
+    async fn a_scale_out_of_range_is_refused_and_nothing_is_written() {
+        let (db, _dir) = crate::db::test_database().await;
         assert!(matches!(
             seed(&db, 0, anchor(), false).await,
             Err(SeedError::BadScale(0))
         ));
-        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&db)
-            .await
-            .unwrap();
+        let users: i64 =
+            on_pool!(&db, p => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(p).await)
+                .unwrap();
         assert_eq!(users, 0);
     }
 }

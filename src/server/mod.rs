@@ -6,6 +6,7 @@ pub mod commands;
 pub mod forms;
 pub mod routes;
 pub mod security;
+pub mod sessions;
 pub mod telemetry;
 
 use std::net::SocketAddr;
@@ -16,10 +17,10 @@ use axum::Router;
 use chrono::Utc;
 use leptos::prelude::*;
 use service_ping_database::prepare_data_dir;
+use sessions::Sessions;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_sessions::session_store::ExpiredDeletion;
-use tower_sessions_sqlx_store::SqliteStore;
 
 pub use self::routes::{SESSION_COOKIE, router};
 use crate::config::{self, Locks, Settings};
@@ -33,7 +34,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
-    session_store: SqliteStore,
+    session_store: Sessions,
 }
 
 impl Application {
@@ -54,13 +55,7 @@ impl Application {
         {
             tracing::info!(password_file = %path.display(), "created the administrator `root`; its password is in the file");
         }
-        let session_store = SqliteStore::new(db.clone())
-            .with_table_name("sessions")
-            .map_err(anyhow::Error::msg)?;
-        session_store
-            .migrate()
-            .await
-            .context("creating the session table")?;
+        let session_store = Sessions::open(&db).await?;
 
         let listener = TcpListener::bind(settings.server.listen)
             .await
@@ -164,7 +159,7 @@ impl Application {
 /// Deletes expired sessions every five minutes until `stop`. A failure (the database busy
 /// during a reseed, say) is logged and the next round comes as usual: a periodic task never
 /// takes the server down.
-async fn delete_expired_sessions(store: SqliteStore, stop: CancellationToken) {
+async fn delete_expired_sessions(store: Sessions, stop: CancellationToken) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
     loop {
         tokio::select! {

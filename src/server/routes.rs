@@ -2,6 +2,7 @@
 //! health check, and the layers every request passes (session, the admin-page guard, security
 //! headers, a trace span keyed on the matched route).
 
+use super::sessions::Sessions;
 use axum::Router;
 use axum::extract::{MatchedPath, State};
 use axum::http::{Request, StatusCode};
@@ -12,7 +13,6 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::SqliteStore;
 
 use service_ping_web::client::{TrustedProxies, with_client_address};
 
@@ -32,7 +32,7 @@ pub const SESSION_COOKIE: &str = "_service_ping_session";
 pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
 /// All routes, with their layers.
-pub fn router(state: AppState, session_store: SqliteStore) -> Router {
+pub fn router(state: AppState, session_store: Sessions) -> Router {
     let routes = generate_route_list(App);
     let leptos_state = state.clone();
     let pages = Router::new()
@@ -86,7 +86,7 @@ pub fn router(state: AppState, session_store: SqliteStore) -> Router {
     ))
 }
 
-fn session_layer(settings: &Settings, store: SqliteStore) -> SessionManagerLayer<SqliteStore> {
+fn session_layer(settings: &Settings, store: Sessions) -> SessionManagerLayer<Sessions> {
     SessionManagerLayer::new(store)
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
@@ -99,7 +99,7 @@ fn session_layer(settings: &Settings, store: SqliteStore) -> SessionManagerLayer
 
 /// `/-/health`: 200 when the database answers, 503 otherwise.
 async fn health(State(db): State<Db>) -> (StatusCode, axum::Json<serde_json::Value>) {
-    match service_ping_database::ping(&db).await {
+    match db.ping().await {
         Ok(()) => (
             StatusCode::OK,
             axum::Json(serde_json::json!({"status": "ok", "database": "ok"})),

@@ -22,6 +22,8 @@ pub fn gather(
         edition: entitlement.edition.as_str().to_string(),
         database_adapter: identity.database.adapter.clone(),
         database_version: identity.database.version.clone(),
+        database_flavor: identity.database.flavor.clone(),
+        pg_system_id: identity.database.pg_system_id,
         operating_system: operating_system(),
         service_ping_enabled,
         include_optional_data: categories.contains(&DataCategory::Optional),

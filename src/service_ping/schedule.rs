@@ -19,6 +19,7 @@
 //! the send. A payload the collector accepted is never sent again by the job, even when the
 //! bookkeeping after the send failed: the job looks at the payload's own record first.
 
+use crate::db::{Db, execute, on_pool};
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
@@ -27,7 +28,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::generate::{GenerationDeps, Trigger, TriggerKind, generate_and_store};
 use super::submit::{CollectorClient, SubmitError, require_enabled, send_stored};
-use crate::db::Db;
 use service_ping_protocol::time::format_timestamp;
 
 /// Hours to wait before each retry of a failed weekly send.
@@ -118,16 +118,14 @@ pub struct ScheduleState {
 }
 
 pub async fn load_state(db: &Db) -> Result<ScheduleState, sqlx::Error> {
-    sqlx::query_as(
+    on_pool!(db, p => sqlx::query_as(
         "SELECT handled_slot, status, raw_usage_data_id, attempts, next_retry_at, last_error, \
          lease_owner, lease_expires_at FROM service_ping_schedule WHERE id = 1",
-    )
-    .fetch_one(db)
-    .await
+    ).fetch_one(p).await)
 }
 
 async fn save_state(db: &Db, state: &ScheduleState, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    execute!(db, sqlx::query(
         "UPDATE service_ping_schedule SET handled_slot = $1, status = $2, raw_usage_data_id = $3, \
          attempts = $4, next_retry_at = $5, last_error = $6, updated_at = $7 WHERE id = 1",
     )
@@ -137,34 +135,32 @@ async fn save_state(db: &Db, state: &ScheduleState, now: DateTime<Utc>) -> Resul
     .bind(state.attempts)
     .bind(&state.next_retry_at)
     .bind(&state.last_error)
-    .bind(format_timestamp(now))
-    .execute(db)
-    .await
+    .bind(format_timestamp(now)))
     .map(|_| ())
 }
 
 /// Takes the lease for `owner` unless another process holds an unexpired one.
 async fn acquire_lease(db: &Db, owner: &str, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
-    let taken = sqlx::query(
+    let taken =
+        execute!(db, sqlx::query(
         "UPDATE service_ping_schedule SET lease_owner = $1, lease_expires_at = $2 WHERE id = 1 \
          AND (lease_owner IS NULL OR lease_owner = $1 OR lease_expires_at <= $3)",
     )
     .bind(owner)
     .bind(format_timestamp(now + chrono::Duration::hours(LEASE_HOURS)))
-    .bind(format_timestamp(now))
-    .execute(db)
-    .await?;
-    Ok(taken.rows_affected() == 1)
+    .bind(format_timestamp(now)))?;
+    Ok(taken == 1)
 }
 
 async fn release_lease(db: &Db, owner: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE service_ping_schedule SET lease_owner = NULL, lease_expires_at = NULL \
+    execute!(
+        db,
+        sqlx::query(
+            "UPDATE service_ping_schedule SET lease_owner = NULL, lease_expires_at = NULL \
          WHERE id = 1 AND lease_owner = $1",
+        )
+        .bind(owner)
     )
-    .bind(owner)
-    .execute(db)
-    .await
     .map(|_| ())
 }
 

@@ -2,25 +2,19 @@
 
 use super::{AuditEntry, Setting, Toggle};
 use crate::config::Locks;
-use crate::db::Db;
+use crate::db::{Conn, Db, execute, execute_in, on_conn, on_pool};
 
 /// Whether Service Ping is on, as the rest of the product must treat it.
 #[tracing::instrument(skip_all, err)]
 pub async fn service_ping(db: &Db, locks: &Locks) -> Result<Toggle, sqlx::Error> {
-    let stored: bool =
-        sqlx::query_scalar("SELECT service_ping_enabled FROM application_settings WHERE id = 1")
-            .fetch_one(db)
-            .await?;
+    let stored: bool = on_pool!(db, p => sqlx::query_scalar("SELECT service_ping_enabled FROM application_settings WHERE id = 1").fetch_one(p).await)?;
     Ok(Toggle::resolve(stored, locks.service_ping_enabled.as_ref()))
 }
 
 /// Whether metrics of the `optional` category go into payloads.
 #[tracing::instrument(skip_all, err)]
 pub async fn include_optional_data(db: &Db, locks: &Locks) -> Result<Toggle, sqlx::Error> {
-    let stored: bool =
-        sqlx::query_scalar("SELECT include_optional_data FROM application_settings WHERE id = 1")
-            .fetch_one(db)
-            .await?;
+    let stored: bool = on_pool!(db, p => sqlx::query_scalar("SELECT include_optional_data FROM application_settings WHERE id = 1").fetch_one(p).await)?;
     Ok(Toggle::resolve(
         stored,
         locks.include_optional_data.as_ref(),
@@ -39,28 +33,27 @@ pub async fn change(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<bool, sqlx::Error> {
     let column = setting.column();
-    let mut tx = crate::db::begin_write(db).await?;
-    let old: bool = sqlx::query_scalar(&format!(
+    let mut tx = db.begin_write().await?;
+    let old: bool = on_conn!(tx.conn(), c => sqlx::query_scalar(&format!(
         "SELECT {column} FROM application_settings WHERE id = 1"
-    ))
-    .fetch_one(&mut *tx)
-    .await?;
+    )).fetch_one(c).await)?;
     if old != value {
         let at = service_ping_protocol::time::format_timestamp(now);
-        sqlx::query(&format!(
-            "UPDATE application_settings SET {column} = $1, updated_at = $2 WHERE id = 1"
-        ))
-        .bind(value)
-        .bind(&at)
-        .execute(&mut *tx)
-        .await?;
+        execute_in!(
+            tx.conn(),
+            sqlx::query(&format!(
+                "UPDATE application_settings SET {column} = $1, updated_at = $2 WHERE id = 1"
+            ))
+            .bind(value)
+            .bind(&at)
+        )?;
         let who = Actor {
             account_id,
             name: actor,
             at: &at,
         };
         record_change(
-            &mut tx,
+            &mut tx.conn(),
             &who,
             setting.label(),
             Some(on_off(old)),
@@ -69,7 +62,7 @@ pub async fn change(
         .await?;
         if setting == Setting::ServicePing && !value {
             // Registration Features live on Service Ping: they end with it, in the same change.
-            turn_off_registration_features(&mut tx, &who).await?;
+            turn_off_registration_features(&mut tx.conn(), &who).await?;
         }
     }
     tx.commit().await?;
@@ -77,17 +70,14 @@ pub async fn change(
 }
 
 async fn turn_off_registration_features(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut Conn<'_>,
     who: &Actor<'_>,
 ) -> Result<(), sqlx::Error> {
-    let changed = sqlx::query(
+    let changed = execute_in!(tx, sqlx::query(
         "UPDATE application_settings SET registration_features_enabled = FALSE, updated_at = $1 \
          WHERE id = 1 AND registration_features_enabled",
     )
-    .bind(who.at)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    .bind(who.at))?;
     if changed > 0 {
         let target = Setting::RegistrationFeatures.label();
         record_change(tx, who, target, Some("on"), Some("off")).await?;
@@ -115,7 +105,7 @@ impl<'a> Actor<'a> {
 
 /// Audit-logs a changed setting (`old → new` of `target`) in the caller's transaction.
 pub async fn record_change(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut Conn<'_>,
     who: &Actor<'_>,
     target: &str,
     old: Option<&str>,
@@ -127,14 +117,14 @@ pub async fn record_change(
 /// Writes one audit entry in the caller's transaction. Every change an administrator makes to
 /// instance-wide state goes through here.
 pub async fn record(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut Conn<'_>,
     who: &Actor<'_>,
     action: &str,
     target: &str,
     old: Option<&str>,
     new: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    execute_in!(tx, sqlx::query(
         "INSERT INTO audit_events (account_id, actor, action, target, old_value, new_value, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -144,9 +134,7 @@ pub async fn record(
     .bind(target)
     .bind(old)
     .bind(new)
-    .bind(who.at)
-    .execute(tx)
-    .await
+    .bind(who.at))
     .map(|_| ())
 }
 
@@ -157,25 +145,21 @@ pub fn on_off(value: bool) -> &'static str {
 /// The newest `limit` audit entries.
 #[tracing::instrument(skip(db), err)]
 pub async fn audit_log(db: &Db, limit: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    sqlx::query_as(
+    on_pool!(db, p => sqlx::query_as(
         "SELECT id, actor, target, old_value, new_value, created_at FROM audit_events \
          ORDER BY id DESC LIMIT $1",
     )
-    .bind(limit)
-    .fetch_all(db)
-    .await
+    .bind(limit).fetch_all(p).await)
 }
 
 /// Whether `account_id` should see the one-time notice: it is the first administrator and has
 /// not dismissed it.
 pub async fn shows_service_ping_notice(db: &Db, account_id: i64) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
+    on_pool!(db, p => sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1 AND service_ping_notice_dismissed_at IS NULL \
          AND id = (SELECT min(id) FROM accounts WHERE is_admin))",
     )
-    .bind(account_id)
-    .fetch_one(db)
-    .await
+    .bind(account_id).fetch_one(p).await)
 }
 
 pub async fn dismiss_service_ping_notice(
@@ -183,10 +167,11 @@ pub async fn dismiss_service_ping_notice(
     account_id: i64,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE accounts SET service_ping_notice_dismissed_at = $2 WHERE id = $1")
-        .bind(account_id)
-        .bind(service_ping_protocol::time::format_timestamp(now))
-        .execute(db)
-        .await
-        .map(|_| ())
+    execute!(
+        db,
+        sqlx::query("UPDATE accounts SET service_ping_notice_dismissed_at = $2 WHERE id = $1")
+            .bind(account_id)
+            .bind(service_ping_protocol::time::format_timestamp(now))
+    )
+    .map(|_| ())
 }

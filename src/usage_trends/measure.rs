@@ -1,12 +1,12 @@
 //! Computing measurements for a run of days from the platform's own creation dates: one
 //! aggregate query per table for the whole run, then running totals and sliding windows in Rust.
 
+use crate::db::{Db, on_pool};
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
 use super::Identifier;
-use crate::db::Db;
 
 /// Counts of one identifier for consecutive days.
 pub type Series = Vec<(NaiveDate, i64)>;
@@ -24,20 +24,16 @@ async fn running_total(
     first: NaiveDate,
     last: NaiveDate,
 ) -> Result<Series, sqlx::Error> {
-    let before: i64 = sqlx::query_scalar(&format!(
+    let before: i64 = on_pool!(db, p => sqlx::query_scalar(&format!(
         "SELECT count(*) FROM {table} WHERE created_at < $1 AND ({filter})"
     ))
-    .bind(day_text(first))
-    .fetch_one(db)
-    .await?;
-    let daily: HashMap<String, i64> = sqlx::query_as(&format!(
+    .bind(day_text(first)).fetch_one(p).await)?;
+    let daily: HashMap<String, i64> = on_pool!(db, p => sqlx::query_as(&format!(
         "SELECT substr(created_at, 1, 10) AS day, count(*) FROM {table} \
          WHERE created_at >= $1 AND created_at < $2 AND ({filter}) GROUP BY day"
     ))
     .bind(day_text(first))
-    .bind(day_text(last + chrono::Days::new(1)))
-    .fetch_all(db)
-    .await?
+    .bind(day_text(last + chrono::Days::new(1))).fetch_all(p).await)?
     .into_iter()
     .collect();
     Ok(first
@@ -88,14 +84,12 @@ async fn authors_by_day(
     first: NaiveDate,
     last: NaiveDate,
 ) -> Result<HashMap<NaiveDate, Vec<i64>>, sqlx::Error> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
+    let rows: Vec<(String, i64)> = on_pool!(db, p => sqlx::query_as(
         "SELECT DISTINCT substr(created_at, 1, 10), author_id FROM events \
          WHERE created_at >= $1 AND created_at < $2",
     )
     .bind(day_text(first - chrono::Days::new(27)))
-    .bind(day_text(last + chrono::Days::new(1)))
-    .fetch_all(db)
-    .await?;
+    .bind(day_text(last + chrono::Days::new(1))).fetch_all(p).await)?;
     let mut by_day: HashMap<NaiveDate, Vec<i64>> = HashMap::new();
     for (day, author) in rows {
         if let Ok(day) = NaiveDate::parse_from_str(&day, "%Y-%m-%d") {

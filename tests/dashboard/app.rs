@@ -2,6 +2,7 @@
 
 use reqwest::StatusCode;
 use service_ping::auth::sign_in::INVALID_CREDENTIALS;
+use service_ping::db::{Db, execute, on_pool};
 use service_ping::error::ApiError;
 
 #[tokio::test]
@@ -24,7 +25,10 @@ async fn first_start_writes_a_private_root_password_that_signs_in() {
         .await
         .unwrap();
     assert_eq!(overview["edition"], "EE Free");
-    assert_eq!(overview["database_adapter"], "sqlite");
+    assert_eq!(
+        overview["database_adapter"],
+        crate::support::expected_adapter()
+    );
     assert_eq!(overview["service_ping"]["enabled"], true);
     app.stop().await.unwrap();
 }
@@ -186,10 +190,14 @@ async fn a_failing_session_cleanup_does_not_stop_the_server() {
         .unwrap();
     let address = app.local_addr();
     // Every round of the cleanup now fails; the first one runs at once.
-    sqlx::query("DROP TABLE sessions")
-        .execute(&app.state().db)
-        .await
-        .unwrap();
+    execute!(
+        &app.state().db,
+        sqlx::query(match app.state().db {
+            Db::Sqlite(_) => "DROP TABLE sessions",
+            Db::Postgres(_) => "DROP TABLE tower_sessions.session",
+        })
+    )
+    .unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
@@ -331,9 +339,7 @@ async fn changing_the_password_ends_every_other_session_and_cycles_this_ones_id(
         .call("sign_in", &[("login", "root"), ("password", new_password)])
         .await;
     assert_eq!(new.status(), StatusCode::OK);
-    let audit: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_events")
-        .fetch_all(&app.db().await)
-        .await
+    let audit: Vec<String> = on_pool!(&app.db().await, p => sqlx::query_scalar("SELECT action FROM audit_events").fetch_all(p).await)
         .unwrap();
     assert!(audit.iter().any(|a| a == "password_changed"), "{audit:?}");
     app.stop().await.unwrap();

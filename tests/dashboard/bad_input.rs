@@ -2,6 +2,7 @@
 //! and the administrator's writes. Each case is answered 4xx and changes nothing.
 
 use reqwest::StatusCode;
+use service_ping::db::on_pool;
 
 use crate::support::TestApp;
 
@@ -87,17 +88,13 @@ async fn counts(app: &TestApp) -> Vec<i64> {
         "licenses",
     ] {
         counts.push(
-            sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
-                .fetch_one(&db)
-                .await
+            on_pool!(&db, p => sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(p).await)
                 .unwrap(),
         );
     }
-    let settings: String = sqlx::query_scalar(
+    let settings: String = on_pool!(&db, p => sqlx::query_scalar(
         "SELECT service_ping_enabled || '/' || maintenance_mode || '/' || updated_at FROM application_settings",
-    )
-    .fetch_one(&db)
-    .await
+    ).fetch_one(p).await)
     .unwrap();
     counts.push(settings.len() as i64);
     counts

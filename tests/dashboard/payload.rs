@@ -4,7 +4,7 @@
 use crate::support::Instance;
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
-use service_ping::db::Db;
+use service_ping::db::{Db, execute, on_pool};
 use service_ping::service_ping::{Trigger, TriggerKind, db as raw_usage_data, generate_and_store};
 use service_ping_protocol::hash::sha256_hex;
 
@@ -25,8 +25,9 @@ fn at(path: &str, document: &Value) -> Value {
         .fold(document.clone(), |node, key| node[key].clone())
 }
 
-#[sqlx::test]
-async fn a_generated_payload_is_stored_once_as_its_exact_bytes(db: Db) {
+#[tokio::test]
+async fn a_generated_payload_is_stored_once_as_its_exact_bytes() {
+    let (db, _dir) = crate::support::database().await;
     seeded(&db).await;
     let instance = Instance::new(&db).await;
     let recorded_at = Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).unwrap();
@@ -67,8 +68,9 @@ async fn a_generated_payload_is_stored_once_as_its_exact_bytes(db: Db) {
     assert_eq!(raw_usage_data::list(&db, 10).await.unwrap().len(), 1);
 }
 
-#[sqlx::test]
-async fn the_payload_has_gitlabs_sections_and_windows_that_differ(db: Db) {
+#[tokio::test]
+async fn the_payload_has_gitlabs_sections_and_windows_that_differ() {
+    let (db, _dir) = crate::support::database().await;
     seeded(&db).await;
     let instance = Instance::new(&db).await;
     let recorded_at = Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).unwrap();
@@ -79,7 +81,29 @@ async fn the_payload_has_gitlabs_sections_and_windows_that_differ(db: Db) {
     assert_eq!(at("uuid", &document), instance.identity.uuid.to_string());
     assert_eq!(at("hostname", &document), "devops.example.test");
     assert_eq!(at("edition", &document), "EE Free");
-    assert_eq!(at("database.adapter", &document), "sqlite");
+    assert_eq!(
+        at("database.adapter", &document),
+        crate::support::expected_adapter()
+    );
+    match &db {
+        Db::Sqlite(_) => assert_eq!(at("database.pg_system_id", &document), Value::Null),
+        Db::Postgres(pool) => {
+            // All 64 bits, exactly as the server writes them, in the bytes that are sent.
+            let id: String =
+                sqlx::query_scalar("SELECT system_identifier::text FROM pg_control_system()")
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
+            let text = std::str::from_utf8(&stored.payload.bytes).unwrap();
+            assert!(text.contains(&id), "{id} not in the bytes");
+            // serde_json keeps 64-bit integers exact (a JavaScript number would not).
+            assert_eq!(
+                at("database.pg_system_id", &document),
+                serde_json::json!(id.parse::<i64>().unwrap())
+            );
+            assert_eq!(at("database.flavor", &document), Value::Null);
+        }
+    }
     assert_eq!(at("license_md5", &document), Value::Null);
     for stage in [
         "configure",
@@ -120,16 +144,15 @@ async fn the_payload_has_gitlabs_sections_and_windows_that_differ(db: Db) {
     );
 }
 
-#[sqlx::test]
-async fn no_personal_data_reaches_the_payload(db: Db) {
+#[tokio::test]
+async fn no_personal_data_reaches_the_payload() {
+    let (db, _dir) = crate::support::database().await;
     seeded(&db).await;
-    sqlx::query(
+    execute!(&db, sqlx::query(
         "INSERT INTO users (id, username, name, email, state, user_type, created_at, updated_at) VALUES \
          (900001, 'zebulon.quixotic', 'Zebulon Quixotic-Marchbanks', 'zebulon@very-private.example', 'active', 'human', '2026-11-01 10:00:00', '2026-11-01 10:00:00'), \
          (900002, 'ottoline.vexley', 'Ottoline Vexley', 'ottoline.vexley@secret-home.example', 'active', 'human', '2026-11-02 10:00:00', '2026-11-02 10:00:00')",
-    )
-    .execute(&db)
-    .await
+    ))
     .unwrap();
     let instance = Instance::new(&db).await;
     let stored = generate_and_store(instance.deps(&db), CLI, Utc::now(), &|_, _| {})
@@ -138,9 +161,7 @@ async fn no_personal_data_reaches_the_payload(db: Db) {
     let text = String::from_utf8(stored.payload.bytes).unwrap();
     assert!(!text.contains('@'), "an email address reached the payload");
     let people: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT name, username, email FROM users")
-            .fetch_all(&db)
-            .await
+        on_pool!(&db, p => sqlx::query_as("SELECT name, username, email FROM users").fetch_all(p).await)
             .unwrap();
     assert!(people.len() > 500);
     for (name, username, email) in people {
@@ -153,13 +174,15 @@ async fn no_personal_data_reaches_the_payload(db: Db) {
     }
 }
 
-#[sqlx::test]
-async fn optional_metrics_stay_out_when_the_administrator_says_so(db: Db) {
+#[tokio::test]
+async fn optional_metrics_stay_out_when_the_administrator_says_so() {
+    let (db, _dir) = crate::support::database().await;
     seeded(&db).await;
-    sqlx::query("UPDATE application_settings SET include_optional_data = FALSE")
-        .execute(&db)
-        .await
-        .unwrap();
+    execute!(
+        &db,
+        sqlx::query("UPDATE application_settings SET include_optional_data = FALSE")
+    )
+    .unwrap();
     let instance = Instance::new(&db).await;
     let stored = generate_and_store(instance.deps(&db), CLI, Utc::now(), &|_, _| {})
         .await

@@ -5,6 +5,7 @@
 use ed25519_dalek::SigningKey;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use service_ping::db::{execute, on_pool};
 use service_ping::licensing::Plan;
 use service_ping_protocol::license::{self, Claims, Licensee};
 use sha2::{Digest, Sha256};
@@ -287,9 +288,7 @@ async fn registration_features_need_service_ping_and_end_with_it() {
         (&json!("on"), &json!("off"))
     );
     let stored: bool =
-        sqlx::query_scalar("SELECT registration_features_enabled FROM application_settings")
-            .fetch_one(&app.db().await)
-            .await
+        on_pool!(&app.db().await, p => sqlx::query_scalar("SELECT registration_features_enabled FROM application_settings").fetch_one(p).await)
             .unwrap();
     assert!(!stored);
     // Turning Service Ping back on does not bring the program back by itself.
@@ -405,9 +404,7 @@ async fn maintenance_mode_makes_the_instance_read_only_until_turned_off() {
         );
     }
     let db = app.db().await;
-    let payloads: i64 = sqlx::query_scalar("SELECT count(*) FROM raw_usage_data")
-        .fetch_one(&db)
-        .await
+    let payloads: i64 = on_pool!(&db, p => sqlx::query_scalar("SELECT count(*) FROM raw_usage_data").fetch_one(p).await)
         .unwrap();
     assert_eq!(payloads, 0);
     // Service Ping settings stay changeable; turning maintenance mode off ends it.
@@ -465,7 +462,7 @@ async fn seed_people(db: &service_ping::db::Db) {
         (3, "carol", "blocked", "human"),
         (4, "deploy-bot", "active", "bot"),
     ] {
-        sqlx::query(
+        execute!(&db, sqlx::query(
             "INSERT INTO users (id, username, name, email, state, user_type, created_at, updated_at, last_activity_on) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7, '2026-11-01')",
         )
@@ -475,18 +472,16 @@ async fn seed_people(db: &service_ping::db::Db) {
         .bind(format!("{username}@people.example"))
         .bind(state)
         .bind(kind)
-        .bind(at)
-        .execute(db)
-        .await
+        .bind(at))
         .unwrap();
     }
-    sqlx::query("INSERT INTO namespaces (id, name, path, type, visibility, created_at, updated_at) VALUES (10, 'Platform', 'platform', 'Group', 'private', $1, $1), (11, 'Quiet', 'quiet', 'Group', 'private', $1, $1)")
-        .bind(at).execute(db).await.unwrap();
-    sqlx::query("INSERT INTO projects (id, namespace_id, creator_id, name, visibility, created_at, updated_at) VALUES (20, 10, 1, 'api', 'private', $1, $1)")
-        .bind(at).execute(db).await.unwrap();
-    sqlx::query("INSERT INTO members (id, user_id, source_type, source_id, access_level, created_at, updated_at) VALUES \
+    execute!(&db, sqlx::query("INSERT INTO namespaces (id, name, path, type, visibility, created_at, updated_at) VALUES (10, 'Platform', 'platform', 'Group', 'private', $1, $1), (11, 'Quiet', 'quiet', 'Group', 'private', $1, $1)")
+        .bind(at)).unwrap();
+    execute!(&db, sqlx::query("INSERT INTO projects (id, namespace_id, creator_id, name, visibility, created_at, updated_at) VALUES (20, 10, 1, 'api', 'private', $1, $1)")
+        .bind(at)).unwrap();
+    execute!(&db, sqlx::query("INSERT INTO members (id, user_id, source_type, source_id, access_level, created_at, updated_at) VALUES \
                  (1, 1, 'Namespace', 10, 50, $1, $1), (2, 2, 'Project', 20, 30, $1, $1), (3, 2, 'Namespace', 11, 10, $1, $1)")
-        .bind(at).execute(db).await.unwrap();
+        .bind(at)).unwrap();
 }
 
 #[tokio::test]
@@ -678,20 +673,22 @@ async fn emails_left_queued_by_a_stopped_server_are_delivered_after_a_restart() 
     seed_people(&app.db().await).await;
     let db = app.db().await;
     // What a server stopped mid-delivery leaves behind: an SMTP email with queued messages.
-    sqlx::query(
-        "INSERT INTO admin_emails (id, subject, body, transport, recipients, created_at) \
+    execute!(
+        &db,
+        sqlx::query(
+            "INSERT INTO admin_emails (id, subject, body, transport, recipients, created_at) \
          VALUES (7, 'Left behind', 'Still coming.', 'smtp', 2, '2026-12-01T10:00:00.000Z')",
+        )
     )
-    .execute(&db)
-    .await
     .unwrap();
-    sqlx::query(
-        "INSERT INTO email_outbox (admin_email_id, recipient, status, updated_at) VALUES \
+    execute!(
+        &db,
+        sqlx::query(
+            "INSERT INTO email_outbox (admin_email_id, recipient, status, updated_at) VALUES \
          (7, 'ada@people.example', 'queued', '2026-12-01T10:00:00.000Z'), \
          (7, 'brian@people.example', 'queued', '2026-12-01T10:00:00.000Z')",
+        )
     )
-    .execute(&db)
-    .await
     .unwrap();
     db.close().await;
     let data_dir = app.stop_keeping_data().await;
@@ -728,9 +725,7 @@ async fn announcements_emails_and_tokens_are_in_the_audit_log() {
         app.call("create_announcement", &form).await.status(),
         StatusCode::OK
     );
-    let id: i64 = sqlx::query_scalar("SELECT max(id) FROM broadcast_messages")
-        .fetch_one(&app.db().await)
-        .await
+    let id: i64 = on_pool!(&app.db().await, p => sqlx::query_scalar("SELECT max(id) FROM broadcast_messages").fetch_one(p).await)
         .unwrap();
     let deleted = app
         .call("delete_announcement", &[("id", &id.to_string())])
@@ -762,12 +757,10 @@ async fn announcements_emails_and_tokens_are_in_the_audit_log() {
             .status(),
         StatusCode::OK
     );
-    let entries: Vec<(String, String, String)> = sqlx::query_as(
+    let entries: Vec<(String, String, String)> = on_pool!(&app.db().await, p => sqlx::query_as(
         "SELECT actor, action, target FROM audit_events \
          WHERE action NOT IN ('setting_changed') ORDER BY id",
-    )
-    .fetch_all(&app.db().await)
-    .await
+    ).fetch_all(p).await)
     .unwrap();
     let actions: Vec<&str> = entries
         .iter()
@@ -916,11 +909,11 @@ async fn devops_adoption_shows_what_each_group_used_per_finished_month() {
     let last = months.last().unwrap().clone();
     let earlier = months[months.len() - 3].clone();
     for (id, month) in [(1, &last), (2, &earlier)] {
-        sqlx::query("INSERT INTO issues (id, project_id, author_id, title, state, service_desk, created_at, updated_at) VALUES ($1, 20, 1, 't', 'opened', $2, $3, $3)")
-            .bind(id).bind(id == 1).bind(format!("{month}-01 00:00:00")).execute(&db).await.unwrap();
+        execute!(&db, sqlx::query("INSERT INTO issues (id, project_id, author_id, title, state, service_desk, created_at, updated_at) VALUES ($1, 20, 1, 't', 'opened', $2, $3, $3)")
+            .bind(id).bind(id == 1).bind(format!("{month}-01 00:00:00"))).unwrap();
     }
-    sqlx::query("INSERT INTO merge_requests (id, project_id, author_id, title, state, created_at, updated_at) VALUES (1, 20, 2, 'm', 'opened', $1, $1)")
-        .bind(format!("{earlier}-28 23:59:59")).execute(&db).await.unwrap();
+    execute!(&db, sqlx::query("INSERT INTO merge_requests (id, project_id, author_id, title, state, created_at, updated_at) VALUES (1, 20, 2, 'm', 'opened', $1, $1)")
+        .bind(format!("{earlier}-28 23:59:59"))).unwrap();
     enable_program(&app).await;
     let adoption = json(app.call("devops_adoption", &[]).await).await;
     assert_eq!(adoption["months"].as_array().unwrap().len(), 12);
@@ -946,9 +939,7 @@ async fn devops_adoption_shows_what_each_group_used_per_finished_month() {
         .collect();
     assert_eq!(totals, [1, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
     // Finished months are kept: a second look computes nothing new and answers the same.
-    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM devops_adoption_months")
-        .fetch_one(&db)
-        .await
+    let kept: i64 = on_pool!(&db, p => sqlx::query_scalar("SELECT count(*) FROM devops_adoption_months").fetch_one(p).await)
         .unwrap();
     assert_eq!(kept, 12);
     assert_eq!(json(app.call("devops_adoption", &[]).await).await, adoption);

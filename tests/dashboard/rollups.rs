@@ -3,7 +3,7 @@
 //! rebuilds them from the rows.
 
 use chrono::{TimeZone, Utc};
-use service_ping::db::Db;
+use service_ping::db::{Db, on_pool};
 use service_ping::service_ping::generate::generate;
 use service_ping_engine::Strategy;
 use service_ping_engine::rollup::Plan;
@@ -12,13 +12,16 @@ use crate::support::Instance;
 
 /// The rollup triggers and rollup rows in the database.
 async fn rollup_traces(db: &Db) -> (i64, i64) {
-    sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name GLOB 'metric_rollup_*'),
-                (SELECT COUNT(*) FROM metric_rollup_days)",
-    )
-    .fetch_one(db)
-    .await
-    .unwrap()
+    let triggers = match db {
+        Db::Sqlite(_) => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name GLOB 'metric_rollup_*'"
+        }
+        Db::Postgres(_) => {
+            "SELECT COUNT(*) FROM pg_trigger WHERE starts_with(tgname::text, 'metric_rollup_')"
+        }
+    };
+    let sql = format!("SELECT ({triggers}), (SELECT COUNT(*) FROM metric_rollup_days)");
+    on_pool!(db, p => sqlx::query_as(&sql).fetch_one(p).await).unwrap()
 }
 
 /// `counts.issues` of a payload generated from the rollups.
@@ -41,8 +44,9 @@ async fn issue_count(db: &Db, instance: &Instance) -> i64 {
         .unwrap()
 }
 
-#[sqlx::test]
-async fn a_reseed_drops_the_rollups_and_the_next_evaluation_rebuilds_them(db: Db) {
+#[tokio::test]
+async fn a_reseed_drops_the_rollups_and_the_next_evaluation_rebuilds_them() {
+    let (db, _dir) = crate::support::database().await;
     let anchor = Utc
         .with_ymd_and_hms(2026, 11, 25, 0, 0, 0)
         .unwrap()

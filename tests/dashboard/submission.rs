@@ -8,7 +8,7 @@ use crate::support::Instance;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use service_ping::config::{Lock, Locks};
-use service_ping::db::Db;
+use service_ping::db::{Db, execute, on_pool};
 use service_ping::service_ping::schedule::{
     self, RunOutcome, ScheduleDeps, WeeklySlot, load_state, run_once,
 };
@@ -77,9 +77,7 @@ fn hours(n: i64) -> chrono::Duration {
 }
 
 async fn attempts(db: &Db) -> Vec<(i64, String)> {
-    sqlx::query_as("SELECT raw_usage_data_id, status FROM service_ping_submissions ORDER BY id")
-        .fetch_all(db)
-        .await
+    on_pool!(&db, p => sqlx::query_as("SELECT raw_usage_data_id, status FROM service_ping_submissions ORDER BY id").fetch_all(p).await)
         .unwrap()
 }
 
@@ -128,8 +126,9 @@ async fn every_attempt_fails(db: &Db, collector_url: &str, timeout_seconds: u32)
     assert!(stored.sent_at.is_none());
 }
 
-#[sqlx::test]
-async fn a_collector_answering_5xx_is_retried_at_8_16_and_24_hours(db: Db) {
+#[tokio::test]
+async fn a_collector_answering_5xx_is_retried_at_8_16_and_24_hours() {
+    let (db, _dir) = crate::support::database().await;
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/usage_data"))
@@ -147,8 +146,9 @@ async fn a_collector_answering_5xx_is_retried_at_8_16_and_24_hours(db: Db) {
     assert_eq!(errors, 4, "each failure is reported to /usage_ping_errors");
 }
 
-#[sqlx::test]
-async fn a_collector_that_times_out_is_retried(db: Db) {
+#[tokio::test]
+async fn a_collector_that_times_out_is_retried() {
+    let (db, _dir) = crate::support::database().await;
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_secs(3)))
@@ -157,8 +157,9 @@ async fn a_collector_that_times_out_is_retried(db: Db) {
     every_attempt_fails(&db, &server.uri(), 1).await;
 }
 
-#[sqlx::test]
-async fn a_refused_connection_is_retried(db: Db) {
+#[tokio::test]
+async fn a_refused_connection_is_retried() {
+    let (db, _dir) = crate::support::database().await;
     // A port that was free a moment ago: nothing listens there.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -168,8 +169,9 @@ async fn a_refused_connection_is_retried(db: Db) {
     every_attempt_fails(&db, &format!("http://127.0.0.1:{port}"), 5).await;
 }
 
-#[sqlx::test]
-async fn a_malformed_reply_is_a_failed_send(db: Db) {
+#[tokio::test]
+async fn a_malformed_reply_is_a_failed_send() {
+    let (db, _dir) = crate::support::database().await;
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/usage_data"))
@@ -179,8 +181,9 @@ async fn a_malformed_reply_is_a_failed_send(db: Db) {
     every_attempt_fails(&db, &server.uri(), 5).await;
 }
 
-#[sqlx::test]
-async fn a_reply_without_a_positive_usage_data_id_is_a_failed_send(db: Db) {
+#[tokio::test]
+async fn a_reply_without_a_positive_usage_data_id_is_a_failed_send() {
+    let (db, _dir) = crate::support::database().await;
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/usage_data"))
@@ -236,8 +239,9 @@ async fn an_answer_larger_than_the_cap_is_a_failed_send() {
     assert!(error.to_string().contains("larger than"), "{error}");
 }
 
-#[sqlx::test]
-async fn a_retry_that_succeeds_marks_the_payload_sent_and_reports_its_timings(db: Db) {
+#[tokio::test]
+async fn a_retry_that_succeeds_marks_the_payload_sent_and_reports_its_timings() {
+    let (db, _dir) = crate::support::database().await;
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/usage_data"))
@@ -324,8 +328,9 @@ async fn a_retry_that_succeeds_marks_the_payload_sent_and_reports_its_timings(db
     );
 }
 
-#[sqlx::test]
-async fn the_collector_receives_exactly_the_stored_bytes_once_a_week(db: Db) {
+#[tokio::test]
+async fn the_collector_receives_exactly_the_stored_bytes_once_a_week() {
+    let (db, _dir) = crate::support::database().await;
     let (collector, instance, client, t0) = at_first_slot(&db).await;
     let mut sent = Vec::new();
     // Three weeks, looking every 6 hours, with a restart (another owner) each week.
@@ -362,8 +367,9 @@ async fn the_collector_receives_exactly_the_stored_bytes_once_a_week(db: Db) {
     }
 }
 
-#[sqlx::test]
-async fn an_overdue_week_is_sent_once_on_start(db: Db) {
+#[tokio::test]
+async fn an_overdue_week_is_sent_once_on_start() {
+    let (db, _dir) = crate::support::database().await;
     let (collector, instance, client, t0) = at_first_slot(&db).await;
     // The process was down for three weeks: on start, one send, not three.
     let restart = t0 + chrono::Duration::days(20);
@@ -378,8 +384,9 @@ async fn an_overdue_week_is_sent_once_on_start(db: Db) {
     assert_eq!(collector.ping_count().await, 1);
 }
 
-#[sqlx::test]
-async fn a_resend_of_the_same_payload_stores_nothing_twice(db: Db) {
+#[tokio::test]
+async fn a_resend_of_the_same_payload_stores_nothing_twice() {
+    let (db, _dir) = crate::support::database().await;
     let collector = crate::support::spawn_collector(|_| {}).await;
     let instance = Instance::new(&db).await;
     let client = client_for(&collector.url("/"), 5);
@@ -430,8 +437,9 @@ async fn hanging_proxy(target: String) -> String {
     format!("http://{address}/")
 }
 
-#[sqlx::test]
-async fn a_process_killed_while_sending_leaves_exactly_one_ping_after_restart(db: Db) {
+#[tokio::test]
+async fn a_process_killed_while_sending_leaves_exactly_one_ping_after_restart() {
+    let (db, _dir) = crate::support::database().await;
     let collector = crate::support::spawn_collector(|_| {}).await;
     let instance = Instance::new(&db).await;
     let direct = client_for(&collector.url("/"), 5);
@@ -466,9 +474,7 @@ async fn a_process_killed_while_sending_leaves_exactly_one_ping_after_restart(db
         "exactly one ping at the collector"
     );
     assert_eq!(
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM raw_usage_data")
-            .fetch_one(&db)
-            .await
+        on_pool!(&db, p => sqlx::query_scalar::<_, i64>("SELECT count(*) FROM raw_usage_data").fetch_one(p).await)
             .unwrap(),
         1
     );
@@ -476,11 +482,12 @@ async fn a_process_killed_while_sending_leaves_exactly_one_ping_after_restart(db
 
 /// Several simulated weeks, looking every 6 hours, with Service Ping off: no request at all.
 async fn silent_for_weeks(db: &Db, locks: Locks, stored_choice: bool) {
-    sqlx::query("UPDATE application_settings SET service_ping_enabled = $1")
-        .bind(stored_choice)
-        .execute(db)
-        .await
-        .unwrap();
+    execute!(
+        &db,
+        sqlx::query("UPDATE application_settings SET service_ping_enabled = $1")
+            .bind(stored_choice)
+    )
+    .unwrap();
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(
@@ -508,22 +515,22 @@ async fn silent_for_weeks(db: &Db, locks: Locks, stored_choice: bool) {
     );
     assert!(server.received_requests().await.unwrap().is_empty());
     assert_eq!(
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM raw_usage_data")
-            .fetch_one(db)
-            .await
+        on_pool!(&db, p => sqlx::query_scalar::<_, i64>("SELECT count(*) FROM raw_usage_data").fetch_one(p).await)
             .unwrap(),
         0,
         "nothing generated either"
     );
 }
 
-#[sqlx::test]
-async fn with_service_ping_off_nothing_leaves_for_weeks(db: Db) {
+#[tokio::test]
+async fn with_service_ping_off_nothing_leaves_for_weeks() {
+    let (db, _dir) = crate::support::database().await;
     silent_for_weeks(&db, Locks::default(), false).await;
 }
 
-#[sqlx::test]
-async fn do_not_track_silences_an_instance_that_chose_to_send(db: Db) {
+#[tokio::test]
+async fn do_not_track_silences_an_instance_that_chose_to_send() {
+    let (db, _dir) = crate::support::database().await;
     let locks = Locks {
         service_ping_enabled: Some(Lock {
             value: false,
@@ -534,13 +541,15 @@ async fn do_not_track_silences_an_instance_that_chose_to_send(db: Db) {
     silent_for_weeks(&db, locks, true).await;
 }
 
-#[sqlx::test]
-async fn turning_service_ping_on_later_does_not_send_the_weeks_it_was_off(db: Db) {
+#[tokio::test]
+async fn turning_service_ping_on_later_does_not_send_the_weeks_it_was_off() {
+    let (db, _dir) = crate::support::database().await;
     let collector = crate::support::spawn_collector(|_| {}).await;
-    sqlx::query("UPDATE application_settings SET service_ping_enabled = FALSE")
-        .execute(&db)
-        .await
-        .unwrap();
+    execute!(
+        &db,
+        sqlx::query("UPDATE application_settings SET service_ping_enabled = FALSE")
+    )
+    .unwrap();
     let instance = Instance::new(&db).await;
     let client = client_for(&collector.url("/"), 5);
     let start: DateTime<Utc> = "2026-11-25T00:00:00Z".parse().unwrap();
@@ -559,10 +568,11 @@ async fn turning_service_ping_on_later_does_not_send_the_weeks_it_was_off(db: Db
     .await
     .unwrap();
     assert_eq!(off, RunOutcome::Disabled);
-    sqlx::query("UPDATE application_settings SET service_ping_enabled = TRUE")
-        .execute(&db)
-        .await
-        .unwrap();
+    execute!(
+        &db,
+        sqlx::query("UPDATE application_settings SET service_ping_enabled = TRUE")
+    )
+    .unwrap();
     let outcome = run_once(job(&instance, &db, &client, "a"), off_until)
         .await
         .unwrap();
@@ -575,8 +585,9 @@ async fn turning_service_ping_on_later_does_not_send_the_weeks_it_was_off(db: Db
     assert_eq!(collector.ping_count().await, 0);
 }
 
-#[sqlx::test]
-async fn turning_service_ping_off_while_the_job_waits_stops_the_send(db: Db) {
+#[tokio::test]
+async fn turning_service_ping_off_while_the_job_waits_stops_the_send() {
+    let (db, _dir) = crate::support::database().await;
     let (collector, instance, client, t0) = at_first_slot(&db).await;
     let deps = ScheduleDeps {
         wait_before_sending: Duration::from_millis(800),
@@ -584,17 +595,16 @@ async fn turning_service_ping_off_while_the_job_waits_stops_the_send(db: Db) {
     };
     let (outcome, ()) = tokio::join!(run_once(deps, t0), async {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        sqlx::query("UPDATE application_settings SET service_ping_enabled = FALSE")
-            .execute(&db)
-            .await
-            .unwrap();
+        execute!(
+            &db,
+            sqlx::query("UPDATE application_settings SET service_ping_enabled = FALSE")
+        )
+        .unwrap();
     });
     assert_eq!(outcome.unwrap(), RunOutcome::Disabled);
     assert_eq!(collector.ping_count().await, 0, "nothing left");
     assert_eq!(
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM raw_usage_data")
-            .fetch_one(&db)
-            .await
+        on_pool!(&db, p => sqlx::query_scalar::<_, i64>("SELECT count(*) FROM raw_usage_data").fetch_one(p).await)
             .unwrap(),
         0,
         "nothing was generated either"
@@ -603,8 +613,9 @@ async fn turning_service_ping_off_while_the_job_waits_stops_the_send(db: Db) {
     assert_eq!(state.status, "skipped");
 }
 
-#[sqlx::test]
-async fn a_payload_generated_while_on_does_not_leave_once_service_ping_is_off(db: Db) {
+#[tokio::test]
+async fn a_payload_generated_while_on_does_not_leave_once_service_ping_is_off() {
+    let (db, _dir) = crate::support::database().await;
     let collector = crate::support::spawn_collector(|_| {}).await;
     let instance = Instance::new(&db).await;
     let client = client_for(&collector.url("/"), 5);
@@ -620,10 +631,11 @@ async fn a_payload_generated_while_on_does_not_leave_once_service_ping_is_off(db
     )
     .await
     .unwrap();
-    sqlx::query("UPDATE application_settings SET service_ping_enabled = FALSE")
-        .execute(&db)
-        .await
-        .unwrap();
+    execute!(
+        &db,
+        sqlx::query("UPDATE application_settings SET service_ping_enabled = FALSE")
+    )
+    .unwrap();
     let refused = service_ping::service_ping::submit::send_stored(
         instance.deps(&db),
         &client,
@@ -642,16 +654,18 @@ async fn a_payload_generated_while_on_does_not_leave_once_service_ping_is_off(db
     );
 }
 
-#[sqlx::test]
-async fn an_error_of_our_own_waits_for_the_next_retry_instead_of_looping_every_minute(db: Db) {
+#[tokio::test]
+async fn an_error_of_our_own_waits_for_the_next_retry_instead_of_looping_every_minute() {
+    let (db, _dir) = crate::support::database().await;
     let (collector, instance, client, t0) = at_first_slot(&db).await;
-    sqlx::query(
-        "CREATE TRIGGER full_disk BEFORE INSERT ON raw_usage_data \
-         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+    crate::support::break_writes(
+        &db,
+        "full_disk",
+        "INSERT",
+        "raw_usage_data",
+        "database or disk is full",
     )
-    .execute(&db)
-    .await
-    .unwrap();
+    .await;
     let outcome = run_once(job(&instance, &db, &client, "a"), t0)
         .await
         .unwrap();
@@ -679,10 +693,7 @@ async fn an_error_of_our_own_waits_for_the_next_retry_instead_of_looping_every_m
         1,
         "one attempt counted"
     );
-    sqlx::query("DROP TRIGGER full_disk")
-        .execute(&db)
-        .await
-        .unwrap();
+    crate::support::repair(&db, "full_disk", "raw_usage_data").await;
     let retried = run_once(job(&instance, &db, &client, "a"), t0 + hours(8))
         .await
         .unwrap();
@@ -690,8 +701,9 @@ async fn an_error_of_our_own_waits_for_the_next_retry_instead_of_looping_every_m
     assert_eq!(collector.ping_count().await, 1);
 }
 
-#[sqlx::test]
-async fn a_send_the_collector_accepted_stays_sent_when_the_bookkeeping_after_it_fails(db: Db) {
+#[tokio::test]
+async fn a_send_the_collector_accepted_stays_sent_when_the_bookkeeping_after_it_fails() {
+    let (db, _dir) = crate::support::database().await;
     let (collector, instance, client, t0) = at_first_slot(&db).await;
     // Recording the attempt's end fails (after the payload is marked sent), as does keeping the
     // DevOps Score.
@@ -701,13 +713,8 @@ async fn a_send_the_collector_accepted_stays_sent_when_the_bookkeeping_after_it_
         } else {
             "UPDATE"
         };
-        sqlx::query(&format!(
-            "CREATE TRIGGER broken_{table} BEFORE {event} ON {table} \
-             BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
-        ))
-        .execute(&db)
-        .await
-        .unwrap();
+        let name = format!("broken_{table}");
+        crate::support::break_writes(&db, &name, event, table, "disk I/O error").await;
     }
     let outcome = run_once(job(&instance, &db, &client, "a"), t0)
         .await
@@ -788,8 +795,9 @@ async fn faulty_proxy(target: String, fault: std::sync::Arc<std::sync::Mutex<Fau
     format!("http://{address}/")
 }
 
-#[sqlx::test]
-async fn ten_weeks_of_a_failing_collector_leave_exactly_one_ping_per_week(db: Db) {
+#[tokio::test]
+async fn ten_weeks_of_a_failing_collector_leave_exactly_one_ping_per_week() {
+    let (db, _dir) = crate::support::database().await;
     let collector = crate::support::spawn_collector(|_| {}).await;
     let fault = std::sync::Arc::new(std::sync::Mutex::new(Fault::Healthy));
     let through_proxy = client_for(&faulty_proxy(collector.url("/"), fault.clone()).await, 1);
@@ -850,9 +858,7 @@ async fn ten_weeks_of_a_failing_collector_leave_exactly_one_ping_per_week(db: Db
         .collect();
     let distinct: std::collections::BTreeSet<_> = pings.iter().collect();
     let unsent: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM raw_usage_data WHERE sent_at IS NULL")
-            .fetch_one(&db)
-            .await
+        on_pool!(&db, p => sqlx::query_scalar("SELECT count(*) FROM raw_usage_data WHERE sent_at IS NULL").fetch_one(p).await)
             .unwrap();
     println!(
         "fault suite: 10 weeks, {failed_attempts} failed attempts (down, slow, 5xx, redirecting, garbage), {} pings at the collector, {} distinct, {unsent} payloads unsent",
@@ -864,8 +870,9 @@ async fn ten_weeks_of_a_failing_collector_leave_exactly_one_ping_per_week(db: Db
     assert_eq!(unsent, 0);
 }
 
-#[sqlx::test]
-async fn a_process_killed_while_generating_leaves_exactly_one_ping_after_restart(db: Db) {
+#[tokio::test]
+async fn a_process_killed_while_generating_leaves_exactly_one_ping_after_restart() {
+    let (db, _dir) = crate::support::database().await;
     let (collector, instance, client, t0) = at_first_slot(&db).await;
     // The job is dropped a moment after it starts: while it counts the attempt or generates.
     let killed = tokio::time::timeout(

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use service_ping::config::{Locks, Settings};
+use service_ping::db::{Db, execute};
 use service_ping::server::Application;
 use tokio::sync::oneshot;
 
@@ -23,7 +24,88 @@ pub fn settings(data_dir: &std::path::Path) -> Settings {
     settings.server.listen = "127.0.0.1:0".parse().unwrap();
     settings.service_ping.metrics_dir =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("metrics");
+    settings.database.url = test_database_url(data_dir);
     settings
+}
+
+/// The database of the backend under test (`SERVICE_PING_TEST_BACKEND`) for `data_dir`:
+/// SQLite's default file there, or a PostgreSQL database created for it on first use, its URL
+/// kept in the directory so that a restart on the same directory finds the same database.
+fn test_database_url(data_dir: &std::path::Path) -> Option<secrecy::SecretString> {
+    use secrecy::ExposeSecret;
+    use service_ping_database::{Backend, testing};
+    if testing::backend_under_test() == Backend::Sqlite {
+        return None;
+    }
+    let file = data_dir.join("test-postgres-url");
+    if let Ok(url) = std::fs::read_to_string(&file) {
+        return Some(url.into());
+    }
+    // `settings` is not async; the database is created on a runtime of its own.
+    let dir = data_dir.to_owned();
+    let url = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(testing::fresh_database(Backend::Postgres, &dir, ""))
+            .expose_secret()
+            .to_string()
+    })
+    .join()
+    .unwrap();
+    std::fs::write(&file, &url).unwrap();
+    Some(url.into())
+}
+
+/// The payload's `database.adapter` on the backend under test.
+pub fn expected_adapter() -> &'static str {
+    match service_ping_database::testing::backend_under_test() {
+        service_ping_database::Backend::Sqlite => "sqlite",
+        service_ping_database::Backend::Postgres => "postgresql",
+    }
+}
+
+/// Makes every `event` (INSERT, UPDATE) on `table` fail with `message`, as a full disk or a
+/// broken database would; [`repair`] undoes it.
+pub async fn break_writes(db: &Db, name: &str, event: &str, table: &str, message: &str) {
+    let statements = match db {
+        Db::Sqlite(_) => vec![format!(
+            "CREATE TRIGGER {name} BEFORE {event} ON {table} \
+             BEGIN SELECT RAISE(ABORT, '{message}'); END"
+        )],
+        Db::Postgres(_) => vec![
+            format!(
+                "CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION '{message}'; END $$"
+            ),
+            format!(
+                "CREATE TRIGGER {name} BEFORE {event} ON {table} \
+                 FOR EACH ROW EXECUTE FUNCTION {name}()"
+            ),
+        ],
+    };
+    for statement in statements {
+        execute!(db, sqlx::query(&statement)).unwrap();
+    }
+}
+
+/// Undoes [`break_writes`].
+pub async fn repair(db: &Db, name: &str, table: &str) {
+    let drop = match db {
+        Db::Sqlite(_) => format!("DROP TRIGGER {name}"),
+        Db::Postgres(_) => format!("DROP TRIGGER {name} ON {table}"),
+    };
+    execute!(db, sqlx::query(&drop)).unwrap();
+}
+
+/// A fresh, migrated database of the backend under test, and the directory it belongs to.
+pub async fn database() -> (service_ping::db::Db, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = service_ping::db::connect_and_migrate(&settings(dir.path()))
+        .await
+        .unwrap();
+    (db, dir)
 }
 
 /// Builds the application (not serving) for router tests.
@@ -104,11 +186,7 @@ impl TestApp {
 
     /// A pool on the server's database, to look at what it stored.
     pub async fn db(&self) -> service_ping::db::Db {
-        let url = format!(
-            "sqlite://{}",
-            self.data_dir.path().join("service-ping.sqlite3").display()
-        );
-        service_ping_database::connect_url(&url.into(), 1)
+        service_ping::db::connect(&settings(self.data_dir.path()))
             .await
             .unwrap()
     }

@@ -2,12 +2,12 @@
 //! backfill, reruns that store nothing, and the monthly values the charts draw.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use service_ping::db::Db;
+use service_ping::db::{Db, execute, on_pool};
 use service_ping::usage_trends::job::{BACKFILL_DAYS, run_once};
 use service_ping::usage_trends::{Identifier, db as trends_db};
 
 async fn exec(db: &Db, sql: &str) {
-    sqlx::query(sql).execute(db).await.unwrap();
+    execute!(&db, sqlx::query(sql)).unwrap();
 }
 
 /// Three users (one blocked, one bot), a group, two projects, pipelines and events on known days.
@@ -51,20 +51,19 @@ fn day(text: &str) -> NaiveDate {
 }
 
 async fn value(db: &Db, identifier: Identifier, on: &str) -> Option<i64> {
-    sqlx::query_scalar(
+    on_pool!(&db, p => sqlx::query_scalar(
         "SELECT count FROM usage_trend_measurements WHERE identifier = $1 AND recorded_on = $2",
     )
     .bind(identifier.as_str())
-    .bind(on)
-    .fetch_optional(db)
-    .await
+    .bind(on).fetch_optional(p).await)
     .unwrap()
 }
 
 const NOW: &str = "2026-05-02T06:00:00Z";
 
-#[sqlx::test]
-async fn the_first_run_backfills_a_year_with_exact_daily_counts_and_reruns_change_nothing(db: Db) {
+#[tokio::test]
+async fn the_first_run_backfills_a_year_with_exact_daily_counts_and_reruns_change_nothing() {
+    let (db, _dir) = crate::support::database().await;
     fixture(&db).await;
     let now: DateTime<Utc> = NOW.parse().unwrap();
     let report = run_once(&db, now).await.unwrap();
@@ -146,8 +145,9 @@ async fn the_first_run_backfills_a_year_with_exact_daily_counts_and_reruns_chang
     assert_eq!(tomorrow.inserted, Identifier::ALL.len() as u64);
 }
 
-#[sqlx::test]
-async fn a_gap_is_filled_and_nothing_recorded_is_rewritten(db: Db) {
+#[tokio::test]
+async fn a_gap_is_filled_and_nothing_recorded_is_rewritten() {
+    let (db, _dir) = crate::support::database().await;
     fixture(&db).await;
     let now: DateTime<Utc> = NOW.parse().unwrap();
     run_once(&db, now).await.unwrap();
@@ -167,8 +167,9 @@ async fn a_gap_is_filled_and_nothing_recorded_is_rewritten(db: Db) {
     );
 }
 
-#[sqlx::test]
-async fn monthly_values_are_the_last_measurement_of_each_month(db: Db) {
+#[tokio::test]
+async fn monthly_values_are_the_last_measurement_of_each_month() {
+    let (db, _dir) = crate::support::database().await;
     fixture(&db).await;
     run_once(&db, NOW.parse().unwrap()).await.unwrap();
     let trends = trends_db::trends(&db, day("2026-05-02"), 6).await.unwrap();

@@ -24,7 +24,7 @@ pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use sqlite::{SqliteDb, adapter_and_version, begin_write, connect_url, ping, retrying_busy};
+pub use sqlite::{begin_write, retrying_busy};
 
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +62,16 @@ pub enum Conn<'a> {
     Postgres(&'a mut sqlx::PgConnection),
 }
 
+impl Conn<'_> {
+    /// The same connection, borrowed again for one statement.
+    pub fn reborrow(&mut self) -> Conn<'_> {
+        match self {
+            Conn::Sqlite(c) => Conn::Sqlite(c),
+            Conn::Postgres(c) => Conn::Postgres(c),
+        }
+    }
+}
+
 impl<'a> From<&'a mut sqlx::SqliteConnection> for Conn<'a> {
     fn from(conn: &'a mut sqlx::SqliteConnection) -> Self {
         Conn::Sqlite(conn)
@@ -88,6 +98,27 @@ impl Transaction {
         }
     }
 
+    /// Makes this transaction the only one deciding about each of `keys` until it ends, for a
+    /// transaction that reads and then writes on what it read (count, then insert). SQLite's
+    /// write transactions already are the only writer; on PostgreSQL each key takes a
+    /// transaction-scoped advisory lock, in sorted order so that two transactions never wait on
+    /// each other.
+    pub async fn serialize_on(&mut self, keys: &[&str]) -> sqlx::Result<()> {
+        let Transaction::Postgres(tx) = self else {
+            return Ok(());
+        };
+        let mut keys = keys.to_vec();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(key)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub async fn commit(self) -> sqlx::Result<()> {
         match self {
             Transaction::Sqlite(tx) => tx.commit().await,
@@ -108,14 +139,39 @@ macro_rules! on_pool {
     };
 }
 
-/// Runs `$body` with `$conn` bound to the backend's own connection (`&mut SqliteConnection` or
-/// `&mut PgConnection`) of a [`Conn`].
+/// Runs `$body` with `$c` bound to the backend's own connection (`&mut SqliteConnection` or
+/// `&mut PgConnection`) of a [`Conn`] (or of a `&mut Conn`, borrowed again: the caller keeps it).
 #[macro_export]
 macro_rules! on_conn {
     ($conn:expr, $c:ident => $body:expr) => {
-        match $conn {
+        match ($conn).reborrow() {
             $crate::Conn::Sqlite($c) => $body,
             $crate::Conn::Postgres($c) => $body,
+        }
+    };
+}
+
+/// Executes a query on a [`Db`] and gives the number of rows it affected:
+/// `execute!(db, sqlx::query("…").bind(x))?`. The query expression is compiled once per
+/// backend, as with [`on_pool!`], and each backend's own result is reduced to the count both
+/// have.
+#[macro_export]
+macro_rules! execute {
+    ($db:expr, $query:expr) => {
+        match $db {
+            $crate::Db::Sqlite(c) => $query.execute(c).await.map(|done| done.rows_affected()),
+            $crate::Db::Postgres(c) => $query.execute(c).await.map(|done| done.rows_affected()),
+        }
+    };
+}
+
+/// [`execute!`] on a [`Conn`] (or a `&mut Conn`, borrowed again): `execute_in!(tx.conn(), …)`.
+#[macro_export]
+macro_rules! execute_in {
+    ($conn:expr, $query:expr) => {
+        match ($conn).reborrow() {
+            $crate::Conn::Sqlite(c) => $query.execute(c).await.map(|done| done.rows_affected()),
+            $crate::Conn::Postgres(c) => $query.execute(c).await.map(|done| done.rows_affected()),
         }
     };
 }
@@ -187,6 +243,22 @@ impl Db {
         }
     }
 
+    /// What the payload's `database` section reports of this server.
+    pub async fn facts(&self) -> sqlx::Result<DatabaseFacts> {
+        match self {
+            Db::Sqlite(pool) => {
+                let (adapter, version) = sqlite::adapter_and_version(pool).await?;
+                Ok(DatabaseFacts {
+                    adapter,
+                    version,
+                    flavor: None,
+                    system_id: None,
+                })
+            }
+            Db::Postgres(pool) => postgres::facts(pool).await,
+        }
+    }
+
     /// Cheap round trip used by the health checks.
     pub async fn ping(&self) -> sqlx::Result<()> {
         on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
@@ -195,6 +267,21 @@ impl Db {
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await)
     }
+}
+
+/// The database facts GitLab's payload reports (`database.adapter`, `.version`, `.flavor`,
+/// `.pg_system_id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseFacts {
+    /// `sqlite` or `postgresql`.
+    pub adapter: String,
+    /// The server's version (`15.10`), without the packager's suffix.
+    pub version: String,
+    /// The managed service a PostgreSQL server is (`Amazon Aurora PostgreSQL`, …); `None` for a
+    /// plain server and for SQLite.
+    pub flavor: Option<String>,
+    /// PostgreSQL's system identifier (`pg_control_system()`): 64 bits, kept exact end to end.
+    pub system_id: Option<i64>,
 }
 
 /// Whether `error` says the database is momentarily busy rather than that the write is wrong.

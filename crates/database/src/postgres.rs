@@ -72,3 +72,90 @@ fn explain(error: sqlx::Error, server: &str) -> anyhow::Error {
     };
     anyhow::Error::new(error).context(format!("{server} {reason}"))
 }
+
+/// The server's version, flavor and system identifier. A role that may not call
+/// `pg_control_system()` (managed services restrict it) reports no system identifier rather
+/// than failing the payload.
+pub(crate) async fn facts(pool: &PgPool) -> sqlx::Result<crate::DatabaseFacts> {
+    let (version, aurora, rds, cloud_sql, azure, alloy_db): (String, bool, bool, bool, bool, bool) =
+        sqlx::query_as(
+            "SELECT current_setting('server_version'), \
+                    EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'aurora_version'), \
+                    EXISTS (SELECT 1 FROM pg_settings WHERE name = 'rds.extensions'), \
+                    EXISTS (SELECT 1 FROM pg_settings WHERE name LIKE 'cloudsql.%'), \
+                    EXISTS (SELECT 1 FROM pg_settings WHERE name LIKE 'azure.%'), \
+                    EXISTS (SELECT 1 FROM pg_settings WHERE name LIKE 'alloydb.%')",
+        )
+        .fetch_one(pool)
+        .await?;
+    let system_id = sqlx::query_scalar("SELECT system_identifier FROM pg_control_system()")
+        .fetch_one(pool)
+        .await
+        .inspect_err(|error| tracing::warn!(%error, "the PostgreSQL system identifier cannot be read; database.pg_system_id is reported as null"))
+        .ok();
+    Ok(crate::DatabaseFacts {
+        adapter: "postgresql".into(),
+        version: version_number(&version).to_string(),
+        flavor: flavor(aurora, rds, cloud_sql, azure, alloy_db).map(str::to_string),
+        system_id,
+    })
+}
+
+/// `15.10` of `15.10 (Debian 15.10-0+deb12u1)`.
+fn version_number(server_version: &str) -> &str {
+    server_version
+        .split_whitespace()
+        .next()
+        .unwrap_or(server_version)
+}
+
+/// The managed service a server's own settings and functions reveal, in GitLab's words. Aurora
+/// also has RDS's settings, so it is asked first.
+fn flavor(
+    aurora: bool,
+    rds: bool,
+    cloud_sql: bool,
+    azure: bool,
+    alloy_db: bool,
+) -> Option<&'static str> {
+    match (aurora, rds, cloud_sql, azure, alloy_db) {
+        (true, ..) => Some("Amazon Aurora PostgreSQL"),
+        (_, true, ..) => Some("PostgreSQL on Amazon RDS"),
+        (_, _, _, _, true) => Some("AlloyDB for PostgreSQL"),
+        (_, _, true, ..) => Some("Cloud SQL for PostgreSQL"),
+        (_, _, _, true, _) => Some("Azure Database for PostgreSQL - Flexible Server"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_drops_the_packagers_suffix() {
+        assert_eq!(version_number("15.10 (Debian 15.10-0+deb12u1)"), "15.10");
+        assert_eq!(version_number("16.4"), "16.4");
+    }
+
+    #[test]
+    fn aurora_is_told_apart_from_plain_rds_and_a_plain_server_has_no_flavor() {
+        assert_eq!(
+            flavor(true, true, false, false, false),
+            Some("Amazon Aurora PostgreSQL")
+        );
+        assert_eq!(
+            flavor(false, true, false, false, false),
+            Some("PostgreSQL on Amazon RDS")
+        );
+        assert_eq!(
+            flavor(false, false, true, false, false),
+            Some("Cloud SQL for PostgreSQL")
+        );
+        assert_eq!(
+            flavor(false, false, true, false, true),
+            Some("AlloyDB for PostgreSQL")
+        );
+        assert_eq!(flavor(false, false, false, false, false), None);
+    }
+}

@@ -1,5 +1,5 @@
-//! SQLite: the embedded backend, and the only one the dashboard role's queries are written for
-//! so far (the collector's run on [`crate::Db`], which is SQLite or PostgreSQL).
+//! SQLite: the embedded backend (`make run`, a single machine): WAL, a busy timeout, foreign
+//! keys, and write transactions that take the lock at once.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -9,14 +9,13 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-/// The dashboard role's pool.
-pub type SqliteDb = sqlx::SqlitePool;
-
 /// A transaction holding SQLite's write lock from its start (`BEGIN IMMEDIATE`), for every
 /// transaction that writes. A deferred one that reads first cannot wait for another writer: if
 /// anyone wrote since its read began, SQLite refuses its first write at once ("database is
 /// locked"), and background jobs (the rollup refresh, the weekly send) write at any moment.
-pub async fn begin_write(db: &SqliteDb) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+pub async fn begin_write(
+    db: &sqlx::SqlitePool,
+) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
     db.begin_with("BEGIN IMMEDIATE").await
 }
 
@@ -44,7 +43,10 @@ where
 }
 
 /// Opens the SQLite database at `url` with the settings every pool of ours uses.
-pub async fn connect_url(url: &SecretString, max_connections: u32) -> anyhow::Result<SqliteDb> {
+pub(crate) async fn connect_url(
+    url: &SecretString,
+    max_connections: u32,
+) -> anyhow::Result<sqlx::SqlitePool> {
     SqlitePoolOptions::new()
         .max_connections(max_connections)
         .connect_with(options(url)?)
@@ -67,14 +69,11 @@ pub(crate) fn options(url: &SecretString) -> anyhow::Result<SqliteConnectOptions
 }
 
 /// Adapter name and server version, as the payload's `database` section reports them.
-pub async fn adapter_and_version(db: &SqliteDb) -> Result<(String, String), sqlx::Error> {
+pub(crate) async fn adapter_and_version(
+    db: &sqlx::SqlitePool,
+) -> Result<(String, String), sqlx::Error> {
     let version: String = sqlx::query_scalar("SELECT sqlite_version()")
         .fetch_one(db)
         .await?;
     Ok(("sqlite".to_string(), version))
-}
-
-/// Cheap round trip used by the health checks.
-pub async fn ping(db: &SqliteDb) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1").execute(db).await.map(|_| ())
 }

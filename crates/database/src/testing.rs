@@ -67,3 +67,16 @@ pub fn keeps_secret(url: &SecretString, text: &str) -> bool {
         .and_then(|u| u.password().map(|p| !text.contains(p)))
         .unwrap_or(true)
 }
+
+/// The variable that picks the backend of the suites that run once per backend
+/// (`postgres` or `sqlite`, the default): `make test` runs them under both.
+pub const BACKEND_VARIABLE: &str = "SERVICE_PING_TEST_BACKEND";
+
+/// The backend the current test run is for (see [`BACKEND_VARIABLE`]).
+pub fn backend_under_test() -> Backend {
+    match std::env::var(BACKEND_VARIABLE).as_deref() {
+        Ok("postgres") => Backend::Postgres,
+        Ok("sqlite") | Err(_) => Backend::Sqlite,
+        Ok(other) => panic!("{BACKEND_VARIABLE}={other}: expected postgres or sqlite"),
+    }
+}

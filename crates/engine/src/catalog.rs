@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use super::definition::{Dictionary, DictionaryError, Problem};
 use super::instrumentation::Instrumentation;
-use service_ping_database::SqliteDb as Db;
+use service_ping_database::{Db, on_pool};
 
 /// Loads the metric dictionary and checks every table and column it names against the
 /// database, where a metric may read only the `readable` tables (the platform's, never the
@@ -34,12 +34,18 @@ pub struct Catalog {
 impl Catalog {
     /// Reads the schema of `db`.
     pub async fn read(db: &Db) -> Result<Self, sqlx::Error> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT m.name, p.name FROM sqlite_schema AS m JOIN pragma_table_info(m.name) AS p \
-             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
-        )
-        .fetch_all(db)
-        .await?;
+        let sql = match db {
+            Db::Sqlite(_) => {
+                "SELECT m.name, p.name FROM sqlite_schema AS m JOIN pragma_table_info(m.name) AS p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'"
+            }
+            Db::Postgres(_) => {
+                "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema()"
+            }
+        };
+        let rows: Vec<(String, String)> =
+            on_pool!(db, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
         let mut tables: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (table, column) in rows {
             tables.entry(table).or_default().insert(column);

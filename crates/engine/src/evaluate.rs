@@ -16,19 +16,18 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sqlx::Row;
 
 use super::definition::MetricDefinition;
 use super::hll;
 use super::value_type::ValueType;
-use service_ping_database::SqliteDb as Db;
+use service_ping_database::Db;
 use service_ping_protocol::time::format_timestamp;
 
 use super::instrumentation::{
     DatabaseMetric, Instrumentation, LicenseField, Literal, NamedQuery, Operation, SystemValue,
 };
 use super::rollup;
-use super::sql::{Statement, conditions, number_at, within};
+use super::sql::{Cell, Statement, conditions, number_at, within};
 use super::time_frame::{TimeFrame, Window};
 
 /// GitLab's sentinel for a failed metric.
@@ -48,6 +47,10 @@ pub struct Facts {
     pub edition: String,
     pub database_adapter: String,
     pub database_version: String,
+    /// The managed PostgreSQL service, if any (`database.flavor`).
+    pub database_flavor: Option<String>,
+    /// PostgreSQL's system identifier (`database.pg_system_id`), exact.
+    pub pg_system_id: Option<i64>,
     pub operating_system: String,
     pub service_ping_enabled: bool,
     pub include_optional_data: bool,
@@ -309,9 +312,9 @@ fn system_outcome(
         SystemValue::Edition => json!(facts.edition),
         SystemValue::DatabaseAdapter => json!(facts.database_adapter),
         SystemValue::DatabaseVersion => json!(facts.database_version),
-        // Only PostgreSQL has a system identifier; other adapters report none.
-        SystemValue::PgSystemId => Value::Null,
-        SystemValue::DatabaseFlavor => Value::Null,
+        // Only PostgreSQL has a system identifier and a flavor; SQLite reports null for both.
+        SystemValue::PgSystemId => json!(facts.pg_system_id),
+        SystemValue::DatabaseFlavor => json!(facts.database_flavor),
         SystemValue::OperatingSystem => json!(facts.operating_system),
         SystemValue::CollectedDataCategories => json!(facts.collected_data_categories),
         SystemValue::ServicePingEnabled => json!(facts.service_ping_enabled),
@@ -444,7 +447,7 @@ async fn fused_scan(
 ) -> Vec<MetricOutcome> {
     let statement = fused_statement(table, group, recorded_at);
     let started = Instant::now();
-    let result = statement.bind_all().fetch_one(db).await;
+    let result = statement.fetch_one(db).await;
     let share = started.elapsed() / group.len() as u32;
     match result {
         Ok(row) => group
@@ -494,7 +497,6 @@ async fn single(
             let expression = aggregate(metric, window.as_ref(), &mut statement.binds);
             statement.sql = format!("SELECT {expression} FROM {}", metric.table);
             statement
-                .bind_all()
                 .fetch_one(db)
                 .await
                 .and_then(|row| number_at(&row, 0))
@@ -526,12 +528,11 @@ async fn named_query(
         start: "0000-01-01".into(),
         end: "9999-12-31".into(),
     });
-    let row = sqlx::query(query.sql)
-        .bind(window.start)
-        .bind(window.end)
-        .fetch_one(db)
-        .await?;
-    number_at(&row, 0)
+    let statement = Statement {
+        sql: query.sql.into(),
+        binds: vec![Literal::Text(window.start), Literal::Text(window.end)],
+    };
+    number_at(&statement.fetch_one(db).await?, 0)
 }
 
 /// HyperLogLog estimate of the distinct values of an integer column. The database hands over
@@ -543,8 +544,6 @@ async fn estimate(
     metric: &DatabaseMetric,
     window: Option<&Window>,
 ) -> Result<Value, sqlx::Error> {
-    use futures::TryStreamExt;
-
     let column = metric.column.as_deref().expect("estimates have a column");
     let mut binds = Vec::new();
     let mut condition = conditions(metric, window, &mut binds);
@@ -557,11 +556,22 @@ async fn estimate(
     );
     let statement = Statement { sql, binds };
     let mut sketch = hll::Sketch::default();
-    let mut values = statement.bind_all().fetch(db);
-    while let Some(row) = values.try_next().await? {
-        let value: i64 = row.try_get(0)?;
-        // The low 32 bits identify an id well enough for an estimate.
-        sketch.add(value as u32);
+    let mut not_whole = None;
+    statement
+        .for_each_first(db, |value| match value {
+            // The low 32 bits identify an id well enough for an estimate.
+            Cell::Int(value) => sketch.add(value as u32),
+            other => not_whole = Some(other),
+        })
+        .await?;
+    if let Some(value) = not_whole {
+        return Err(sqlx::Error::Decode(
+            format!(
+                "{}.{column} holds {value:?}: estimates count whole numbers",
+                metric.table
+            )
+            .into(),
+        ));
     }
     Ok(json!(sketch.estimate().round() as i64))
 }

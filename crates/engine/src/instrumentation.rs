@@ -39,6 +39,8 @@ pub enum Operation {
 /// A literal in a filter, always bound as a parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
+    /// A boolean column's value: bound as a boolean on PostgreSQL, as 1 or 0 on SQLite.
+    Bool(bool),
     Int(i64),
     Real(f64),
     Text(String),
@@ -135,7 +137,7 @@ pub enum LicenseField {
     LicenseeCompany,
 }
 
-/// A reviewed query, chosen by name in `options.query`. `?1`/`?2` are the window's start and
+/// A reviewed query, chosen by name in `options.query`. `$1`/`$2` are the window's start and
 /// end; for `all` they span every row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NamedQuery {
@@ -151,32 +153,32 @@ pub const NAMED_QUERIES: &[NamedQuery] = &[
         name: "users_active_in_window",
         table: "users",
         sql: "SELECT COUNT(*) FROM users WHERE state = 'active' AND user_type = 'human' \
-              AND last_activity_on >= ?1 AND last_activity_on < ?2",
+              AND last_activity_on >= $1 AND last_activity_on < $2",
     },
     NamedQuery {
         name: "projects_with_pipelines",
         table: "ci_pipelines",
-        sql: "SELECT COUNT(DISTINCT project_id) FROM ci_pipelines WHERE created_at >= ?1 AND created_at < ?2",
+        sql: "SELECT COUNT(DISTINCT project_id) FROM ci_pipelines WHERE created_at >= $1 AND created_at < $2",
     },
     NamedQuery {
         name: "projects_with_deployments",
         table: "deployments",
-        sql: "SELECT COUNT(DISTINCT project_id) FROM deployments WHERE created_at >= ?1 AND created_at < ?2",
+        sql: "SELECT COUNT(DISTINCT project_id) FROM deployments WHERE created_at >= $1 AND created_at < $2",
     },
     NamedQuery {
         name: "groups_with_projects",
         table: "projects",
-        sql: "SELECT COUNT(DISTINCT namespace_id) FROM projects WHERE created_at >= ?1 AND created_at < ?2",
+        sql: "SELECT COUNT(DISTINCT namespace_id) FROM projects WHERE created_at >= $1 AND created_at < $2",
     },
     NamedQuery {
         name: "issues_closed_in_window",
         table: "issues",
-        sql: "SELECT COUNT(*) FROM issues WHERE closed_at >= ?1 AND closed_at < ?2",
+        sql: "SELECT COUNT(*) FROM issues WHERE closed_at >= $1 AND closed_at < $2",
     },
     NamedQuery {
         name: "merge_requests_merged_in_window",
         table: "merge_requests",
-        sql: "SELECT COUNT(*) FROM merge_requests WHERE merged_at >= ?1 AND merged_at < ?2",
+        sql: "SELECT COUNT(*) FROM merge_requests WHERE merged_at >= $1 AND merged_at < $2",
     },
 ];
 
@@ -478,7 +480,7 @@ fn literals(field: &str, items: &[Value]) -> Result<Vec<Literal>, OptionError> {
 fn literal(field: &str, value: &Value) -> Result<Literal, OptionError> {
     match value {
         Value::String(s) => Ok(Literal::Text(s.clone())),
-        Value::Bool(b) => Ok(Literal::Int(i64::from(*b))),
+        Value::Bool(b) => Ok(Literal::Bool(*b)),
         Value::Number(n) => n
             .as_i64()
             .map(Literal::Int)
@@ -514,7 +516,7 @@ mod tests {
         assert!(metric.filter.contains(&Condition {
             column: "archived".into(),
             comparison: Comparison::Eq,
-            values: vec![Literal::Int(0)]
+            values: vec![Literal::Bool(false)]
         }));
         assert!(metric.filter.contains(&Condition {
             column: "duration".into(),

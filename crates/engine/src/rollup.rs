@@ -25,14 +25,13 @@ use anyhow::{Context, bail};
 use chrono::{Duration, NaiveDate};
 use roaring::RoaringBitmap;
 use serde_json::{Value, json};
-use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::definition::MetricDefinition;
 use super::hll;
 use super::instrumentation::{Condition, DatabaseMetric, Instrumentation, Literal, Operation};
-use super::sql::{Statement, conditions, number_at, round};
+use super::sql::{Cell, Statement, conditions, number_at, round};
 use super::time_frame::{DATE_FORMAT, TimeFrame, Window};
-use service_ping_database::{SqliteDb as Db, begin_write};
+use service_ping_database::{Backend, Conn, Db, execute_in, on_conn, on_pool};
 
 /// The day of rows whose time column is NULL: part of all time, of no window.
 const UNDATED: &str = "";
@@ -100,6 +99,8 @@ fn describe(condition: &Condition) -> String {
         .values
         .iter()
         .map(|value| match value {
+            // As 1 or 0, as booleans were keyed before they had a variant of their own.
+            Literal::Bool(v) => i64::from(*v).to_string(),
             Literal::Int(v) => v.to_string(),
             Literal::Real(v) => format!("{v:?}"),
             Literal::Text(v) => format!("{v:?}"),
@@ -224,12 +225,12 @@ impl Plan {
 pub async fn refresh(db: &Db, plan: &TablePlan) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let table = plan.table.as_str();
-    let stored: Option<(String, String)> = sqlx::query_as(
-        "SELECT time_columns, measures FROM metric_rollup_tables WHERE table_name = ?",
+    let stored: Option<(String, String)> = on_pool!(db, pool => sqlx::query_as(
+        "SELECT time_columns, measures FROM metric_rollup_tables WHERE table_name = $1",
     )
     .bind(table)
-    .fetch_optional(db)
-    .await?;
+    .fetch_optional(pool)
+    .await)?;
     let rebuild = match stored {
         Some((columns, measures)) => {
             columns != plan.watched_columns()
@@ -241,23 +242,23 @@ pub async fn refresh(db: &Db, plan: &TablePlan) -> anyhow::Result<()> {
     if rebuild {
         install_triggers(db, plan).await?;
     }
-    let through = last_change(db).await?;
+    let ticket = ticket(db).await?;
+    let marks: Vec<(i64, String)> = on_pool!(db, pool => sqlx::query_as(
+        "SELECT id, day FROM metric_rollup_changes WHERE table_name = $1 AND id <= $2 ORDER BY day",
+    )
+    .bind(table)
+    .bind(ticket)
+    .fetch_all(pool)
+    .await)?;
     let days = if rebuild {
         Days::All
     } else {
-        let days: Vec<String> = sqlx::query_scalar(
-            "SELECT day FROM metric_rollup_changes WHERE table_name = ? AND id <= ? ORDER BY day",
-        )
-        .bind(table)
-        .bind(through)
-        .fetch_all(db)
-        .await?;
-        match days.len() {
+        match marks.len() {
             0 => return Ok(()),
             // Each day is read through the time column's index, row by row; past this many,
             // one sequential pass over the table is cheaper.
             n if n > MANY_DAYS => Days::All,
-            _ => Days::Some(days),
+            _ => Days::Some(marks.iter().map(|(_, day)| day.clone()).collect()),
         }
     };
     let recomputed = match &days {
@@ -272,7 +273,8 @@ pub async fn refresh(db: &Db, plan: &TablePlan) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("rolling up {table} by {time_column}"))?;
     }
-    store(db, plan, &days, &partials, through).await?;
+    let folded: Vec<i64> = marks.iter().map(|(id, _)| *id).collect();
+    store(db, plan, &days, &partials, ticket, &folded).await?;
     tracing::debug!(
         table,
         rebuild,
@@ -292,29 +294,51 @@ enum Days {
     Some(Vec<String>),
 }
 
-/// The highest change mark ever written; AUTOINCREMENT never reuses one.
-async fn last_change(db: &Db) -> sqlx::Result<i64> {
-    Ok(
-        sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'metric_rollup_changes'")
-            .fetch_optional(db)
-            .await?
-            .unwrap_or(0),
-    )
+/// The number a refresh stores as how far it folded changes in; of two refreshes, the one with
+/// the higher number read later and wins. SQLite: the highest mark ever written (AUTOINCREMENT
+/// never reuses one; its single writer orders marks and data). PostgreSQL: a number of the
+/// marks' own sequence, taken now: every mark committed before it is lower. A mark a writer
+/// took earlier but commits later may be lower too, so a refresh deletes only the marks it read
+/// (see [`store`]), never "everything up to its number".
+async fn ticket(db: &Db) -> sqlx::Result<i64> {
+    match db {
+        Db::Sqlite(pool) => Ok(sqlx::query_scalar(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'metric_rollup_changes'",
+        )
+        .fetch_optional(pool)
+        .await?
+        .unwrap_or(0)),
+        Db::Postgres(pool) => {
+            sqlx::query_scalar(
+                "SELECT nextval(pg_get_serial_sequence('metric_rollup_changes', 'id'))",
+            )
+            .fetch_one(pool)
+            .await
+        }
+    }
 }
 
 /// Drops every rollup and its triggers, for a writer that replaces the platform wholesale (the
 /// seed): rather than every written row leaving a mark, the next refresh rebuilds each table in
 /// one pass. Inside the writer's transaction, so both happen or neither.
-pub async fn forget(connection: &mut sqlx::SqliteConnection) -> sqlx::Result<()> {
-    let triggers: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name GLOB 'metric_rollup_*'",
-    )
-    .fetch_all(&mut *connection)
-    .await?;
-    for trigger in triggers {
-        sqlx::query(&format!("DROP TRIGGER {trigger}"))
-            .execute(&mut *connection)
-            .await?;
+pub async fn forget(mut conn: Conn<'_>) -> sqlx::Result<()> {
+    let sql = match conn {
+        Conn::Sqlite(_) => {
+            "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger' AND name GLOB 'metric_rollup_*'"
+        }
+        Conn::Postgres(_) => {
+            "SELECT t.tgname::text, c.relname::text FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid \
+             WHERE c.relnamespace = current_schema()::regnamespace AND starts_with(t.tgname::text, 'metric_rollup_')"
+        }
+    };
+    let triggers: Vec<(String, String)> =
+        on_conn!(conn, c => sqlx::query_as(sql).fetch_all(c).await)?;
+    for (trigger, table) in triggers {
+        let drop = match conn {
+            Conn::Sqlite(_) => format!("DROP TRIGGER {trigger}"),
+            Conn::Postgres(_) => format!("DROP TRIGGER {trigger} ON {table}"),
+        };
+        execute_in!(conn, sqlx::query(&drop))?;
     }
     for rollup in [
         "metric_rollup_tables",
@@ -322,9 +346,7 @@ pub async fn forget(connection: &mut sqlx::SqliteConnection) -> sqlx::Result<()>
         "metric_rollup_days",
         "metric_rollup_months",
     ] {
-        sqlx::query(&format!("DELETE FROM {rollup}"))
-            .execute(&mut *connection)
-            .await?;
+        execute_in!(conn, sqlx::query(&format!("DELETE FROM {rollup}")))?;
     }
     Ok(())
 }
@@ -340,16 +362,24 @@ async fn triggers_installed(db: &Db, table: &str) -> sqlx::Result<bool> {
         .iter()
         .map(|event| trigger_name(table, event))
         .collect();
-    let found: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? \
-         AND name IN (?, ?, ?)",
-    )
-    .bind(table)
-    .bind(&names[0])
-    .bind(&names[1])
-    .bind(&names[2])
-    .fetch_one(db)
-    .await?;
+    let sql = match db {
+        Db::Sqlite(_) => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = $1 \
+             AND name IN ($2, $3, $4)"
+        }
+        Db::Postgres(_) => {
+            "SELECT COUNT(*) FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid \
+             WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = $1 \
+             AND t.tgname IN ($2, $3, $4)"
+        }
+    };
+    let found: i64 = on_pool!(db, pool => sqlx::query_scalar(sql)
+        .bind(table)
+        .bind(&names[0])
+        .bind(&names[1])
+        .bind(&names[2])
+        .fetch_one(pool)
+        .await)?;
     Ok(found == 3)
 }
 
@@ -358,17 +388,23 @@ async fn triggers_installed(db: &Db, table: &str) -> sqlx::Result<bool> {
 /// table's stored state goes with them: what was written while they were missing left no mark.
 async fn install_triggers(db: &Db, plan: &TablePlan) -> sqlx::Result<()> {
     let table = plan.table.as_str();
-    let mut tx = begin_write(db).await?;
-    for statement in trigger_statements(plan) {
-        sqlx::query(&statement).execute(&mut *tx).await?;
+    let mut tx = db.begin_write().await?;
+    let statements = match db {
+        Db::Sqlite(_) => trigger_statements(plan),
+        Db::Postgres(_) => postgres_trigger_statements(plan),
+    };
+    for statement in statements {
+        execute_in!(tx.conn(), sqlx::query(&statement))?;
     }
-    sqlx::query("DELETE FROM metric_rollup_tables WHERE table_name = ?")
-        .bind(table)
-        .execute(&mut *tx)
-        .await?;
+    execute_in!(
+        tx.conn(),
+        sqlx::query("DELETE FROM metric_rollup_tables WHERE table_name = $1").bind(table)
+    )?;
     tx.commit().await
 }
 
+/// SQLite's row triggers: each written row replaces its days' marks (a replaced mark gets a new
+/// id).
 fn trigger_statements(plan: &TablePlan) -> Vec<String> {
     let table = plan.table.as_str();
     let marks = |row: &str| -> Vec<String> {
@@ -395,27 +431,84 @@ fn trigger_statements(plan: &TablePlan) -> Vec<String> {
     statements
 }
 
+/// PostgreSQL's statement triggers: once per statement, whatever its number of rows, the days
+/// of the rows it wrote (its transition tables), each mark upserted once with a new id. A bulk
+/// write pays one small insert, not one per row (`bench/payload.sh` measures both).
+fn postgres_trigger_statements(plan: &TablePlan) -> Vec<String> {
+    let table = plan.table.as_str();
+    let days = |rows: &str| -> Vec<String> {
+        plan.time_columns()
+            .into_iter()
+            .map(|column| format!("SELECT coalesce(substr({column}, 1, 10), '') FROM {rows}"))
+            .collect()
+    };
+    let mut statements = Vec::new();
+    for event in TRIGGER_EVENTS {
+        let (selects, transition) = match event {
+            "insert" => (days("new_rows"), "NEW TABLE AS new_rows"),
+            "delete" => (days("old_rows"), "OLD TABLE AS old_rows"),
+            _ => (
+                [days("old_rows"), days("new_rows")].concat(),
+                "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+            ),
+        };
+        let name = trigger_name(table, event);
+        statements.push(format!(
+            "CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $marks$ BEGIN \
+             INSERT INTO metric_rollup_changes (table_name, day) \
+             SELECT '{table}', day FROM ({}) AS changed (day) ORDER BY day \
+             ON CONFLICT (table_name, day) DO UPDATE SET id = DEFAULT; \
+             RETURN NULL; END $marks$",
+            selects.join(" UNION ")
+        ));
+        statements.push(format!("DROP TRIGGER IF EXISTS {name} ON {table}"));
+        statements.push(format!(
+            "CREATE TRIGGER {name} AFTER {event} ON {table} REFERENCING {transition} \
+             FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
+        ));
+    }
+    statements
+}
+
 /// The partials a refresh computed, before they are stored.
 #[derive(Default)]
 struct Partials {
-    /// (measure, day) → (n, total).
-    sums: Vec<(String, String, i64, Option<Total>)>,
+    /// (measure, day) → (n, total), added up over the batches that read the day's rows.
+    sums: BTreeMap<(String, String), (i64, Option<Total>)>,
     /// measure → day → values.
     sets: HashMap<String, BTreeMap<String, RoaringBitmap>>,
 }
 
-/// A sum as SQLite gave it: integers stay integers.
+/// A sum as the database gave it: integers stay integers.
 #[derive(Debug, Clone, Copy)]
 enum Total {
     Int(i64),
     Real(f64),
 }
 
-fn total_at(row: &sqlx::sqlite::SqliteRow, index: usize) -> sqlx::Result<Option<Total>> {
-    if let Ok(value) = row.try_get::<Option<i64>, _>(index) {
-        return Ok(value.map(Total::Int));
+impl Total {
+    fn plus(self, other: Total) -> Total {
+        match (self, other) {
+            (Total::Int(a), Total::Int(b)) => Total::Int(a + b),
+            (a, b) => Total::Real(a.real() + b.real()),
+        }
     }
-    Ok(row.try_get::<Option<f64>, _>(index)?.map(Total::Real))
+
+    fn real(self) -> f64 {
+        match self {
+            Total::Int(v) => v as f64,
+            Total::Real(v) => v,
+        }
+    }
+}
+
+fn total_at(row: &[Cell], index: usize) -> anyhow::Result<Option<Total>> {
+    match row.get(index) {
+        Some(Cell::Int(v)) => Ok(Some(Total::Int(*v))),
+        Some(Cell::Real(v)) => Ok(Some(Total::Real(*v))),
+        Some(Cell::Null) => Ok(None),
+        other => bail!("a sum that is not a number: {other:?}"),
+    }
 }
 
 /// `substr(column, 1, 10)`: the day of a platform timestamp.
@@ -446,21 +539,45 @@ fn rows_of_day(column: &str, day: &str) -> Statement {
     }
 }
 
-/// The statements computing one time column's partials: one for all days, grouped by day, or
+/// Rows per batch of a pass over a whole table, by primary key, as GitLab's batch counter reads
+/// big tables: no statement reads more than this many ids, so none holds a snapshot for long or
+/// meets a `statement_timeout`.
+const BATCH_IDS: i64 = 100_000;
+
+/// Batches of one pass read at once, each on its own connection.
+const BATCHES_AT_ONCE: usize = 2;
+
+/// The statements computing one time column's partials: for all days, grouped by day, one per
+/// range of `ids` (the table's primary-key bounds, when known) or one for the whole table; or
 /// one per day. `columns` (the aggregates) bind first.
 fn per_day_statements(
     table: &str,
     time_column: &str,
     columns: &Statement,
     days: &Days,
+    ids: Option<(i64, i64)>,
 ) -> Vec<Statement> {
     let day = day_of(time_column);
-    match days {
-        Days::All => vec![Statement {
+    match (days, ids) {
+        (Days::All, None) => vec![Statement {
             sql: format!("SELECT {day}, {} FROM {table} GROUP BY 1", columns.sql),
             binds: columns.binds.clone(),
         }],
-        Days::Some(days) => days
+        (Days::All, Some((first, last))) => (first..=last)
+            .step_by(BATCH_IDS as usize)
+            .map(|start| {
+                let mut binds = columns.binds.clone();
+                binds.extend([Literal::Int(start), Literal::Int(start + BATCH_IDS)]);
+                Statement {
+                    sql: format!(
+                        "SELECT {day}, {} FROM {table} WHERE id >= ? AND id < ? GROUP BY 1",
+                        columns.sql
+                    ),
+                    binds,
+                }
+            })
+            .collect(),
+        (Days::Some(days), _) => days
             .iter()
             .map(|d| {
                 let rows = rows_of_day(time_column, d);
@@ -478,11 +595,25 @@ fn per_day_statements(
     }
 }
 
+/// The smallest and largest `id` of `table`, read through its primary key; `None` when it has
+/// no rows or no integer `id` (it is then read in one pass).
+async fn id_bounds(db: &Db, table: &str) -> Option<(i64, i64)> {
+    let statement = Statement {
+        sql: format!("SELECT MIN(id), MAX(id) FROM {table}"),
+        binds: Vec::new(),
+    };
+    match statement.fetch_one(db).await.ok()?.as_slice() {
+        [Cell::Int(first), Cell::Int(last)] => Some((*first, *last)),
+        _ => None,
+    }
+}
+
 /// The aggregates of one measure's partial: `COUNT` (and `SUM`) for counts, sums and averages;
 /// for distinct counts the day's distinct values as a comma-separated list, where anything but
 /// an id (a whole number from 0 to 2^32 - 1) becomes `x`, which fails to parse, so the rollup
-/// refuses it rather than count it wrongly.
-fn aggregates_of(measure: &Measure, columns: &mut Statement) -> Vec<String> {
+/// refuses it rather than count it wrongly (on PostgreSQL a column that is not a number fails
+/// the statement: the same refusal, earlier).
+fn aggregates_of(measure: &Measure, backend: Backend, columns: &mut Statement) -> Vec<String> {
     let filter = measure.filter_sql();
     let column = measure.metric.column.as_deref().unwrap_or("NULL");
     let only = |aggregate: String, columns: &mut Statement| match &filter {
@@ -499,19 +630,26 @@ fn aggregates_of(measure: &Measure, columns: &mut Statement) -> Vec<String> {
             only(format!("SUM({column})"), columns),
         ],
         Partial::Distinct => {
-            let id = format!(
-                "CASE WHEN {column} IS NULL THEN NULL \
-                 WHEN typeof({column}) = 'integer' AND {column} BETWEEN 0 AND {} THEN {column} \
-                 ELSE 'x' END",
-                u32::MAX
-            );
-            vec![only(format!("group_concat(DISTINCT {id})"), columns)]
+            let max = u32::MAX;
+            let list = match backend {
+                Backend::Sqlite => format!(
+                    "group_concat(DISTINCT CASE WHEN {column} IS NULL THEN NULL \
+                     WHEN typeof({column}) = 'integer' AND {column} BETWEEN 0 AND {max} THEN {column} \
+                     ELSE 'x' END)"
+                ),
+                Backend::Postgres => format!(
+                    "string_agg(DISTINCT CASE WHEN {column} IS NULL THEN NULL \
+                     WHEN {column} BETWEEN 0 AND {max} THEN {column}::text ELSE 'x' END, ',')"
+                ),
+            };
+            vec![only(list, columns)]
         }
     }
 }
 
 impl Partials {
-    /// Every measure on `time_column`, per day, in one pass over the rows (or over each day's).
+    /// Every measure on `time_column`, per day, in one pass over the rows (batched by primary
+    /// key, a few batches at once) or over each changed day's rows.
     async fn add(
         &mut self,
         db: &Db,
@@ -519,18 +657,31 @@ impl Partials {
         time_column: &str,
         days: &Days,
     ) -> anyhow::Result<()> {
+        use futures::{StreamExt, TryStreamExt};
+
         let measures: Vec<&Measure> = plan.measures_on(time_column).collect();
         let mut columns = Statement::default();
         let mut expressions = Vec::new();
         for measure in &measures {
-            expressions.extend(aggregates_of(measure, &mut columns));
+            expressions.extend(aggregates_of(measure, db.backend(), &mut columns));
         }
         columns.sql = expressions.join(", ");
+        let ids = match days {
+            Days::All => id_bounds(db, &plan.table).await,
+            Days::Some(_) => None,
+        };
+        let statements = per_day_statements(&plan.table, time_column, &columns, days, ids);
+        // The futures are made before they go into the stream (see `evaluate`): a closure
+        // inside it would make the stream's type too general to prove it `Send`.
+        let pending: Vec<_> = statements.iter().map(|s| s.fetch_all(db)).collect();
+        let mut batches = futures::stream::iter(pending).buffer_unordered(BATCHES_AT_ONCE);
         let mut seen = BTreeSet::new();
-        for statement in per_day_statements(&plan.table, time_column, &columns, days) {
-            for row in statement.bind_all().fetch_all(db).await? {
-                let day: Option<String> = row.try_get(0)?;
-                let day = day.unwrap_or_default();
+        while let Some(rows) = batches.try_next().await? {
+            for row in rows {
+                let day = match row.first() {
+                    Some(Cell::Text(day)) => day.clone(),
+                    _ => UNDATED.to_string(),
+                };
                 self.add_row(&row, &measures, &day)?;
                 seen.insert(day);
             }
@@ -549,27 +700,31 @@ impl Partials {
         Ok(())
     }
 
-    /// The partials of one day's row of a statement made by [`aggregates_of`].
-    fn add_row(
-        &mut self,
-        row: &sqlx::sqlite::SqliteRow,
-        measures: &[&Measure],
-        day: &str,
-    ) -> anyhow::Result<()> {
+    /// Adds one day's row of a statement made by [`aggregates_of`] (one batch's share of the
+    /// day) to the partials.
+    fn add_row(&mut self, row: &[Cell], measures: &[&Measure], day: &str) -> anyhow::Result<()> {
         let mut index = 1;
         for measure in measures {
             match measure.partial {
                 Partial::Distinct => {
-                    let values: Option<&str> = row.try_get(index)?;
-                    let set = members(values.unwrap_or_default(), &measure.metric)?;
-                    self.sets
+                    let values = match &row[index] {
+                        Cell::Text(values) => values.as_str(),
+                        _ => "",
+                    };
+                    let set = members(values, &measure.metric)?;
+                    *self
+                        .sets
                         .entry(measure.key.clone())
                         .or_default()
-                        .insert(day.to_string(), set);
+                        .entry(day.to_string())
+                        .or_default() |= set;
                     index += 1;
                 }
                 Partial::Rows | Partial::Sum => {
-                    let n: i64 = row.try_get(index)?;
+                    let n = match &row[index] {
+                        Cell::Int(n) => *n,
+                        other => bail!("a count that is not a whole number: {other:?}"),
+                    };
                     let total = match measure.partial {
                         Partial::Sum => {
                             index += 1;
@@ -579,8 +734,15 @@ impl Partials {
                     };
                     index += 1;
                     if n > 0 {
-                        self.sums
-                            .push((measure.key.clone(), day.to_string(), n, total));
+                        let (sum_n, sum_total) = self
+                            .sums
+                            .entry((measure.key.clone(), day.to_string()))
+                            .or_insert((0, None));
+                        *sum_n += n;
+                        *sum_total = match (*sum_total, total) {
+                            (Some(a), Some(b)) => Some(a.plus(b)),
+                            (a, b) => a.or(b),
+                        };
                     }
                 }
             }
@@ -628,32 +790,31 @@ fn deserialize(bytes: &[u8]) -> anyhow::Result<RoaringBitmap> {
 const INSERT_CHUNK: usize = 500;
 
 /// Writes the recomputed days (or the whole rebuilt rollup), the months they fall in, and the
-/// sequence number folded in, in one transaction; stores nothing if a refresh that read a later
-/// number already stored.
+/// ticket folded in, and deletes the marks it read (`folded`), in one transaction; stores
+/// nothing if a refresh with a later ticket already stored.
 async fn store(
     db: &Db,
     plan: &TablePlan,
     days: &Days,
     partials: &Partials,
-    through: i64,
+    ticket: i64,
+    folded: &[i64],
 ) -> anyhow::Result<()> {
     let table = plan.table.as_str();
-    let mut tx = begin_write(db).await?;
-    let claimed = sqlx::query(
+    let mut tx = db.begin_write().await?;
+    let claimed = execute_in!(tx.conn(), sqlx::query(
         "INSERT INTO metric_rollup_tables (table_name, time_columns, measures, refreshed_through)
-         VALUES (?, ?, ?, ?)
+         VALUES ($1, $2, $3, $4)
          ON CONFLICT (table_name) DO UPDATE SET time_columns = excluded.time_columns,
              measures = excluded.measures, refreshed_through = excluded.refreshed_through
-         WHERE refreshed_through < excluded.refreshed_through
-            OR time_columns <> excluded.time_columns OR measures <> excluded.measures",
+         WHERE metric_rollup_tables.refreshed_through < excluded.refreshed_through
+            OR metric_rollup_tables.time_columns <> excluded.time_columns
+            OR metric_rollup_tables.measures <> excluded.measures",
     )
     .bind(table)
     .bind(plan.watched_columns())
     .bind(plan.fingerprint())
-    .bind(through)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    .bind(ticket))?;
     if claimed == 0 {
         return Ok(());
     }
@@ -663,42 +824,45 @@ async fn store(
         // Rebuilt: everything goes, including measures the dictionary dropped.
         Days::All => {
             for rollup in ["metric_rollup_days", "metric_rollup_months"] {
-                sqlx::query(&format!(
-                    "DELETE FROM {rollup} WHERE measure >= ? AND measure < ?"
-                ))
-                .bind(&prefix)
-                .bind(&after)
-                .execute(&mut *tx)
-                .await?;
+                let sql = format!("DELETE FROM {rollup} WHERE measure >= $1 AND measure < $2");
+                execute_in!(tx.conn(), sqlx::query(&sql).bind(&prefix).bind(&after))?;
             }
         }
         Days::Some(days) => {
             for day in days {
-                sqlx::query(
-                    "DELETE FROM metric_rollup_days WHERE measure >= ? AND measure < ? AND day = ?",
+                execute_in!(tx.conn(), sqlx::query(
+                    "DELETE FROM metric_rollup_days WHERE measure >= $1 AND measure < $2 AND day = $3",
                 )
                 .bind(&prefix)
                 .bind(&after)
-                .bind(day)
-                .execute(&mut *tx)
-                .await?;
+                .bind(day))?;
             }
         }
     }
-    for chunk in partials.sums.chunks(INSERT_CHUNK) {
-        let mut insert: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO metric_rollup_days (measure, day, n, total) ");
-        insert.push_values(chunk, |mut row, (measure, day, n, total)| {
-            row.push_bind(measure.clone())
-                .push_bind(day.clone())
-                .push_bind(*n);
-            match total {
-                Some(Total::Int(v)) => row.push_bind(*v),
-                Some(Total::Real(v)) => row.push_bind(*v),
-                None => row.push_bind(None::<i64>),
-            };
-        });
-        insert.build().execute(&mut *tx).await?;
+    let sums: Vec<_> = partials.sums.iter().collect();
+    for chunk in sums.chunks(INSERT_CHUNK) {
+        let mut statement = Statement {
+            sql: "INSERT INTO metric_rollup_days (measure, day, n, total) VALUES ".into(),
+            binds: Vec::with_capacity(chunk.len() * 4),
+        };
+        let rows: Vec<&str> = chunk
+            .iter()
+            .map(|((measure, day), (n, total))| {
+                statement.binds.extend([
+                    Literal::Text(measure.clone()),
+                    Literal::Text(day.clone()),
+                    Literal::Int(*n),
+                ]);
+                match total {
+                    Some(Total::Int(v)) => statement.binds.push(Literal::Int(*v)),
+                    Some(Total::Real(v)) => statement.binds.push(Literal::Real(*v)),
+                    None => return "(?, ?, ?, NULL)",
+                }
+                "(?, ?, ?, ?)"
+            })
+            .collect();
+        statement.sql.push_str(&rows.join(", "));
+        statement.execute(&mut tx.conn()).await?;
     }
     for (measure, day_sets) in &partials.sets {
         // A month is the union of its days' sets: the ones just computed and, unless every day
@@ -709,55 +873,55 @@ async fn store(
             if set.is_empty() {
                 continue;
             }
-            sqlx::query(
-                "INSERT INTO metric_rollup_days (measure, day, n, members) VALUES (?, ?, ?, ?)",
+            execute_in!(tx.conn(), sqlx::query(
+                "INSERT INTO metric_rollup_days (measure, day, n, members) VALUES ($1, $2, $3, $4)",
             )
             .bind(measure)
             .bind(day)
             .bind(set.len() as i64)
-            .bind(serialize(set))
-            .execute(&mut *tx)
-            .await?;
+            .bind(serialize(set)))?;
         }
         for (month, union) in &mut months {
             if matches!(days, Days::Some(_)) {
-                let stored = sqlx::query(
-                    "SELECT members FROM metric_rollup_days WHERE measure = ? \
-                     AND substr(day, 1, 7) = ? AND day >= ? AND day < ?",
+                let stored: Vec<Vec<u8>> = on_conn!(tx.conn(), c => sqlx::query_scalar(
+                    "SELECT members FROM metric_rollup_days WHERE measure = $1 \
+                     AND day >= $2 AND day < $3",
                 )
                 .bind(measure)
                 .bind(*month)
-                .bind(*month)
                 .bind(format!("{month}~"))
-                .fetch_all(&mut *tx)
-                .await?;
-                for row in stored {
-                    let bytes: Vec<u8> = row.try_get(0)?;
+                .fetch_all(c)
+                .await)?;
+                for bytes in stored {
                     *union |= deserialize(&bytes)?;
                 }
             }
-            sqlx::query("DELETE FROM metric_rollup_months WHERE measure = ? AND month = ?")
-                .bind(measure)
-                .bind(*month)
-                .execute(&mut *tx)
-                .await?;
+            execute_in!(
+                tx.conn(),
+                sqlx::query("DELETE FROM metric_rollup_months WHERE measure = $1 AND month = $2",)
+                    .bind(measure)
+                    .bind(*month)
+            )?;
             if !union.is_empty() {
-                sqlx::query(
-                    "INSERT INTO metric_rollup_months (measure, month, members) VALUES (?, ?, ?)",
+                execute_in!(tx.conn(), sqlx::query(
+                    "INSERT INTO metric_rollup_months (measure, month, members) VALUES ($1, $2, $3)",
                 )
                 .bind(measure)
                 .bind(*month)
-                .bind(serialize(union))
-                .execute(&mut *tx)
-                .await?;
+                .bind(serialize(union)))?;
             }
         }
     }
-    sqlx::query("DELETE FROM metric_rollup_changes WHERE table_name = ? AND id <= ?")
-        .bind(table)
-        .bind(through)
-        .execute(&mut *tx)
-        .await?;
+    for chunk in folded.chunks(INSERT_CHUNK) {
+        let statement = Statement {
+            sql: format!(
+                "DELETE FROM metric_rollup_changes WHERE id IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            ),
+            binds: chunk.iter().map(|id| Literal::Int(*id)).collect(),
+        };
+        statement.execute(&mut tx.conn()).await?;
+    }
     tx.commit().await?;
     Ok(())
 }
@@ -788,17 +952,16 @@ pub async fn answer(
         statement.binds.push(Literal::Text(window.start.clone()));
         statement.binds.push(Literal::Text(window.end.clone()));
     }
-    let row = statement.bind_all().fetch_one(db).await?;
-    let n: i64 = row.try_get(0)?;
+    let row = statement.fetch_one(db).await?;
+    let n = match row.first() {
+        Some(Cell::Int(n)) => *n,
+        other => bail!("a count that is not a whole number: {other:?}"),
+    };
     Ok(match metric.operation {
         Operation::Count => json!(n),
         Operation::Average if n == 0 => json!(0),
         Operation::Average => {
-            let total = match total_at(&row, 1)? {
-                Some(Total::Int(v)) => v as f64,
-                Some(Total::Real(v)) => v,
-                None => 0.0,
-            };
+            let total = total_at(&row, 1)?.map_or(0.0, Total::real);
             json!(round(total / n as f64))
         }
         _ => number_at(&row, 1)?,
@@ -807,23 +970,22 @@ pub async fn answer(
 
 /// The union of a distinct measure's sets over `window`'s days, or over every month.
 async fn union(db: &Db, measure: &str, window: Option<&Window>) -> anyhow::Result<RoaringBitmap> {
-    let sets: Vec<Vec<u8>> =
-        match window {
-            Some(window) => sqlx::query_scalar(
-                "SELECT members FROM metric_rollup_days WHERE measure = ? AND day >= ? AND day < ?",
-            )
-            .bind(measure)
-            .bind(&window.start)
-            .bind(&window.end)
-            .fetch_all(db)
-            .await?,
-            None => {
-                sqlx::query_scalar("SELECT members FROM metric_rollup_months WHERE measure = ?")
-                    .bind(measure)
-                    .fetch_all(db)
-                    .await?
-            }
-        };
+    let sets: Vec<Vec<u8>> = match window {
+        Some(window) => on_pool!(db, pool => sqlx::query_scalar(
+            "SELECT members FROM metric_rollup_days WHERE measure = $1 AND day >= $2 AND day < $3",
+        )
+        .bind(measure)
+        .bind(&window.start)
+        .bind(&window.end)
+        .fetch_all(pool)
+        .await)?,
+        None => on_pool!(db, pool => sqlx::query_scalar(
+            "SELECT members FROM metric_rollup_months WHERE measure = $1",
+        )
+        .bind(measure)
+        .fetch_all(pool)
+        .await)?,
+    };
     let mut members = RoaringBitmap::new();
     for bytes in sets {
         members |= deserialize(&bytes)?;

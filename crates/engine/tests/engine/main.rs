@@ -4,10 +4,11 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
-use service_ping_database::SqliteDb as Db;
+use service_ping_database::{Backend, Db, on_pool};
 use service_ping_engine::evaluate::evaluate;
 use service_ping_engine::rollup::Plan;
 use service_ping_engine::{Dictionary, Facts, MetricOutcome, Strategy};
+use sqlx::migrate::Migrator;
 
 /// The tables metrics may read: the platform's, as the dashboard passes them
 /// (`service_ping::platform::TABLES`).
@@ -48,6 +49,8 @@ fn facts() -> Facts {
         edition: "EE Free".into(),
         database_adapter: "sqlite".into(),
         database_version: "3".into(),
+        database_flavor: None,
+        pg_system_id: None,
         operating_system: "debian-12".into(),
         service_ping_enabled: true,
         include_optional_data: true,
@@ -120,8 +123,61 @@ fn value_of<'a>(outcomes: &'a [MetricOutcome], key_path: &str) -> &'a Value {
 }
 
 async fn exec(db: &Db, sql: &str) {
-    sqlx::raw_sql(sql).execute(db).await.unwrap();
+    on_pool!(db, pool => sqlx::raw_sql(sql).execute(pool).await.map(|_| ())).unwrap();
 }
+
+async fn count(db: &Db, sql: &str) -> i64 {
+    on_pool!(db, pool => sqlx::query_scalar(sql).fetch_one(pool).await).unwrap()
+}
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// A fresh database of `backend` with the instance's migrations applied.
+async fn database(backend: Backend) -> (Db, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url =
+        service_ping_database::testing::fresh_database(backend, dir.path(), "engine.sqlite3").await;
+    let db = Db::connect(&url, 4).await.unwrap();
+    db.migrate(&SQLITE_MIGRATIONS, &POSTGRES_MIGRATIONS)
+        .await
+        .unwrap();
+    (db, dir)
+}
+
+/// Runs each named test (an `async fn(Db)`) once on SQLite and once on PostgreSQL, each on a
+/// fresh database: `name::sqlite`, `name::postgres`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    let (db, _dir) = super::database(super::Backend::Sqlite).await;
+                    super::$name(db).await
+                }
+                #[tokio::test]
+                async fn postgres() {
+                    let (db, _dir) = super::database(super::Backend::Postgres).await;
+                    super::$name(db).await
+                }
+            }
+        )*
+    };
+}
+
+on_both_backends!(
+    counts_respect_the_window_edges_exactly,
+    rollups_follow_inserts_updates_deletes_and_moves_between_days,
+    a_rollup_is_rebuilt_when_its_measures_change_or_its_triggers_go_missing,
+    values_a_rollup_cannot_hold_are_counted_by_scanning_instead,
+    sums_averages_estimates_and_reviewed_queries_are_exact_on_small_data,
+    system_metrics_report_the_facts,
+    a_broken_metric_gets_its_sentinel_and_the_rest_of_its_scan_is_intact,
+    the_repository_dictionary_matches_the_database_schema,
+    a_dictionary_naming_a_missing_column_is_refused_with_file_and_field,
+    a_metric_may_not_read_the_products_own_tables,
+);
 
 /// Users 1-4, one group and project, and issues placed exactly on and around the window edges.
 async fn fixture(db: &Db) {
@@ -183,7 +239,6 @@ const ISSUE_COUNTS: &[(&str, &str)] = &[
     ),
 ];
 
-#[sqlx::test(migrations = "../../migrations")]
 async fn counts_respect_the_window_edges_exactly(db: Db) {
     fixture(&db).await;
     let outcomes = run(&db, &dictionary(ISSUE_COUNTS)).await;
@@ -204,7 +259,6 @@ async fn counts_respect_the_window_edges_exactly(db: Db) {
     assert!(outcomes.iter().all(|o| o.error.is_none()));
 }
 
-#[sqlx::test(migrations = "../../migrations")]
 async fn rollups_follow_inserts_updates_deletes_and_moves_between_days(db: Db) {
     fixture(&db).await;
     let dictionary = dictionary(ISSUE_COUNTS);
@@ -220,12 +274,11 @@ async fn rollups_follow_inserts_updates_deletes_and_moves_between_days(db: Db) {
          DELETE FROM issues WHERE id = 5;",
     )
     .await;
-    let marked: i64 = sqlx::query_scalar(
+    let marked = count(
+        &db,
         "SELECT COUNT(*) FROM metric_rollup_changes WHERE table_name = 'issues'",
     )
-    .fetch_one(&db)
-    .await
-    .unwrap();
+    .await;
     // Days 18 Nov, 25 Oct, 17 Nov, 15 Nov, 21 Nov, 23 Nov, 22 Nov, and no day (closed_at NULL).
     assert_eq!(marked, 8);
     let outcomes = run(&db, &dictionary).await;
@@ -240,14 +293,10 @@ async fn rollups_follow_inserts_updates_deletes_and_moves_between_days(db: Db) {
     // Authors 1 (issue 1), 2 (issue 4) and 4 (issue 7).
     assert_eq!(value_of(&outcomes, "stage_weekly.plan.issues"), &json!(3));
     assert_eq!(value_of(&outcomes, "stage.plan.issues"), &json!(3));
-    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM metric_rollup_changes")
-        .fetch_one(&db)
-        .await
-        .unwrap();
+    let left = count(&db, "SELECT COUNT(*) FROM metric_rollup_changes").await;
     assert_eq!(left, 0, "the refresh folded in every mark");
 }
 
-#[sqlx::test(migrations = "../../migrations")]
 async fn a_rollup_is_rebuilt_when_its_measures_change_or_its_triggers_go_missing(db: Db) {
     fixture(&db).await;
     run(&db, &dictionary(&ISSUE_COUNTS[..3])).await;
@@ -255,10 +304,14 @@ async fn a_rollup_is_rebuilt_when_its_measures_change_or_its_triggers_go_missing
     let outcomes = run(&db, &dictionary(ISSUE_COUNTS)).await;
     assert_eq!(value_of(&outcomes, "stage.plan.issues"), &json!(3));
     // Writes while the triggers are missing leave no mark; the next refresh notices and rebuilds.
+    let drop = match db {
+        Db::Sqlite(_) => "DROP TRIGGER metric_rollup_issues_insert",
+        Db::Postgres(_) => "DROP TRIGGER metric_rollup_issues_insert ON issues",
+    };
+    exec(&db, drop).await;
     exec(
         &db,
-        "DROP TRIGGER metric_rollup_issues_insert;
-         INSERT INTO issues (id, project_id, author_id, title, state, created_at, updated_at)
+        "INSERT INTO issues (id, project_id, author_id, title, state, created_at, updated_at)
            VALUES (7, 1, 4, 'unmarked', 'opened', '2026-11-18 08:00:00', '2026-11-18 08:00:00');",
     )
     .await;
@@ -267,7 +320,6 @@ async fn a_rollup_is_rebuilt_when_its_measures_change_or_its_triggers_go_missing
     assert_eq!(value_of(&outcomes, "stage.plan.issues"), &json!(4));
 }
 
-#[sqlx::test(migrations = "../../migrations")]
 async fn values_a_rollup_cannot_hold_are_counted_by_scanning_instead(db: Db) {
     fixture(&db).await;
     exec(&db, "UPDATE ci_pipelines SET duration = -5 WHERE id = 3").await;
@@ -283,7 +335,6 @@ async fn values_a_rollup_cannot_hold_are_counted_by_scanning_instead(db: Db) {
     assert!(outcomes.iter().all(|o| o.error.is_none()));
 }
 
-#[sqlx::test(migrations = "../../migrations")]
 async fn sums_averages_estimates_and_reviewed_queries_are_exact_on_small_data(db: Db) {
     fixture(&db).await;
     let dictionary = dictionary(&[
@@ -342,7 +393,6 @@ async fn sums_averages_estimates_and_reviewed_queries_are_exact_on_small_data(db
     assert_eq!(value_of(&outcomes, "users.active_humans"), &json!(2));
 }
 
-#[sqlx::test(migrations = "../../migrations")]
 async fn system_metrics_report_the_facts(db: Db) {
     let dictionary = dictionary(&[
         (
@@ -383,7 +433,6 @@ async fn system_metrics_report_the_facts(db: Db) {
     assert_eq!(value_of(&outcomes, "database.pg_system_id"), &Value::Null);
 }
 
-#[sqlx::test(migrations = "../../migrations")]
 async fn a_broken_metric_gets_its_sentinel_and_the_rest_of_its_scan_is_intact(db: Db) {
     fixture(&db).await;
     // `severity` is not a column of `issues`; the start-up catalog check would refuse this
@@ -425,7 +474,6 @@ async fn a_broken_metric_gets_its_sentinel_and_the_rest_of_its_scan_is_intact(db
     assert_eq!(outcomes.iter().filter(|o| o.error.is_some()).count(), 2);
 }
 
-#[sqlx::test(migrations = "../../migrations")]
 async fn the_repository_dictionary_matches_the_database_schema(db: Db) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../metrics");
     service_ping_engine::catalog::load_checked(&dir, &db, PLATFORM_TABLES)
@@ -433,7 +481,6 @@ async fn the_repository_dictionary_matches_the_database_schema(db: Db) {
         .unwrap_or_else(|e| panic!("{e:#}"));
 }
 
-#[sqlx::test(migrations = "../../migrations")]
 async fn a_dictionary_naming_a_missing_column_is_refused_with_file_and_field(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -456,7 +503,6 @@ async fn a_dictionary_naming_a_missing_column_is_refused_with_file_and_field(db:
     );
 }
 
-#[sqlx::test(migrations = "../../migrations")]
 async fn a_metric_may_not_read_the_products_own_tables(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
