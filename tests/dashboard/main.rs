@@ -10,6 +10,7 @@ mod bad_input;
 #[allow(dead_code)]
 mod collector_support;
 mod dashboard_submission;
+mod parity;
 mod payload;
 mod registration_features;
 mod rollups;

@@ -456,7 +456,7 @@ fn postgres_trigger_statements(plan: &TablePlan) -> Vec<String> {
         statements.push(format!(
             "CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $marks$ BEGIN \
              INSERT INTO metric_rollup_changes (table_name, day) \
-             SELECT '{table}', day FROM ({}) AS changed (day) ORDER BY day \
+             SELECT DISTINCT '{table}', day FROM ({}) AS changed (day) ORDER BY day \
              ON CONFLICT (table_name, day) DO UPDATE SET id = DEFAULT; \
              RETURN NULL; END $marks$",
             selects.join(" UNION ")
@@ -1068,5 +1068,23 @@ mod tests {
         );
         assert!(statements[3].contains("substr(OLD.closed_at, 1, 10)"));
         assert!(statements[3].contains("substr(NEW.created_at, 1, 10)"));
+    }
+
+    #[test]
+    fn postgres_marks_each_day_once_per_statement() {
+        let mut plan = TablePlan {
+            table: "issues".into(),
+            ..TablePlan::default()
+        };
+        let measure = Measure::of(&metric("CountMetric", json!({"table": "issues"})));
+        plan.measures.insert(measure.key.clone(), measure);
+        let statements = postgres_trigger_statements(&plan);
+        assert_eq!(statements.len(), 9);
+        // A statement writing many rows of one day upserts that day once: ON CONFLICT may not
+        // touch a row twice in one command.
+        assert!(statements[0].contains("SELECT DISTINCT 'issues', day FROM (SELECT coalesce(substr(created_at, 1, 10), '') FROM new_rows)"));
+        assert!(statements[5].contains(
+            "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT"
+        ));
     }
 }
