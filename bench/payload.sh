@@ -44,3 +44,4 @@ BENCH_VALUES_OUT="$copy/values.postgres" SERVICE_PING__DATABASE__URL="$postgres_
   cargo bench --features ssr --bench payload_generation -- "$copy/pg"
 echo "==> both backends"
 echo "metric values differing between SQLite and PostgreSQL: $(diff "$copy/values.sqlite" "$copy/values.postgres" | grep -c '^<' || true) of $(wc -l < "$copy/values.sqlite")"
+diff "$copy/values.sqlite" "$copy/values.postgres" | head -n 20 || true
