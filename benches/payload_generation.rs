@@ -180,7 +180,7 @@ async fn ours(deps: GenerationDeps<'_>) -> anyhow::Result<StoredPayload> {
 
 /// Drops every rollup and its triggers, so that the next generation starts cold.
 async fn forget_rollups(db: &Db) -> anyhow::Result<()> {
-    on_pool!(db, pool => {
+    on_pool!(db, |pool| {
         let mut connection = pool.acquire().await?;
         service_ping_engine::rollup::forget(Conn::from(&mut *connection)).await
     })?;
@@ -216,7 +216,7 @@ async fn a_day_of_activity(db: &Db, days_back: u32) -> anyhow::Result<u64> {
             ),
         };
         let columns: Vec<String> =
-            on_pool!(db, pool => sqlx::query_scalar(&list).fetch_all(pool).await)?;
+            on_pool!(db, |pool| sqlx::query_scalar(&list).fetch_all(pool).await)?;
         let moved: Vec<String> = columns
             .iter()
             .map(|column| match (column.ends_with("_at"), db) {
@@ -253,7 +253,7 @@ async fn count_rows(db: &Db, tables: &[&str]) -> anyhow::Result<(Duration, i64)>
     let mut rows = 0;
     for table in tables {
         let sql = format!("SELECT COUNT(*) FROM {table}");
-        let count: i64 = on_pool!(db, pool => sqlx::query_scalar(&sql).fetch_one(pool).await)?;
+        let count: i64 = on_pool!(db, |pool| sqlx::query_scalar(&sql).fetch_one(pool).await)?;
         rows += count;
     }
     Ok((started.elapsed(), rows))
@@ -266,7 +266,7 @@ async fn read_every_row(db: &Db, tables: &[&str]) -> anyhow::Result<Duration> {
     let started = Instant::now();
     for table in tables {
         let sql = format!("SELECT COUNT(updated_at) FROM {table}");
-        let _: i64 = on_pool!(db, pool => sqlx::query_scalar(&sql).fetch_one(pool).await)?;
+        let _: i64 = on_pool!(db, |pool| sqlx::query_scalar(&sql).fetch_one(pool).await)?;
     }
     Ok(started.elapsed())
 }

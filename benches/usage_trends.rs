@@ -25,12 +25,14 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .map(Into::into);
     let db = db::connect_and_migrate(&settings).await?;
-    let rows: i64 = db::on_pool!(&db, pool => sqlx::query_scalar(
+    let rows: i64 = db::on_pool!(&db, |pool| {
+        sqlx::query_scalar(
         "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM events) + (SELECT count(*) FROM ci_pipelines) \
          + (SELECT count(*) FROM issues) + (SELECT count(*) FROM merge_requests) + (SELECT count(*) FROM projects)",
     )
     .fetch_one(pool)
-    .await)?;
+    .await
+    })?;
     println!("platform: {rows} rows in the tables the trends read");
     db::execute!(&db, sqlx::query("DELETE FROM usage_trend_measurements"))?;
     let now = Utc::now();

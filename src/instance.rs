@@ -34,7 +34,11 @@ pub async fn load_or_create(db: &Db, now: DateTime<Utc>) -> Result<InstanceIdent
     execute!(db, sqlx::query("INSERT INTO instance_identity (id, uuid, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING")
         .bind(Uuid::new_v4().to_string())
         .bind(crate::db::stamp(now)))?;
-    let (uuid, created_at): (String, String) = on_pool!(db, p => sqlx::query_as("SELECT uuid, created_at FROM instance_identity WHERE id = 1").fetch_one(p).await)?;
+    let (uuid, created_at): (String, String) = on_pool!(db, |p| sqlx::query_as(
+        "SELECT uuid, created_at FROM instance_identity WHERE id = 1"
+    )
+    .fetch_one(p)
+    .await)?;
     let uuid = Uuid::parse_str(&uuid).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     let created_at = crate::db::parse_stamp(&created_at)?;
     let facts = db.facts().await?;

@@ -33,7 +33,8 @@ pub struct NewToken<'a> {
 /// Stores a token of `who`, audit-logged in the same transaction.
 pub async fn insert(db: &Db, token: &NewToken<'_>, who: &Actor<'_>) -> Result<i64, sqlx::Error> {
     let mut tx = db.begin_write().await?;
-    let id: i64 = on_conn!(tx.conn(), c => sqlx::query_scalar(
+    let id: i64 = on_conn!(tx.conn(), |c| {
+        sqlx::query_scalar(
         "INSERT INTO personal_access_tokens (account_id, name, token_digest, scopes, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
@@ -42,7 +43,8 @@ pub async fn insert(db: &Db, token: &NewToken<'_>, who: &Actor<'_>) -> Result<i6
     .bind(token.digest)
     .bind(token.scopes)
     .bind(who.at)
-    .bind(token.expires_at.map(format_timestamp)).fetch_one(c).await)?;
+    .bind(token.expires_at.map(format_timestamp)).fetch_one(c).await
+    })?;
     let target = format!("Access token #{id} ({})", token.name);
     audit::record(
         &mut tx.conn(),
@@ -58,27 +60,35 @@ pub async fn insert(db: &Db, token: &NewToken<'_>, who: &Actor<'_>) -> Result<i6
 }
 
 pub async fn list_for(db: &Db, account_id: i64) -> Result<Vec<TokenRecord>, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_as(&format!(
+    on_pool!(db, |p| sqlx::query_as(&format!(
         "{SELECT_TOKEN} WHERE account_id = $1 ORDER BY id DESC"
     ))
-    .bind(account_id).fetch_all(p).await)
+    .bind(account_id)
+    .fetch_all(p)
+    .await)
 }
 
 pub async fn find_by_digest(db: &Db, digest: &str) -> Result<Option<TokenRecord>, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_as(&format!("{SELECT_TOKEN} WHERE token_digest = $1"))
-        .bind(digest).fetch_optional(p).await)
+    on_pool!(db, |p| sqlx::query_as(&format!(
+        "{SELECT_TOKEN} WHERE token_digest = $1"
+    ))
+    .bind(digest)
+    .fetch_optional(p)
+    .await)
 }
 
 /// Revokes `id` if `who` owns it, audit-logged; false when there is no such token of theirs.
 pub async fn revoke(db: &Db, id: i64, who: &Actor<'_>) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin_write().await?;
-    let name: Option<String> = on_conn!(tx.conn(), c => sqlx::query_scalar(
+    let name: Option<String> = on_conn!(tx.conn(), |c| sqlx::query_scalar(
         "UPDATE personal_access_tokens SET revoked_at = $3 \
          WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL RETURNING name",
     )
     .bind(id)
     .bind(who.account_id)
-    .bind(who.at).fetch_optional(c).await)?;
+    .bind(who.at)
+    .fetch_optional(c)
+    .await)?;
     let Some(name) = name else {
         return Ok(false);
     };

@@ -12,19 +12,23 @@ const ANNOUNCEMENT_COLUMNS: &str =
 
 /// Banners showing at `now`, oldest first.
 pub async fn active(db: &Db, now: DateTime<Utc>) -> Result<Vec<Announcement>, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_as(&format!(
+    on_pool!(db, |p| sqlx::query_as(&format!(
         "SELECT {ANNOUNCEMENT_COLUMNS} FROM broadcast_messages \
          WHERE starts_at <= $1 AND ends_at > $1 ORDER BY id"
     ))
-    .bind(format_timestamp(now)).fetch_all(p).await)
+    .bind(format_timestamp(now))
+    .fetch_all(p)
+    .await)
 }
 
 /// Every banner, newest first.
 pub async fn all(db: &Db, now: DateTime<Utc>) -> Result<Vec<Announcement>, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_as(&format!(
+    on_pool!(db, |p| sqlx::query_as(&format!(
         "SELECT {ANNOUNCEMENT_COLUMNS} FROM broadcast_messages ORDER BY id DESC LIMIT 100"
     ))
-    .bind(format_timestamp(now)).fetch_all(p).await)
+    .bind(format_timestamp(now))
+    .fetch_all(p)
+    .await)
 }
 
 /// Adds a banner shown from now for `days` days, audit-logged in the same transaction.
@@ -38,7 +42,8 @@ pub async fn create(
 ) -> Result<i64, sqlx::Error> {
     let ends = now + chrono::Duration::days(i64::from(days));
     let mut tx = db.begin_write().await?;
-    let id: i64 = on_conn!(tx.conn(), c => sqlx::query_scalar(
+    let id: i64 = on_conn!(tx.conn(), |c| {
+        sqlx::query_scalar(
         "INSERT INTO broadcast_messages (message, theme, starts_at, ends_at, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $3) RETURNING id",
     )
@@ -46,7 +51,8 @@ pub async fn create(
     .bind(theme)
     .bind(format_timestamp(now))
     .bind(format_timestamp(ends))
-    .bind(who.account_id).fetch_one(c).await)?;
+    .bind(who.account_id).fetch_one(c).await
+    })?;
     let target = format!("Announcement #{id}");
     audit::record(
         &mut tx.conn(),
@@ -64,8 +70,12 @@ pub async fn create(
 /// Removes a banner, audit-logged; false when there is no such banner.
 pub async fn delete(db: &Db, id: i64, who: &Actor<'_>) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin_write().await?;
-    let message: Option<String> = on_conn!(tx.conn(), c => sqlx::query_scalar("DELETE FROM broadcast_messages WHERE id = $1 RETURNING message")
-            .bind(id).fetch_optional(c).await)?;
+    let message: Option<String> = on_conn!(tx.conn(), |c| sqlx::query_scalar(
+        "DELETE FROM broadcast_messages WHERE id = $1 RETURNING message"
+    )
+    .bind(id)
+    .fetch_optional(c)
+    .await)?;
     let Some(message) = message else {
         return Ok(false);
     };
@@ -87,7 +97,11 @@ pub async fn delete(db: &Db, id: i64, who: &Actor<'_>) -> Result<bool, sqlx::Err
 const RECIPIENTS: &str = "FROM users WHERE state = 'active' AND user_type = 'human'";
 
 pub async fn recipient_count(db: &Db) -> Result<i64, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_scalar(&format!("SELECT count(*) {RECIPIENTS}")).fetch_one(p).await)
+    on_pool!(db, |p| sqlx::query_scalar(&format!(
+        "SELECT count(*) {RECIPIENTS}"
+    ))
+    .fetch_one(p)
+    .await)
 }
 
 /// Records an email, one outbox message per recipient and the audit entry, in one transaction.
@@ -105,8 +119,14 @@ pub async fn record_email(
         "kept"
     };
     let mut tx = db.begin_write().await?;
-    let recipients: i64 = on_conn!(tx.conn(), c => sqlx::query_scalar(&format!("SELECT count(*) {RECIPIENTS}")).fetch_one(c).await)?;
-    let id: i64 = on_conn!(tx.conn(), c => sqlx::query_scalar(
+    let recipients: i64 = on_conn!(tx.conn(), |c| sqlx::query_scalar(&format!(
+        "SELECT count(*) {RECIPIENTS}"
+    ))
+    .fetch_one(c)
+    .await)?;
+    let id: i64 =
+        on_conn!(tx.conn(), |c| {
+            sqlx::query_scalar(
         "INSERT INTO admin_emails (subject, body, transport, recipients, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
@@ -115,7 +135,8 @@ pub async fn record_email(
     .bind(transport)
     .bind(recipients)
     .bind(who.account_id)
-    .bind(at).fetch_one(c).await)?;
+    .bind(at).fetch_one(c).await
+        })?;
     execute_in!(
         tx.conn(),
         sqlx::query(&format!(
@@ -143,17 +164,21 @@ pub async fn record_email(
 
 /// Emails with messages still waiting for SMTP, oldest first.
 pub async fn with_queued_messages(db: &Db) -> Result<Vec<i64>, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_scalar(
+    on_pool!(db, |p| {
+        sqlx::query_scalar(
         "SELECT DISTINCT admin_email_id FROM email_outbox WHERE status = 'queued' ORDER BY admin_email_id",
-    ).fetch_all(p).await)
+    ).fetch_all(p).await
+    })
 }
 
 /// Messages of `email_id` still waiting for SMTP.
 pub async fn queued(db: &Db, email_id: i64) -> Result<Vec<(i64, String)>, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_as(
+    on_pool!(db, |p| {
+        sqlx::query_as(
         "SELECT id, recipient FROM email_outbox WHERE admin_email_id = $1 AND status = 'queued' ORDER BY id",
     )
-    .bind(email_id).fetch_all(p).await)
+    .bind(email_id).fetch_all(p).await
+    })
 }
 
 pub async fn mark(
@@ -181,27 +206,35 @@ pub async fn mark(
 
 /// The newest emails with their delivery counts.
 pub async fn emails(db: &Db) -> Result<Vec<SentEmail>, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_as(
+    on_pool!(db, |p| sqlx::query_as(
         "SELECT e.id, e.subject, e.transport, e.recipients, \
                 count(o.id) FILTER (WHERE o.status IN ('sent', 'kept')) AS delivered, \
                 count(o.id) FILTER (WHERE o.status = 'failed') AS failed, e.created_at \
          FROM admin_emails e LEFT JOIN email_outbox o ON o.admin_email_id = e.id \
          GROUP BY e.id ORDER BY e.id DESC LIMIT 20",
-    ).fetch_all(p).await)
+    )
+    .fetch_all(p)
+    .await)
 }
 
 pub async fn outbox(db: &Db, email_id: i64, limit: u32) -> Result<Vec<OutboxMessage>, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_as(
+    on_pool!(db, |p| sqlx::query_as(
         "SELECT o.id, o.recipient, e.subject, o.status, o.error \
          FROM email_outbox o JOIN admin_emails e ON e.id = o.admin_email_id \
          WHERE o.admin_email_id = $1 ORDER BY o.id LIMIT $2",
     )
     .bind(email_id)
-    .bind(i64::from(limit)).fetch_all(p).await)
+    .bind(i64::from(limit))
+    .fetch_all(p)
+    .await)
 }
 
 /// The subject and body of an email.
 pub async fn content(db: &Db, email_id: i64) -> Result<(String, String), sqlx::Error> {
-    on_pool!(db, p => sqlx::query_as("SELECT subject, body FROM admin_emails WHERE id = $1")
-        .bind(email_id).fetch_one(p).await)
+    on_pool!(db, |p| sqlx::query_as(
+        "SELECT subject, body FROM admin_emails WHERE id = $1"
+    )
+    .bind(email_id)
+    .fetch_one(p)
+    .await)
 }

@@ -37,23 +37,31 @@ const ACCOUNT_COLUMNS: &str =
 
 #[tracing::instrument(skip_all, err)]
 pub async fn find_by_login(db: &Db, login: &str) -> Result<Option<AccountRecord>, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_as(&format!(
+    on_pool!(db, |p| {
+        sqlx::query_as(&format!(
         "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE lower(username) = lower($1) OR lower(email) = lower($1)"
     ))
-    .bind(login).fetch_optional(p).await)
+    .bind(login).fetch_optional(p).await
+    })
 }
 
 #[tracing::instrument(skip_all, err)]
 pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<AccountRecord>, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_as(&format!(
+    on_pool!(db, |p| sqlx::query_as(&format!(
         "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"
     ))
-    .bind(id).fetch_optional(p).await)
+    .bind(id)
+    .fetch_optional(p)
+    .await)
 }
 
 #[tracing::instrument(skip_all, err)]
 pub async fn any_admin_exists(db: &Db) -> Result<bool, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE is_admin)").fetch_one(p).await)
+    on_pool!(db, |p| sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM accounts WHERE is_admin)"
+    )
+    .fetch_one(p)
+    .await)
 }
 
 /// Inserts an account; a taken username or email comes back as `Ok(None)`.
@@ -63,7 +71,8 @@ pub async fn insert(
     account: NewAccount<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, sqlx::Error> {
-    let inserted = on_pool!(db, p => sqlx::query_scalar(
+    let inserted = on_pool!(db, |p| {
+        sqlx::query_scalar(
         "INSERT INTO accounts (username, email, name, password_hash, is_admin, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT DO NOTHING RETURNING id",
     )
@@ -72,7 +81,8 @@ pub async fn insert(
     .bind(account.name)
     .bind(account.password_hash)
     .bind(account.is_admin)
-    .bind(stamp(now)).fetch_optional(p).await)?;
+    .bind(stamp(now)).fetch_optional(p).await
+    })?;
     Ok(inserted)
 }
 
@@ -115,11 +125,13 @@ pub async fn reserve_attempt(
     tx.serialize_on(&keys.iter().map(String::as_str).collect::<Vec<_>>())
         .await?;
     for (subject, limit) in subjects {
-        let (failures, oldest): (i64, Option<String>) = on_conn!(tx.conn(), c => sqlx::query_as(
+        let (failures, oldest): (i64, Option<String>) = on_conn!(tx.conn(), |c| {
+            sqlx::query_as(
             "SELECT COUNT(*), MIN(failed_at) FROM sign_in_failures WHERE subject = $1 AND failed_at > $2",
         )
         .bind(subject)
-        .bind(stamp(since)).fetch_one(c).await)?;
+        .bind(stamp(since)).fetch_one(c).await
+        })?;
         if failures >= i64::from(*limit) {
             let oldest = oldest.as_deref().map(parse_stamp).transpose()?;
             return Ok(Reservation::Throttled { oldest });
@@ -127,11 +139,13 @@ pub async fn reserve_attempt(
     }
     let mut ids = Vec::with_capacity(subjects.len());
     for (subject, _) in subjects {
-        let id: i64 = on_conn!(tx.conn(), c => sqlx::query_scalar(
+        let id: i64 = on_conn!(tx.conn(), |c| sqlx::query_scalar(
             "INSERT INTO sign_in_failures (subject, failed_at) VALUES ($1, $2) RETURNING id",
         )
         .bind(subject)
-        .bind(stamp(now)).fetch_one(c).await)?;
+        .bind(stamp(now))
+        .fetch_one(c)
+        .await)?;
         ids.push(id);
     }
     tx.commit().await?;

@@ -71,15 +71,20 @@ fn bounds(month: &str) -> (String, String) {
 /// Computes and stores the snapshot of `month` for every group, in one transaction.
 pub async fn snapshot(db: &Db, month: &str, now: &str) -> Result<(), sqlx::Error> {
     let (start, end) = bounds(month);
-    let groups: BTreeSet<i64> =
-        on_pool!(db, p => sqlx::query_scalar("SELECT id FROM namespaces WHERE type = 'Group'").fetch_all(p).await)?
-            .into_iter()
-            .collect();
+    let groups: BTreeSet<i64> = on_pool!(db, |p| sqlx::query_scalar(
+        "SELECT id FROM namespaces WHERE type = 'Group'"
+    )
+    .fetch_all(p)
+    .await)?
+    .into_iter()
+    .collect();
     let mut used: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
     for (key, sql) in USED_IN_MONTH {
-        let ids: Vec<i64> = on_pool!(db, p => sqlx::query_scalar(sql)
+        let ids: Vec<i64> = on_pool!(db, |p| sqlx::query_scalar(sql)
             .bind(&start)
-            .bind(&end).fetch_all(p).await)?;
+            .bind(&end)
+            .fetch_all(p)
+            .await)?;
         for id in ids.into_iter().filter(|id| groups.contains(id)) {
             used.entry(id).or_default().push(key);
         }
@@ -112,20 +117,28 @@ pub async fn snapshot(db: &Db, month: &str, now: &str) -> Result<(), sqlx::Error
 /// The adoption of the finished months before `today`'s, computing the months not yet kept.
 pub async fn adoption(db: &Db, today: chrono::NaiveDate) -> Result<Adoption, sqlx::Error> {
     let months = finished_months(today);
-    let kept: BTreeSet<String> = on_pool!(db, p => sqlx::query_scalar("SELECT month FROM devops_adoption_months").fetch_all(p).await)?
-        .into_iter()
-        .collect();
+    let kept: BTreeSet<String> = on_pool!(db, |p| sqlx::query_scalar(
+        "SELECT month FROM devops_adoption_months"
+    )
+    .fetch_all(p)
+    .await)?
+    .into_iter()
+    .collect();
     let now = service_ping_protocol::time::format_timestamp(chrono::Utc::now());
     for month in months.iter().filter(|m| !kept.contains(*m)) {
         snapshot(db, month, &now).await?;
     }
-    let groups: Vec<(i64, String, String)> = on_pool!(db, p => sqlx::query_as(
+    let groups: Vec<(i64, String, String)> = on_pool!(db, |p| sqlx::query_as(
         "SELECT id, name, path FROM namespaces WHERE type = 'Group' ORDER BY name, id",
-    ).fetch_all(p).await)?;
-    let rows: Vec<(i64, String, String)> = on_pool!(db, p => sqlx::query_as(
+    )
+    .fetch_all(p)
+    .await)?;
+    let rows: Vec<(i64, String, String)> = on_pool!(db, |p| sqlx::query_as(
         "SELECT namespace_id, month, features FROM devops_adoption_snapshots WHERE month >= $1",
     )
-    .bind(&months[0]).fetch_all(p).await)?;
+    .bind(&months[0])
+    .fetch_all(p)
+    .await)?;
     let mut by_group: BTreeMap<i64, BTreeMap<String, String>> = BTreeMap::new();
     for (id, month, features) in rows {
         by_group.entry(id).or_default().insert(month, features);

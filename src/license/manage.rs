@@ -60,9 +60,11 @@ pub async fn overview(
     now: DateTime<Utc>,
 ) -> Result<LicenseOverview, AppError> {
     let entitlement = current(licensing, now).await?;
-    let active_users: i64 = on_pool!(licensing.db, p => sqlx::query_scalar(
+    let active_users: i64 = on_pool!(licensing.db, |p| sqlx::query_scalar(
         "SELECT count(*) FROM users WHERE state = 'active' AND user_type = 'human'",
-    ).fetch_one(p).await)?;
+    )
+    .fetch_one(p)
+    .await)?;
     let license = entitlement.installed.as_ref().map(|installed| {
         let (status, in_force) = match &entitlement.inputs.license {
             LicenseState::InForce(_) => ("In force".to_string(), true),

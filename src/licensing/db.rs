@@ -13,16 +13,20 @@ pub struct StoredLicense {
 
 /// The license in use: the newest one not removed.
 pub async fn installed(db: &Db) -> Result<Option<StoredLicense>, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_as(
+    on_pool!(db, |p| {
+        sqlx::query_as(
         "SELECT id, data, uploaded_at FROM licenses WHERE removed_at IS NULL ORDER BY id DESC LIMIT 1",
-    ).fetch_optional(p).await)
+    ).fetch_optional(p).await
+    })
 }
 
 /// The administrator's stored "Enable Registration Features" choice.
 pub async fn registration_features_enabled(db: &Db) -> Result<bool, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_scalar(
+    on_pool!(db, |p| sqlx::query_scalar(
         "SELECT registration_features_enabled FROM application_settings WHERE id = 1",
-    ).fetch_one(p).await)
+    )
+    .fetch_one(p)
+    .await)
 }
 
 /// Installs `data` (replacing the license in use) and audit-logs it, in one transaction.
@@ -66,9 +70,11 @@ pub async fn remove(db: &Db, who: Actor<'_>) -> Result<bool, sqlx::Error> {
 }
 
 async fn previous_description(tx: &mut Conn<'_>) -> Result<Option<String>, sqlx::Error> {
-    on_conn!(tx, c => sqlx::query_scalar(
+    on_conn!(tx, |c| {
+        sqlx::query_scalar(
         "SELECT 'license ' || license_id FROM licenses WHERE removed_at IS NULL ORDER BY id DESC LIMIT 1",
-    ).fetch_optional(c).await)
+    ).fetch_optional(c).await
+    })
 }
 
 async fn audit(

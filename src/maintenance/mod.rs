@@ -69,9 +69,11 @@ mod server {
     use crate::state::Licensing;
 
     pub async fn load(licensing: Licensing<'_>) -> Result<MaintenanceMode, AppError> {
-        let (enabled, message): (bool, Option<String>) = on_pool!(licensing.db, p => sqlx::query_as(
+        let (enabled, message): (bool, Option<String>) = on_pool!(licensing.db, |p| {
+            sqlx::query_as(
             "SELECT maintenance_mode, maintenance_mode_message FROM application_settings WHERE id = 1",
-        ).fetch_one(p).await)?;
+        ).fetch_one(p).await
+        })?;
         let access = crate::licensing::entitlement::current(licensing, chrono::Utc::now())
             .await?
             .access;
@@ -118,7 +120,11 @@ mod server {
     ) -> Result<(), AppError> {
         let at = service_ping_protocol::time::format_timestamp(chrono::Utc::now());
         let mut tx = db.begin_write().await?;
-        let old: bool = on_conn!(tx.conn(), c => sqlx::query_scalar("SELECT maintenance_mode FROM application_settings WHERE id = 1").fetch_one(c).await)?;
+        let old: bool = on_conn!(tx.conn(), |c| sqlx::query_scalar(
+            "SELECT maintenance_mode FROM application_settings WHERE id = 1"
+        )
+        .fetch_one(c)
+        .await)?;
         execute_in!(tx.conn(), sqlx::query(
             "UPDATE application_settings SET maintenance_mode = $1, maintenance_mode_message = $2, updated_at = $3 WHERE id = 1",
         )

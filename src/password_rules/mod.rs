@@ -115,12 +115,14 @@ mod server {
     use crate::state::Licensing;
 
     pub async fn configured(db: &Db) -> Result<PasswordPolicy, sqlx::Error> {
-        on_pool!(db, p => sqlx::query_as(
+        on_pool!(db, |p| {
+            sqlx::query_as(
             "SELECT password_minimum_length AS minimum_length, password_require_lowercase AS require_lowercase, \
              password_require_uppercase AS require_uppercase, password_require_number AS require_number, \
              password_require_symbol AS require_symbol, password_reject_breached AS reject_breached \
              FROM application_settings WHERE id = 1",
-        ).fetch_one(p).await)
+        ).fetch_one(p).await
+        })
     }
 
     /// The configured rules while the feature is open, else the basic rule.
@@ -185,13 +187,15 @@ mod server {
     ) -> Result<AccountRecord, AppError> {
         let at = service_ping_protocol::time::format_timestamp(chrono::Utc::now());
         let mut tx = db.begin_write().await?;
-        let epoch: i64 = on_conn!(tx.conn(), c => sqlx::query_scalar(
+        let epoch: i64 = on_conn!(tx.conn(), |c| sqlx::query_scalar(
             "UPDATE accounts SET password_hash = $2, session_epoch = session_epoch + 1, \
              updated_at = $3 WHERE id = $1 RETURNING session_epoch",
         )
         .bind(account.id)
         .bind(hash)
-        .bind(&at).fetch_one(c).await)?;
+        .bind(&at)
+        .fetch_one(c)
+        .await)?;
         let who = crate::settings::db::Actor::new(account, &at);
         crate::settings::db::record(
             &mut tx.conn(),

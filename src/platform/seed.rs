@@ -97,8 +97,9 @@ pub async fn seed(
     if !(1..=1000).contains(&scale) {
         return Err(SeedError::BadScale(scale));
     }
-    let users: i64 =
-        on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(p).await)?;
+    let users: i64 = on_pool!(db, |p| sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(p)
+        .await)?;
     if users > 0 && !reset {
         return Err(SeedError::NotEmpty { users });
     }
@@ -264,7 +265,7 @@ impl TableWriter {
         let insert = format!("INSERT INTO {} ({}) ", self.table, self.columns.join(", "));
         let rows = std::mem::take(&mut self.rows);
         self.written += rows.len() as u64;
-        on_conn!(tx, c => {
+        on_conn!(tx, |c| {
             let mut query = QueryBuilder::new(&insert);
             query.push_values(rows, |mut values, row| {
                 for cell in row {
@@ -1293,7 +1294,7 @@ mod tests {
 
     /// A digest of the seeded rows: names, emails, timings and dates.
     async fn fingerprint(db: &Db) -> (String, i64, String) {
-        on_pool!(db, p => sqlx::query_as(
+        on_pool!(db, |p| sqlx::query_as(
             "SELECT (SELECT string_agg(name || ' ' || email, ',' ORDER BY id) FROM users), \
              (SELECT CAST(SUM(duration) AS BIGINT) FROM ci_pipelines), \
              (SELECT string_agg(created_at, ',' ORDER BY id) FROM issues WHERE id % 97 = 0)",
@@ -1326,7 +1327,7 @@ mod tests {
     async fn activity_spans_the_history_with_quiet_weekends_and_growth() {
         let (db, _dir) = crate::db::test_database().await;
         seed(&db, 1, anchor(), false).await.unwrap();
-        let (oldest, newest): (String, String) = on_pool!(&db, p => sqlx::query_as(
+        let (oldest, newest): (String, String) = on_pool!(&db, |p| sqlx::query_as(
             "SELECT MIN(created_at), MAX(created_at) FROM events"
         )
         .fetch_one(p)
@@ -1340,7 +1341,7 @@ mod tests {
             newest.as_str() >= "2026-11-23" && newest.as_str() < "2026-11-25",
             "{newest}"
         );
-        let per_day: Vec<(String, i64)> = on_pool!(&db, p => sqlx::query_as(
+        let per_day: Vec<(String, i64)> = on_pool!(&db, |p| sqlx::query_as(
             "SELECT substr(created_at, 1, 10), COUNT(*) FROM events GROUP BY 1"
         )
         .fetch_all(p)
@@ -1360,7 +1361,7 @@ mod tests {
             weekend * 5 < weekdays,
             "{weekend} at weekends, {weekdays} on weekdays"
         );
-        let (first_quarter, last_quarter): (i64, i64) = on_pool!(&db, p => sqlx::query_as(
+        let (first_quarter, last_quarter): (i64, i64) = on_pool!(&db, |p| sqlx::query_as(
             "SELECT COUNT(*) FILTER (WHERE created_at < '2025-12-30'), \
                     COUNT(*) FILTER (WHERE created_at >= '2026-09-25') FROM events",
         )
@@ -1380,9 +1381,10 @@ mod tests {
             seed(&db, 0, anchor(), false).await,
             Err(SeedError::BadScale(0))
         ));
-        let users: i64 =
-            on_pool!(&db, p => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(p).await)
-                .unwrap();
+        let users: i64 = on_pool!(&db, |p| sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(p)
+            .await)
+        .unwrap();
         assert_eq!(users, 0);
     }
 }

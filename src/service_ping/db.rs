@@ -66,7 +66,7 @@ pub async fn insert(
 ) -> Result<i64, sqlx::Error> {
     let mut tx = db.begin_write().await?;
     let failed = new.outcomes.iter().filter(|o| o.error.is_some()).count() as i64;
-    let id: i64 = on_conn!(tx.conn(), c => sqlx::query_scalar(
+    let id: i64 = on_conn!(tx.conn(), |c| sqlx::query_scalar(
         "INSERT INTO raw_usage_data (recorded_at, payload, sha256, size_bytes, metrics_total, \
          metrics_failed, generation_ms, trigger, triggered_by, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
@@ -80,10 +80,12 @@ pub async fn insert(
     .bind(new.generation_ms)
     .bind(new.trigger)
     .bind(new.triggered_by)
-    .bind(stamp(now)).fetch_one(c).await)?;
+    .bind(stamp(now))
+    .fetch_one(c)
+    .await)?;
     // Chunks keep each statement well under SQLite's limit of bound parameters.
     for chunk in new.outcomes.chunks(1000) {
-        on_conn!(tx.conn(), c => {
+        on_conn!(tx.conn(), |c| {
             let mut query = QueryBuilder::new(
                 "INSERT INTO raw_usage_data_metrics (raw_usage_data_id, key_path, value, error, duration_us, scan) ",
             );
@@ -104,31 +106,43 @@ pub async fn insert(
 
 #[tracing::instrument(skip_all, err)]
 pub async fn latest(db: &Db) -> Result<Option<RawUsageData>, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_as(&format!(
+    on_pool!(db, |p| sqlx::query_as(&format!(
         "{SELECT_RAW_USAGE_DATA} ORDER BY r.recorded_at DESC, r.id DESC LIMIT 1"
-    )).fetch_optional(p).await)
+    ))
+    .fetch_optional(p)
+    .await)
 }
 
 #[tracing::instrument(skip(db), err)]
 pub async fn find(db: &Db, id: i64) -> Result<Option<RawUsageData>, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_as(&format!("{SELECT_RAW_USAGE_DATA} WHERE r.id = $1"))
-        .bind(id).fetch_optional(p).await)
+    on_pool!(db, |p| sqlx::query_as(&format!(
+        "{SELECT_RAW_USAGE_DATA} WHERE r.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(p)
+    .await)
 }
 
 /// The newest `limit` payloads, newest first.
 #[tracing::instrument(skip(db), err)]
 pub async fn list(db: &Db, limit: i64) -> Result<Vec<RawUsageData>, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_as(&format!(
+    on_pool!(db, |p| sqlx::query_as(&format!(
         "{SELECT_RAW_USAGE_DATA} ORDER BY r.recorded_at DESC, r.id DESC LIMIT $1"
     ))
-    .bind(limit).fetch_all(p).await)
+    .bind(limit)
+    .fetch_all(p)
+    .await)
 }
 
 /// The exact stored bytes of a payload.
 #[tracing::instrument(skip(db), err)]
 pub async fn payload_bytes(db: &Db, id: i64) -> Result<Option<Vec<u8>>, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_scalar("SELECT payload FROM raw_usage_data WHERE id = $1")
-        .bind(id).fetch_optional(p).await)
+    on_pool!(db, |p| sqlx::query_scalar(
+        "SELECT payload FROM raw_usage_data WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await)
 }
 
 /// Every metric result of a stored payload, by key path.
@@ -137,11 +151,13 @@ pub async fn metric_results(
     db: &Db,
     raw_usage_data_id: i64,
 ) -> Result<Vec<MetricResult>, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_as(
+    on_pool!(db, |p| sqlx::query_as(
         "SELECT key_path, value, error, duration_us FROM raw_usage_data_metrics \
          WHERE raw_usage_data_id = $1 ORDER BY key_path",
     )
-    .bind(raw_usage_data_id).fetch_all(p).await)
+    .bind(raw_usage_data_id)
+    .fetch_all(p)
+    .await)
 }
 
 /// Records that a send of payload `raw_usage_data_id` has started; returns the attempt's id.
@@ -153,14 +169,16 @@ pub async fn start_submission(
     triggered_by: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<i64, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_scalar(
+    on_pool!(db, |p| {
+        sqlx::query_scalar(
         "INSERT INTO service_ping_submissions (raw_usage_data_id, trigger, triggered_by, started_at, status) \
          VALUES ($1, $2, $3, $4, 'sending') RETURNING id",
     )
     .bind(raw_usage_data_id)
     .bind(trigger)
     .bind(triggered_by)
-    .bind(timestamp(now)).fetch_one(p).await)
+    .bind(timestamp(now)).fetch_one(p).await
+    })
 }
 
 /// How an attempt ended.
@@ -231,13 +249,15 @@ pub struct Submission {
 /// Every attempt to send payload `raw_usage_data_id`, oldest first.
 #[tracing::instrument(skip(db), err)]
 pub async fn submissions(db: &Db, raw_usage_data_id: i64) -> Result<Vec<Submission>, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_as(
+    on_pool!(db, |p| sqlx::query_as(
         "SELECT s.id, s.raw_usage_data_id, s.trigger, a.username AS triggered_by, s.started_at, \
          s.finished_at, s.status, s.http_status, s.error, s.duration_ms, s.usage_data_id \
          FROM service_ping_submissions AS s LEFT JOIN accounts AS a ON a.id = s.triggered_by \
          WHERE s.raw_usage_data_id = $1 ORDER BY s.id",
     )
-    .bind(raw_usage_data_id).fetch_all(p).await)
+    .bind(raw_usage_data_id)
+    .fetch_all(p)
+    .await)
 }
 
 fn timestamp(at: DateTime<Utc>) -> String {

@@ -118,10 +118,12 @@ pub struct ScheduleState {
 }
 
 pub async fn load_state(db: &Db) -> Result<ScheduleState, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_as(
+    on_pool!(db, |p| sqlx::query_as(
         "SELECT handled_slot, status, raw_usage_data_id, attempts, next_retry_at, last_error, \
          lease_owner, lease_expires_at FROM service_ping_schedule WHERE id = 1",
-    ).fetch_one(p).await)
+    )
+    .fetch_one(p)
+    .await)
 }
 
 async fn save_state(db: &Db, state: &ScheduleState, now: DateTime<Utc>) -> Result<(), sqlx::Error> {

@@ -7,14 +7,22 @@ use crate::db::{Conn, Db, execute, execute_in, on_conn, on_pool};
 /// Whether Service Ping is on, as the rest of the product must treat it.
 #[tracing::instrument(skip_all, err)]
 pub async fn service_ping(db: &Db, locks: &Locks) -> Result<Toggle, sqlx::Error> {
-    let stored: bool = on_pool!(db, p => sqlx::query_scalar("SELECT service_ping_enabled FROM application_settings WHERE id = 1").fetch_one(p).await)?;
+    let stored: bool = on_pool!(db, |p| sqlx::query_scalar(
+        "SELECT service_ping_enabled FROM application_settings WHERE id = 1"
+    )
+    .fetch_one(p)
+    .await)?;
     Ok(Toggle::resolve(stored, locks.service_ping_enabled.as_ref()))
 }
 
 /// Whether metrics of the `optional` category go into payloads.
 #[tracing::instrument(skip_all, err)]
 pub async fn include_optional_data(db: &Db, locks: &Locks) -> Result<Toggle, sqlx::Error> {
-    let stored: bool = on_pool!(db, p => sqlx::query_scalar("SELECT include_optional_data FROM application_settings WHERE id = 1").fetch_one(p).await)?;
+    let stored: bool = on_pool!(db, |p| sqlx::query_scalar(
+        "SELECT include_optional_data FROM application_settings WHERE id = 1"
+    )
+    .fetch_one(p)
+    .await)?;
     Ok(Toggle::resolve(
         stored,
         locks.include_optional_data.as_ref(),
@@ -34,9 +42,11 @@ pub async fn change(
 ) -> Result<bool, sqlx::Error> {
     let column = setting.column();
     let mut tx = db.begin_write().await?;
-    let old: bool = on_conn!(tx.conn(), c => sqlx::query_scalar(&format!(
+    let old: bool = on_conn!(tx.conn(), |c| sqlx::query_scalar(&format!(
         "SELECT {column} FROM application_settings WHERE id = 1"
-    )).fetch_one(c).await)?;
+    ))
+    .fetch_one(c)
+    .await)?;
     if old != value {
         let at = service_ping_protocol::time::format_timestamp(now);
         execute_in!(
@@ -145,21 +155,25 @@ pub fn on_off(value: bool) -> &'static str {
 /// The newest `limit` audit entries.
 #[tracing::instrument(skip(db), err)]
 pub async fn audit_log(db: &Db, limit: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_as(
+    on_pool!(db, |p| sqlx::query_as(
         "SELECT id, actor, target, old_value, new_value, created_at FROM audit_events \
          ORDER BY id DESC LIMIT $1",
     )
-    .bind(limit).fetch_all(p).await)
+    .bind(limit)
+    .fetch_all(p)
+    .await)
 }
 
 /// Whether `account_id` should see the one-time notice: it is the first administrator and has
 /// not dismissed it.
 pub async fn shows_service_ping_notice(db: &Db, account_id: i64) -> Result<bool, sqlx::Error> {
-    on_pool!(db, p => sqlx::query_scalar(
+    on_pool!(db, |p| {
+        sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1 AND service_ping_notice_dismissed_at IS NULL \
          AND id = (SELECT min(id) FROM accounts WHERE is_admin))",
     )
-    .bind(account_id).fetch_one(p).await)
+    .bind(account_id).fetch_one(p).await
+    })
 }
 
 pub async fn dismiss_service_ping_notice(

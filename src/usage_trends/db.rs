@@ -35,13 +35,15 @@ pub async fn first_missing_day(
     first: NaiveDate,
     last: NaiveDate,
 ) -> Result<Option<NaiveDate>, sqlx::Error> {
-    let complete: Vec<String> = on_pool!(db, p => sqlx::query_scalar(
+    let complete: Vec<String> = on_pool!(db, |p| {
+        sqlx::query_scalar(
         "SELECT recorded_on FROM usage_trend_measurements WHERE recorded_on >= $1 AND recorded_on <= $2 \
          GROUP BY recorded_on HAVING count(*) = $3",
     )
     .bind(first.format("%Y-%m-%d").to_string())
     .bind(last.format("%Y-%m-%d").to_string())
-    .bind(Identifier::ALL.len() as i64).fetch_all(p).await)?;
+    .bind(Identifier::ALL.len() as i64).fetch_all(p).await
+    })?;
     let complete: std::collections::HashSet<String> = complete.into_iter().collect();
     Ok(first
         .iter_days()
@@ -54,19 +56,23 @@ pub async fn first_missing_day(
 pub async fn trends(db: &Db, today: NaiveDate, months: u32) -> Result<UsageTrends, sqlx::Error> {
     let months_list = month_range(today, months);
     let first_day = format!("{}-01", months_list[0]);
-    let rows: Vec<(String, String, i64)> = on_pool!(db, p => sqlx::query_as(
+    let rows: Vec<(String, String, i64)> = on_pool!(db, |p| {
+        sqlx::query_as(
         "SELECT m.identifier, substr(m.recorded_on, 1, 7), m.count FROM usage_trend_measurements AS m \
          JOIN (SELECT identifier, max(recorded_on) AS last_day FROM usage_trend_measurements \
                WHERE recorded_on >= $1 GROUP BY identifier, substr(recorded_on, 1, 7)) AS l \
            ON l.identifier = m.identifier AND l.last_day = m.recorded_on \
          ORDER BY m.recorded_on",
     )
-    .bind(&first_day).fetch_all(p).await)?;
-    let totals_rows: Vec<(String, String, i64)> = on_pool!(db, p => sqlx::query_as(
+    .bind(&first_day).fetch_all(p).await
+    })?;
+    let totals_rows: Vec<(String, String, i64)> = on_pool!(db, |p| {
+        sqlx::query_as(
         "SELECT m.identifier, m.recorded_on, m.count FROM usage_trend_measurements AS m \
          JOIN (SELECT identifier, max(recorded_on) AS last_day FROM usage_trend_measurements GROUP BY identifier) AS l \
            ON l.identifier = m.identifier AND l.last_day = m.recorded_on",
-    ).fetch_all(p).await)?;
+    ).fetch_all(p).await
+    })?;
     let mut totals: Vec<(Identifier, String, i64)> = totals_rows
         .into_iter()
         .filter_map(|(id, day, count)| Some((Identifier::parse(&id)?, day, count)))

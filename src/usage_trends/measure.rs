@@ -24,16 +24,20 @@ async fn running_total(
     first: NaiveDate,
     last: NaiveDate,
 ) -> Result<Series, sqlx::Error> {
-    let before: i64 = on_pool!(db, p => sqlx::query_scalar(&format!(
+    let before: i64 = on_pool!(db, |p| sqlx::query_scalar(&format!(
         "SELECT count(*) FROM {table} WHERE created_at < $1 AND ({filter})"
     ))
-    .bind(day_text(first)).fetch_one(p).await)?;
-    let daily: HashMap<String, i64> = on_pool!(db, p => sqlx::query_as(&format!(
+    .bind(day_text(first))
+    .fetch_one(p)
+    .await)?;
+    let daily: HashMap<String, i64> = on_pool!(db, |p| sqlx::query_as(&format!(
         "SELECT substr(created_at, 1, 10) AS day, count(*) FROM {table} \
          WHERE created_at >= $1 AND created_at < $2 AND ({filter}) GROUP BY day"
     ))
     .bind(day_text(first))
-    .bind(day_text(last + chrono::Days::new(1))).fetch_all(p).await)?
+    .bind(day_text(last + chrono::Days::new(1)))
+    .fetch_all(p)
+    .await)?
     .into_iter()
     .collect();
     Ok(first
@@ -84,12 +88,14 @@ async fn authors_by_day(
     first: NaiveDate,
     last: NaiveDate,
 ) -> Result<HashMap<NaiveDate, Vec<i64>>, sqlx::Error> {
-    let rows: Vec<(String, i64)> = on_pool!(db, p => sqlx::query_as(
+    let rows: Vec<(String, i64)> = on_pool!(db, |p| sqlx::query_as(
         "SELECT DISTINCT substr(created_at, 1, 10), author_id FROM events \
          WHERE created_at >= $1 AND created_at < $2",
     )
     .bind(day_text(first - chrono::Days::new(27)))
-    .bind(day_text(last + chrono::Days::new(1))).fetch_all(p).await)?;
+    .bind(day_text(last + chrono::Days::new(1)))
+    .fetch_all(p)
+    .await)?;
     let mut by_day: HashMap<NaiveDate, Vec<i64>> = HashMap::new();
     for (day, author) in rows {
         if let Ok(day) = NaiveDate::parse_from_str(&day, "%Y-%m-%d") {

@@ -32,7 +32,8 @@ pub async fn download(
 ) -> Result<Response, AppError> {
     require_admin_in(&session, &state).await?;
     entitlement::require(state.licensing(), Feature::UserPermissionsExport).await?;
-    let rows: Vec<Row> = on_pool!(&state.db, p => sqlx::query_as(
+    let rows: Vec<Row> = on_pool!(&state.db, |p| {
+        sqlx::query_as(
         "SELECT u.username, u.name, u.email, u.state, \
                 CASE m.source_type WHEN 'Namespace' THEN 'Group' ELSE 'Project' END AS source_type, \
                 CASE m.source_type WHEN 'Namespace' THEN n.path ELSE pn.path || '/' || p.name END AS path, \
@@ -42,7 +43,8 @@ pub async fn download(
          LEFT JOIN projects p ON m.source_type = 'Project' AND p.id = m.source_id \
          LEFT JOIN namespaces pn ON pn.id = p.namespace_id \
          ORDER BY u.username, source_type, path",
-    ).fetch_all(p).await)?;
+    ).fetch_all(p).await
+    })?;
     let mut csv = String::with_capacity(HEADER.len() + rows.len() * 96);
     csv.push_str(HEADER);
     for row in &rows {

@@ -27,9 +27,12 @@ pub async fn get_report_summary() -> Result<ReportSummary, ApiError> {
     crate::auth::session::require_admin().await?;
     let state = crate::state::app_state()?;
     entitlement::require(state.licensing(), Feature::UserPermissionsExport).await?;
-    let (users, memberships): (i64, i64) =
-        crate::db::on_pool!(&state.db, p => sqlx::query_as("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM members)").fetch_one(p).await)
-            .map_err(crate::error::AppError::from)?;
+    let (users, memberships): (i64, i64) = crate::db::on_pool!(&state.db, |p| sqlx::query_as(
+        "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM members)"
+    )
+    .fetch_one(p)
+    .await)
+    .map_err(crate::error::AppError::from)?;
     Ok(ReportSummary { users, memberships })
 }
 

@@ -339,8 +339,12 @@ async fn changing_the_password_ends_every_other_session_and_cycles_this_ones_id(
         .call("sign_in", &[("login", "root"), ("password", new_password)])
         .await;
     assert_eq!(new.status(), StatusCode::OK);
-    let audit: Vec<String> = on_pool!(&app.db().await, p => sqlx::query_scalar("SELECT action FROM audit_events").fetch_all(p).await)
-        .unwrap();
+    let audit: Vec<String> = on_pool!(&app.db().await, |p| sqlx::query_scalar(
+        "SELECT action FROM audit_events"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap();
     assert!(audit.iter().any(|a| a == "password_changed"), "{audit:?}");
     app.stop().await.unwrap();
 }

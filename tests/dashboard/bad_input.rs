@@ -88,11 +88,15 @@ async fn counts(app: &TestApp) -> Vec<i64> {
         "licenses",
     ] {
         counts.push(
-            on_pool!(&db, p => sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(p).await)
-                .unwrap(),
+            on_pool!(&db, |p| sqlx::query_scalar(&format!(
+                "SELECT count(*) FROM {table}"
+            ))
+            .fetch_one(p)
+            .await)
+            .unwrap(),
         );
     }
-    let settings: String = on_pool!(&db, p => sqlx::query_scalar(
+    let settings: String = on_pool!(&db, |p| sqlx::query_scalar(
         "SELECT service_ping_enabled || '/' || maintenance_mode || '/' || updated_at FROM application_settings",
     ).fetch_one(p).await)
     .unwrap();

@@ -247,8 +247,12 @@ async fn the_payload_api_wants_a_token_with_its_scope() {
     assert_eq!(json(user).await["username"], "root");
 
     // Only the digest is stored, and a revoked token no longer opens anything.
-    let stored: Vec<String> = on_pool!(&app.db().await, p => sqlx::query_scalar("SELECT token_digest FROM personal_access_tokens").fetch_all(p).await)
-        .unwrap();
+    let stored: Vec<String> = on_pool!(&app.db().await, |p| sqlx::query_scalar(
+        "SELECT token_digest FROM personal_access_tokens"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap();
     assert!(stored.iter().all(|d| d.len() == 64 && !d.contains(&secret)));
     let id = reader["token"]["id"].as_i64().unwrap().to_string();
     assert_eq!(

@@ -160,9 +160,12 @@ async fn no_personal_data_reaches_the_payload() {
         .unwrap();
     let text = String::from_utf8(stored.payload.bytes).unwrap();
     assert!(!text.contains('@'), "an email address reached the payload");
-    let people: Vec<(String, String, String)> =
-        on_pool!(&db, p => sqlx::query_as("SELECT name, username, email FROM users").fetch_all(p).await)
-            .unwrap();
+    let people: Vec<(String, String, String)> = on_pool!(&db, |p| sqlx::query_as(
+        "SELECT name, username, email FROM users"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap();
     assert!(people.len() > 500);
     for (name, username, email) in people {
         for personal in [&name, &username, &email] {

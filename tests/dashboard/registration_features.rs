@@ -287,9 +287,12 @@ async fn registration_features_need_service_ping_and_end_with_it() {
         (&newest["old_value"], &newest["new_value"]),
         (&json!("on"), &json!("off"))
     );
-    let stored: bool =
-        on_pool!(&app.db().await, p => sqlx::query_scalar("SELECT registration_features_enabled FROM application_settings").fetch_one(p).await)
-            .unwrap();
+    let stored: bool = on_pool!(&app.db().await, |p| sqlx::query_scalar(
+        "SELECT registration_features_enabled FROM application_settings"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
     assert!(!stored);
     // Turning Service Ping back on does not bring the program back by itself.
     assert_eq!(
@@ -404,8 +407,12 @@ async fn maintenance_mode_makes_the_instance_read_only_until_turned_off() {
         );
     }
     let db = app.db().await;
-    let payloads: i64 = on_pool!(&db, p => sqlx::query_scalar("SELECT count(*) FROM raw_usage_data").fetch_one(p).await)
-        .unwrap();
+    let payloads: i64 = on_pool!(&db, |p| sqlx::query_scalar(
+        "SELECT count(*) FROM raw_usage_data"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
     assert_eq!(payloads, 0);
     // Service Ping settings stay changeable; turning maintenance mode off ends it.
     assert_eq!(
@@ -725,8 +732,12 @@ async fn announcements_emails_and_tokens_are_in_the_audit_log() {
         app.call("create_announcement", &form).await.status(),
         StatusCode::OK
     );
-    let id: i64 = on_pool!(&app.db().await, p => sqlx::query_scalar("SELECT max(id) FROM broadcast_messages").fetch_one(p).await)
-        .unwrap();
+    let id: i64 = on_pool!(&app.db().await, |p| sqlx::query_scalar(
+        "SELECT max(id) FROM broadcast_messages"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
     let deleted = app
         .call("delete_announcement", &[("id", &id.to_string())])
         .await;
@@ -757,10 +768,12 @@ async fn announcements_emails_and_tokens_are_in_the_audit_log() {
             .status(),
         StatusCode::OK
     );
-    let entries: Vec<(String, String, String)> = on_pool!(&app.db().await, p => sqlx::query_as(
+    let entries: Vec<(String, String, String)> = on_pool!(&app.db().await, |p| sqlx::query_as(
         "SELECT actor, action, target FROM audit_events \
          WHERE action NOT IN ('setting_changed') ORDER BY id",
-    ).fetch_all(p).await)
+    )
+    .fetch_all(p)
+    .await)
     .unwrap();
     let actions: Vec<&str> = entries
         .iter()
@@ -939,8 +952,12 @@ async fn devops_adoption_shows_what_each_group_used_per_finished_month() {
         .collect();
     assert_eq!(totals, [1, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
     // Finished months are kept: a second look computes nothing new and answers the same.
-    let kept: i64 = on_pool!(&db, p => sqlx::query_scalar("SELECT count(*) FROM devops_adoption_months").fetch_one(p).await)
-        .unwrap();
+    let kept: i64 = on_pool!(&db, |p| sqlx::query_scalar(
+        "SELECT count(*) FROM devops_adoption_months"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
     assert_eq!(kept, 12);
     assert_eq!(json(app.call("devops_adoption", &[]).await).await, adoption);
 }

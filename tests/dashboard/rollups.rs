@@ -21,7 +21,7 @@ async fn rollup_traces(db: &Db) -> (i64, i64) {
         }
     };
     let sql = format!("SELECT ({triggers}), (SELECT COUNT(*) FROM metric_rollup_days)");
-    on_pool!(db, p => sqlx::query_as(&sql).fetch_one(p).await).unwrap()
+    on_pool!(db, |p| sqlx::query_as(&sql).fetch_one(p).await).unwrap()
 }
 
 /// `counts.issues` of a payload generated from the rollups.

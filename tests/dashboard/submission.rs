@@ -77,8 +77,12 @@ fn hours(n: i64) -> chrono::Duration {
 }
 
 async fn attempts(db: &Db) -> Vec<(i64, String)> {
-    on_pool!(&db, p => sqlx::query_as("SELECT raw_usage_data_id, status FROM service_ping_submissions ORDER BY id").fetch_all(p).await)
-        .unwrap()
+    on_pool!(&db, |p| sqlx::query_as(
+        "SELECT raw_usage_data_id, status FROM service_ping_submissions ORDER BY id"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap()
 }
 
 /// Runs the weekly job through one slot whose every send fails, checking the retries at 8, 16
@@ -474,8 +478,12 @@ async fn a_process_killed_while_sending_leaves_exactly_one_ping_after_restart() 
         "exactly one ping at the collector"
     );
     assert_eq!(
-        on_pool!(&db, p => sqlx::query_scalar::<_, i64>("SELECT count(*) FROM raw_usage_data").fetch_one(p).await)
-            .unwrap(),
+        on_pool!(&db, |p| sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM raw_usage_data"
+        )
+        .fetch_one(p)
+        .await)
+        .unwrap(),
         1
     );
 }
@@ -515,8 +523,12 @@ async fn silent_for_weeks(db: &Db, locks: Locks, stored_choice: bool) {
     );
     assert!(server.received_requests().await.unwrap().is_empty());
     assert_eq!(
-        on_pool!(&db, p => sqlx::query_scalar::<_, i64>("SELECT count(*) FROM raw_usage_data").fetch_one(p).await)
-            .unwrap(),
+        on_pool!(&db, |p| sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM raw_usage_data"
+        )
+        .fetch_one(p)
+        .await)
+        .unwrap(),
         0,
         "nothing generated either"
     );
@@ -604,8 +616,12 @@ async fn turning_service_ping_off_while_the_job_waits_stops_the_send() {
     assert_eq!(outcome.unwrap(), RunOutcome::Disabled);
     assert_eq!(collector.ping_count().await, 0, "nothing left");
     assert_eq!(
-        on_pool!(&db, p => sqlx::query_scalar::<_, i64>("SELECT count(*) FROM raw_usage_data").fetch_one(p).await)
-            .unwrap(),
+        on_pool!(&db, |p| sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM raw_usage_data"
+        )
+        .fetch_one(p)
+        .await)
+        .unwrap(),
         0,
         "nothing was generated either"
     );
@@ -857,9 +873,12 @@ async fn ten_weeks_of_a_failing_collector_leave_exactly_one_ping_per_week() {
         .map(|ping| ping.recorded_at)
         .collect();
     let distinct: std::collections::BTreeSet<_> = pings.iter().collect();
-    let unsent: i64 =
-        on_pool!(&db, p => sqlx::query_scalar("SELECT count(*) FROM raw_usage_data WHERE sent_at IS NULL").fetch_one(p).await)
-            .unwrap();
+    let unsent: i64 = on_pool!(&db, |p| sqlx::query_scalar(
+        "SELECT count(*) FROM raw_usage_data WHERE sent_at IS NULL"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
     println!(
         "fault suite: 10 weeks, {failed_attempts} failed attempts (down, slow, 5xx, redirecting, garbage), {} pings at the collector, {} distinct, {unsent} payloads unsent",
         pings.len(),

@@ -51,11 +51,13 @@ fn day(text: &str) -> NaiveDate {
 }
 
 async fn value(db: &Db, identifier: Identifier, on: &str) -> Option<i64> {
-    on_pool!(&db, p => sqlx::query_scalar(
+    on_pool!(&db, |p| sqlx::query_scalar(
         "SELECT count FROM usage_trend_measurements WHERE identifier = $1 AND recorded_on = $2",
     )
     .bind(identifier.as_str())
-    .bind(on).fetch_optional(p).await)
+    .bind(on)
+    .fetch_optional(p)
+    .await)
     .unwrap()
 }
 

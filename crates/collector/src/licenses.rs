@@ -39,7 +39,8 @@ pub async fn issue(
         "--licensee-email must be an email address"
     );
     let mut tx = db.begin_write().await?;
-    let id: i64 = on_conn!(tx.conn(), c => sqlx::query_scalar(
+    let id: i64 = on_conn!(tx.conn(), |c| {
+        sqlx::query_scalar(
         "INSERT INTO licenses (plan, seats, licensee_name, licensee_email, licensee_company, starts_at, \
          expires_at, trial, issued_at, data, sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', '') RETURNING id",
     )
@@ -53,7 +54,8 @@ pub async fn issue(
     .bind(args.trial)
     .bind(format_timestamp(now))
     .fetch_one(c)
-    .await)?;
+    .await
+    })?;
     let claims = Claims {
         id: u64::try_from(id)?,
         plan: args.plan,
@@ -69,13 +71,15 @@ pub async fn issue(
         issued_at: now,
     };
     let text = license::issue(&claims, key);
-    on_conn!(tx.conn(), c => sqlx::query("UPDATE licenses SET data = $2, sha256 = $3 WHERE id = $1")
-        .bind(id)
-        .bind(&text)
-        .bind(sha256_hex(text.as_bytes()))
-        .execute(c)
-        .await
-        .map(|_| ()))?;
+    on_conn!(tx.conn(), |c| sqlx::query(
+        "UPDATE licenses SET data = $2, sha256 = $3 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(&text)
+    .bind(sha256_hex(text.as_bytes()))
+    .execute(c)
+    .await
+    .map(|_| ()))?;
     tx.commit().await?;
     Ok((claims.id, text))
 }
@@ -95,7 +99,7 @@ pub struct IssuedLicense {
 }
 
 pub async fn list(db: &Db) -> Result<Vec<IssuedLicense>, sqlx::Error> {
-    on_pool!(db, pool => sqlx::query_as(
+    on_pool!(db, |pool| sqlx::query_as(
         "SELECT id, plan, seats, licensee_company, starts_at, expires_at, trial, \
          last_ping_received_at, last_ping_usage_data_id FROM licenses ORDER BY id DESC LIMIT 200",
     )

@@ -193,7 +193,7 @@ impl CollectorState {
 
 /// The connections `db` may open.
 fn settings_pool_size(db: &Db) -> usize {
-    service_ping_database::on_pool!(db, pool => pool.options().get_max_connections() as usize)
+    service_ping_database::on_pool!(db, |pool| pool.options().get_max_connections() as usize)
 }
 
 /// The key an address is counted under; requests without connection info (tests driving the

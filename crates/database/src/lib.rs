@@ -128,10 +128,11 @@ impl Transaction {
 }
 
 /// Runs `$body` with `$pool` bound to the backend's own pool (`&SqlitePool` or `&PgPool`):
-/// the expression is compiled once per backend.
+/// the expression is compiled once per backend. Written like a closure, `on_pool!(db, |pool|
+/// …)`, so that rustfmt lays it out; it is not one (`.await` works inside).
 #[macro_export]
 macro_rules! on_pool {
-    ($db:expr, $pool:ident => $body:expr) => {
+    ($db:expr, |$pool:ident| $body:expr) => {
         match $db {
             $crate::Db::Sqlite($pool) => $body,
             $crate::Db::Postgres($pool) => $body,
@@ -140,10 +141,11 @@ macro_rules! on_pool {
 }
 
 /// Runs `$body` with `$c` bound to the backend's own connection (`&mut SqliteConnection` or
-/// `&mut PgConnection`) of a [`Conn`] (or of a `&mut Conn`, borrowed again: the caller keeps it).
+/// `&mut PgConnection`) of a [`Conn`] (or of a `&mut Conn`, borrowed again: the caller keeps
+/// it): `on_conn!(tx.conn(), |c| …)`.
 #[macro_export]
 macro_rules! on_conn {
-    ($conn:expr, $c:ident => $body:expr) => {
+    ($conn:expr, |$c:ident| $body:expr) => {
         match ($conn).reborrow() {
             $crate::Conn::Sqlite($c) => $body,
             $crate::Conn::Postgres($c) => $body,
@@ -214,9 +216,11 @@ impl Db {
     }
 
     async fn refuse_foreign_database(&self) -> anyhow::Result<()> {
-        let tables: Vec<String> = on_pool!(self, pool => sqlx::query_scalar(match self.backend() {
-            Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-            Backend::Postgres => "SELECT table_name::text FROM information_schema.tables \
+        let tables: Vec<String> = on_pool!(self, |pool| sqlx::query_scalar(match self.backend() {
+            Backend::Sqlite =>
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            Backend::Postgres =>
+                "SELECT table_name::text FROM information_schema.tables \
                                   WHERE table_schema = current_schema()",
         })
         .fetch_all(pool)
@@ -261,11 +265,14 @@ impl Db {
 
     /// Cheap round trip used by the health checks.
     pub async fn ping(&self) -> sqlx::Result<()> {
-        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
+        on_pool!(self, |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .map(|_| ()))
     }
 
     pub async fn close(&self) {
-        on_pool!(self, pool => pool.close().await)
+        on_pool!(self, |pool| pool.close().await)
     }
 }
 

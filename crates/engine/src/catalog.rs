@@ -45,7 +45,7 @@ impl Catalog {
             }
         };
         let rows: Vec<(String, String)> =
-            on_pool!(db, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
+            on_pool!(db, |pool| sqlx::query_as(sql).fetch_all(pool).await)?;
         let mut tables: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (table, column) in rows {
             tables.entry(table).or_default().insert(column);

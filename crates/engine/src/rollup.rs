@@ -225,7 +225,7 @@ impl Plan {
 pub async fn refresh(db: &Db, plan: &TablePlan) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let table = plan.table.as_str();
-    let stored: Option<(String, String)> = on_pool!(db, pool => sqlx::query_as(
+    let stored: Option<(String, String)> = on_pool!(db, |pool| sqlx::query_as(
         "SELECT time_columns, measures FROM metric_rollup_tables WHERE table_name = $1",
     )
     .bind(table)
@@ -243,13 +243,16 @@ pub async fn refresh(db: &Db, plan: &TablePlan) -> anyhow::Result<()> {
         install_triggers(db, plan).await?;
     }
     let ticket = ticket(db).await?;
-    let marks: Vec<(i64, String)> = on_pool!(db, pool => sqlx::query_as(
+    let marks: Vec<(i64, String)> =
+        on_pool!(db, |pool| {
+            sqlx::query_as(
         "SELECT id, day FROM metric_rollup_changes WHERE table_name = $1 AND id <= $2 ORDER BY day",
     )
     .bind(table)
     .bind(ticket)
     .fetch_all(pool)
-    .await)?;
+    .await
+        })?;
     let days = if rebuild {
         Days::All
     } else {
@@ -332,7 +335,7 @@ pub async fn forget(mut conn: Conn<'_>) -> sqlx::Result<()> {
         }
     };
     let triggers: Vec<(String, String)> =
-        on_conn!(conn, c => sqlx::query_as(sql).fetch_all(c).await)?;
+        on_conn!(conn, |c| sqlx::query_as(sql).fetch_all(c).await)?;
     for (trigger, table) in triggers {
         let drop = match conn {
             Conn::Sqlite(_) => format!("DROP TRIGGER {trigger}"),
@@ -373,7 +376,7 @@ async fn triggers_installed(db: &Db, table: &str) -> sqlx::Result<bool> {
              AND t.tgname IN ($2, $3, $4)"
         }
     };
-    let found: i64 = on_pool!(db, pool => sqlx::query_scalar(sql)
+    let found: i64 = on_pool!(db, |pool| sqlx::query_scalar(sql)
         .bind(table)
         .bind(&names[0])
         .bind(&names[1])
@@ -883,7 +886,7 @@ async fn store(
         }
         for (month, union) in &mut months {
             if matches!(days, Days::Some(_)) {
-                let stored: Vec<Vec<u8>> = on_conn!(tx.conn(), c => sqlx::query_scalar(
+                let stored: Vec<Vec<u8>> = on_conn!(tx.conn(), |c| sqlx::query_scalar(
                     "SELECT members FROM metric_rollup_days WHERE measure = $1 \
                      AND day >= $2 AND day < $3",
                 )
@@ -970,22 +973,25 @@ pub async fn answer(
 
 /// The union of a distinct measure's sets over `window`'s days, or over every month.
 async fn union(db: &Db, measure: &str, window: Option<&Window>) -> anyhow::Result<RoaringBitmap> {
-    let sets: Vec<Vec<u8>> = match window {
-        Some(window) => on_pool!(db, pool => sqlx::query_scalar(
+    let sets: Vec<Vec<u8>> =
+        match window {
+            Some(window) => on_pool!(db, |pool| {
+                sqlx::query_scalar(
             "SELECT members FROM metric_rollup_days WHERE measure = $1 AND day >= $2 AND day < $3",
         )
         .bind(measure)
         .bind(&window.start)
         .bind(&window.end)
         .fetch_all(pool)
-        .await)?,
-        None => on_pool!(db, pool => sqlx::query_scalar(
-            "SELECT members FROM metric_rollup_months WHERE measure = $1",
-        )
-        .bind(measure)
-        .fetch_all(pool)
-        .await)?,
-    };
+        .await
+            })?,
+            None => on_pool!(db, |pool| sqlx::query_scalar(
+                "SELECT members FROM metric_rollup_months WHERE measure = $1",
+            )
+            .bind(measure)
+            .fetch_all(pool)
+            .await)?,
+        };
     let mut members = RoaringBitmap::new();
     for bytes in sets {
         members |= deserialize(&bytes)?;

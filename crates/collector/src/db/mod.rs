@@ -59,7 +59,7 @@ where
 /// The inputs of the latest ping of each instance last heard from since `since`, with its uuid.
 pub async fn fleet(db: &Db, since: DateTime<Utc>) -> Result<Vec<(String, Values)>, sqlx::Error> {
     let sql = format!("SELECT uuid, {FEATURE_COLUMNS} FROM instances WHERE last_received_at >= $1");
-    on_pool!(db, pool => {
+    on_pool!(db, |pool| {
         use sqlx::Row;
         let rows = sqlx::query(&sql)
             .bind(format_timestamp(since))
@@ -111,7 +111,7 @@ pub async fn latest_instances(
         "SELECT uuid, hostname, last_received_at, {FEATURE_COLUMNS} FROM instances \
          ORDER BY last_received_at DESC, latest_usage_data_id DESC LIMIT $1"
     );
-    on_pool!(db, pool => {
+    on_pool!(db, |pool| {
         use sqlx::Row;
         let rows = sqlx::query(&sql).bind(limit).fetch_all(pool).await?;
         rows.iter()
@@ -137,7 +137,7 @@ pub async fn store_metadata(
     failed_count: usize,
     now: DateTime<Utc>,
 ) -> Result<i64, sqlx::Error> {
-    on_pool!(db, pool => sqlx::query_scalar(
+    on_pool!(db, |pool| sqlx::query_scalar(
         "INSERT INTO usage_ping_metadata (uuid, metrics, metric_count, failed_count, received_at) \
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
@@ -156,7 +156,8 @@ pub async fn store_error(
     report: &ErrorReport,
     now: DateTime<Utc>,
 ) -> Result<i64, sqlx::Error> {
-    on_pool!(db, pool => sqlx::query_scalar(
+    on_pool!(db, |pool| {
+        sqlx::query_scalar(
         "INSERT INTO usage_ping_errors (uuid, hostname, version, message, elapsed, time, received_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
@@ -168,7 +169,8 @@ pub async fn store_error(
     .bind(&report.time)
     .bind(format_timestamp(now))
     .fetch_one(pool)
-    .await)
+    .await
+    })
 }
 
 /// A received ping as the collector's pages list it.
@@ -189,7 +191,7 @@ pub struct ReceivedPing {
 /// The newest `limit` pings, newest first.
 #[tracing::instrument(skip(db), err)]
 pub async fn recent_pings(db: &Db, limit: i64) -> Result<Vec<ReceivedPing>, sqlx::Error> {
-    on_pool!(db, pool => sqlx::query_as(
+    on_pool!(db, |pool| sqlx::query_as(
         "SELECT id, uuid, recorded_at, hostname, version, edition, sha256, size_bytes, source, \
          received_at FROM usage_data ORDER BY id DESC LIMIT $1",
     )
@@ -201,7 +203,7 @@ pub async fn recent_pings(db: &Db, limit: i64) -> Result<Vec<ReceivedPing>, sqlx
 /// How many rows each of the collector's tables holds: pings, metadata, error reports. (Pings
 /// are summed from the instances: a row per instance rather than per ping.)
 pub async fn counts(db: &Db) -> Result<(i64, i64, i64), sqlx::Error> {
-    on_pool!(db, pool => sqlx::query_as(
+    on_pool!(db, |pool| sqlx::query_as(
         "SELECT (SELECT CAST(COALESCE(SUM(pings), 0) AS BIGINT) FROM instances), \
          (SELECT count(*) FROM usage_ping_metadata), (SELECT count(*) FROM usage_ping_errors)",
     )
@@ -212,12 +214,16 @@ pub async fn counts(db: &Db) -> Result<(i64, i64, i64), sqlx::Error> {
 /// The rows of `usage_data`, counted one by one (what tests and benchmarks check the
 /// instances' counts against).
 pub async fn ping_rows(db: &Db) -> Result<i64, sqlx::Error> {
-    on_pool!(db, pool => sqlx::query_scalar("SELECT count(*) FROM usage_data").fetch_one(pool).await)
+    on_pool!(db, |pool| sqlx::query_scalar(
+        "SELECT count(*) FROM usage_data"
+    )
+    .fetch_one(pool)
+    .await)
 }
 
 /// The exact bytes received for ping `id`.
 pub async fn ping_bytes(db: &Db, id: i64) -> anyhow::Result<Option<Vec<u8>>> {
-    let stored: Option<(Vec<u8>, String, i64)> = on_pool!(db, pool => sqlx::query_as(
+    let stored: Option<(Vec<u8>, String, i64)> = on_pool!(db, |pool| sqlx::query_as(
         "SELECT payload, payload_encoding, size_bytes FROM usage_data WHERE id = $1",
     )
     .bind(id)

@@ -123,11 +123,15 @@ fn value_of<'a>(outcomes: &'a [MetricOutcome], key_path: &str) -> &'a Value {
 }
 
 async fn exec(db: &Db, sql: &str) {
-    on_pool!(db, pool => sqlx::raw_sql(sql).execute(pool).await.map(|_| ())).unwrap();
+    on_pool!(db, |pool| sqlx::raw_sql(sql)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+    .unwrap();
 }
 
 async fn count(db: &Db, sql: &str) -> i64 {
-    on_pool!(db, pool => sqlx::query_scalar(sql).fetch_one(pool).await).unwrap()
+    on_pool!(db, |pool| sqlx::query_scalar(sql).fetch_one(pool).await).unwrap()
 }
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
