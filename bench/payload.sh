@@ -10,16 +10,15 @@
 # their ratios, and at the end how many metric values differ between the two backends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -z "${SERVICE_PING_TEST_POSTGRES_URL:-}" ]; then
+  exec scripts/postgres-server.sh run "$0" "$@"
+fi
 scale=${1:-100}
 data=$(bench/seed.sh "$scale" | tail -n 1)
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 export LEPTOS_OUTPUT_NAME=service-ping
 bin=$CARGO_TARGET_DIR/release/service-ping
-
-if [ -z "${SERVICE_PING_TEST_POSTGRES_URL:-}" ]; then
-  exec scripts/postgres-server.sh run "$0" "$@"
-fi
 
 copy=$(mktemp -d "${TMPDIR:-/tmp}/service-ping-bench.XXXXXX")
 trap 'rm -rf "$copy"' EXIT
