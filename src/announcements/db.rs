@@ -124,9 +124,8 @@ pub async fn record_email(
     ))
     .fetch_one(c)
     .await)?;
-    let id: i64 =
-        on_conn!(tx.conn(), |c| {
-            sqlx::query_scalar(
+    let id: i64 = on_conn!(tx.conn(), |c| {
+        sqlx::query_scalar(
         "INSERT INTO admin_emails (subject, body, transport, recipients, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
@@ -136,7 +135,7 @@ pub async fn record_email(
     .bind(recipients)
     .bind(who.account_id)
     .bind(at).fetch_one(c).await
-        })?;
+    })?;
     execute_in!(
         tx.conn(),
         sqlx::query(&format!(

@@ -243,16 +243,15 @@ pub async fn refresh(db: &Db, plan: &TablePlan) -> anyhow::Result<()> {
         install_triggers(db, plan).await?;
     }
     let ticket = ticket(db).await?;
-    let marks: Vec<(i64, String)> =
-        on_pool!(db, |pool| {
-            sqlx::query_as(
+    let marks: Vec<(i64, String)> = on_pool!(db, |pool| {
+        sqlx::query_as(
         "SELECT id, day FROM metric_rollup_changes WHERE table_name = $1 AND id <= $2 ORDER BY day",
     )
     .bind(table)
     .bind(ticket)
     .fetch_all(pool)
     .await
-        })?;
+    })?;
     let days = if rebuild {
         Days::All
     } else {
@@ -973,10 +972,9 @@ pub async fn answer(
 
 /// The union of a distinct measure's sets over `window`'s days, or over every month.
 async fn union(db: &Db, measure: &str, window: Option<&Window>) -> anyhow::Result<RoaringBitmap> {
-    let sets: Vec<Vec<u8>> =
-        match window {
-            Some(window) => on_pool!(db, |pool| {
-                sqlx::query_scalar(
+    let sets: Vec<Vec<u8>> = match window {
+        Some(window) => on_pool!(db, |pool| {
+            sqlx::query_scalar(
             "SELECT members FROM metric_rollup_days WHERE measure = $1 AND day >= $2 AND day < $3",
         )
         .bind(measure)
@@ -984,14 +982,14 @@ async fn union(db: &Db, measure: &str, window: Option<&Window>) -> anyhow::Resul
         .bind(&window.end)
         .fetch_all(pool)
         .await
-            })?,
-            None => on_pool!(db, |pool| sqlx::query_scalar(
-                "SELECT members FROM metric_rollup_months WHERE measure = $1",
-            )
-            .bind(measure)
-            .fetch_all(pool)
-            .await)?,
-        };
+        })?,
+        None => on_pool!(db, |pool| sqlx::query_scalar(
+            "SELECT members FROM metric_rollup_months WHERE measure = $1",
+        )
+        .bind(measure)
+        .fetch_all(pool)
+        .await)?,
+    };
     let mut members = RoaringBitmap::new();
     for bytes in sets {
         members |= deserialize(&bytes)?;
