@@ -54,11 +54,13 @@ clippy:
 # the engine's and the collector's run each test on both; the dashboard's (its unit tests and
 # tests/dashboard) run a second time with SERVICE_PING_TEST_BACKEND=postgres, but for the one
 # test of SQLite's busy timeout, which has no PostgreSQL counterpart, and the parity tests, which
-# make a database of each backend themselves.
+# make a database of each backend themselves. Both passes build with the same flags, so the
+# second reuses the first's binaries.
 unit-test:
 	scripts/postgres-server.sh run sh -c '\
 	  cargo test --release --workspace --exclude service-ping-hydrate --features service-ping/ssr && \
-	  SERVICE_PING_TEST_BACKEND=postgres cargo test --release -p service-ping --features ssr --lib --test dashboard -- \
+	  SERVICE_PING_TEST_BACKEND=postgres cargo test --release --workspace --exclude service-ping-hydrate --features service-ping/ssr \
+	    --lib --test dashboard -- \
 	    --skip the_database_locked_longer_than_the_busy_timeout --skip parity::'
 
 # The browser suite's collector runs on PostgreSQL (start-collector.sh).

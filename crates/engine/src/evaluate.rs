@@ -122,7 +122,7 @@ pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Send + Sync);
 
 /// How many statements a generation runs at once. SQLite in WAL mode serves readers in
 /// parallel, one connection each; the cap leaves the pool's other connections to the dashboard.
-fn parallelism() -> usize {
+pub(crate) fn parallelism() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().min(4))
 }
 

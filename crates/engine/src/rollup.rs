@@ -546,8 +546,13 @@ fn rows_of_day(column: &str, day: &str) -> Statement {
 /// meets a `statement_timeout`.
 const BATCH_IDS: i64 = 100_000;
 
-/// Batches of one pass read at once, each on its own connection.
-const BATCHES_AT_ONCE: usize = 2;
+/// Batches of one pass read at once, each on its own connection: two, unless that would take
+/// more than half the pool with the generation's other jobs running beside it
+/// ([`crate::evaluate::parallelism`]), so the dashboard always has connections left.
+fn batches_at_once(db: &Db) -> usize {
+    let pool = on_pool!(db, |pool| pool.options().get_max_connections()) as usize;
+    (pool / (2 * crate::evaluate::parallelism())).clamp(1, 2)
+}
 
 /// The statements computing one time column's partials: for all days, grouped by day, one per
 /// range of `ids` (the table's primary-key bounds, when known) or one for the whole table; or
@@ -676,7 +681,7 @@ impl Partials {
         // The futures are made before they go into the stream (see `evaluate`): a closure
         // inside it would make the stream's type too general to prove it `Send`.
         let pending: Vec<_> = statements.iter().map(|s| s.fetch_all(db)).collect();
-        let mut batches = futures::stream::iter(pending).buffer_unordered(BATCHES_AT_ONCE);
+        let mut batches = futures::stream::iter(pending).buffer_unordered(batches_at_once(db));
         let mut seen = BTreeSet::new();
         while let Some(rows) = batches.try_next().await? {
             for row in rows {
