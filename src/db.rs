@@ -47,9 +47,13 @@ pub fn parse_stamp(text: &str) -> Result<chrono::DateTime<chrono::Utc>, sqlx::Er
 pub(crate) async fn test_database() -> (Db, tempfile::TempDir) {
     use service_ping_database::testing;
     let dir = tempfile::tempdir().unwrap();
-    let url =
-        testing::fresh_database(testing::backend_under_test(), dir.path(), "test.sqlite3").await;
-    let db = Db::connect(&url, 4).await.unwrap();
-    migrate(&db).await.unwrap();
+    let db = testing::migrated_database(
+        testing::backend_under_test(),
+        dir.path(),
+        "test.sqlite3",
+        &SQLITE_MIGRATIONS,
+        &POSTGRES_MIGRATIONS,
+    )
+    .await;
     (db, dir)
 }

@@ -3,28 +3,18 @@
 
 use crate::db::{Db, execute, on_pool};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use service_ping_database::DatabaseFacts;
 use uuid::Uuid;
 
 /// Product version as the payload's `version` reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DatabaseInfo {
-    pub adapter: String,
-    pub version: String,
-    /// The managed PostgreSQL service, if any.
-    pub flavor: Option<String>,
-    /// PostgreSQL's system identifier (64 bits, exact).
-    pub pg_system_id: Option<i64>,
-}
-
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct InstanceIdentity {
     pub uuid: Uuid,
     pub created_at: DateTime<Utc>,
     pub version: &'static str,
-    pub database: DatabaseInfo,
+    pub database: DatabaseFacts,
 }
 
 /// Loads the identity, creating the uuid on the very first start. Safe against two processes
@@ -41,17 +31,11 @@ pub async fn load_or_create(db: &Db, now: DateTime<Utc>) -> Result<InstanceIdent
     .await)?;
     let uuid = Uuid::parse_str(&uuid).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     let created_at = crate::db::parse_stamp(&created_at)?;
-    let facts = db.facts().await?;
     Ok(InstanceIdentity {
         uuid,
         created_at,
         version: VERSION,
-        database: DatabaseInfo {
-            adapter: facts.adapter,
-            version: facts.version,
-            flavor: facts.flavor,
-            pg_system_id: facts.system_id,
-        },
+        database: db.facts().await?,
     })
 }
 
@@ -70,7 +54,7 @@ mod tests {
             Db::Sqlite(_) => {
                 assert_eq!(first.database.adapter, "sqlite");
                 assert!(first.database.version.starts_with('3'));
-                assert_eq!(first.database.pg_system_id, None);
+                assert_eq!(first.database.system_id, None);
             }
             Db::Postgres(pool) => {
                 assert_eq!(first.database.adapter, "postgresql");
@@ -85,10 +69,7 @@ mod tests {
                         .fetch_one(pool)
                         .await
                         .unwrap();
-                assert_eq!(
-                    first.database.pg_system_id.map(|id| id.to_string()),
-                    Some(id)
-                );
+                assert_eq!(first.database.system_id.map(|id| id.to_string()), Some(id));
                 assert_eq!(first.database.flavor, None);
             }
         }

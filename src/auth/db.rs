@@ -118,12 +118,13 @@ pub async fn reserve_attempt(
     now: DateTime<Utc>,
 ) -> Result<Reservation, sqlx::Error> {
     let mut tx = db.begin_write().await?;
-    let keys: Vec<String> = subjects
-        .iter()
-        .map(|(subject, _)| format!("sign_in_failures:{subject}"))
-        .collect();
-    tx.serialize_on(&keys.iter().map(String::as_str).collect::<Vec<_>>())
-        .await?;
+    tx.serialize_on(
+        subjects
+            .iter()
+            .map(|(subject, _)| format!("sign_in_failures:{subject}"))
+            .collect(),
+    )
+    .await?;
     for (subject, limit) in subjects {
         let (failures, oldest): (i64, Option<String>) = on_conn!(tx.conn(), |c| {
             sqlx::query_as(

@@ -23,7 +23,7 @@ pub fn gather(
         database_adapter: identity.database.adapter.clone(),
         database_version: identity.database.version.clone(),
         database_flavor: identity.database.flavor.clone(),
-        pg_system_id: identity.database.pg_system_id,
+        pg_system_id: identity.database.system_id,
         operating_system: operating_system(),
         service_ping_enabled,
         include_optional_data: categories.contains(&DataCategory::Optional),

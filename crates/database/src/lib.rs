@@ -63,6 +63,13 @@ pub enum Conn<'a> {
 }
 
 impl Conn<'_> {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Conn::Sqlite(_) => Backend::Sqlite,
+            Conn::Postgres(_) => Backend::Postgres,
+        }
+    }
+
     /// The same connection, borrowed again for one statement.
     pub fn reborrow(&mut self) -> Conn<'_> {
         match self {
@@ -103,11 +110,10 @@ impl Transaction {
     /// write transactions already are the only writer; on PostgreSQL each key takes a
     /// transaction-scoped advisory lock, in sorted order so that two transactions never wait on
     /// each other.
-    pub async fn serialize_on(&mut self, keys: &[&str]) -> sqlx::Result<()> {
+    pub async fn serialize_on(&mut self, mut keys: Vec<String>) -> sqlx::Result<()> {
         let Transaction::Postgres(tx) = self else {
             return Ok(());
         };
-        let mut keys = keys.to_vec();
         keys.sort_unstable();
         keys.dedup();
         for key in keys {

@@ -39,6 +39,24 @@ pub async fn fresh_database(backend: Backend, dir: &Path, name: &str) -> SecretS
     }
 }
 
+/// A new database of `backend` (see [`fresh_database`]) with a role's migrations applied.
+pub async fn migrated_database(
+    backend: Backend,
+    dir: &Path,
+    name: &str,
+    sqlite: &sqlx::migrate::Migrator,
+    postgres: &sqlx::migrate::Migrator,
+) -> crate::Db {
+    let url = fresh_database(backend, dir, name).await;
+    let db = crate::Db::connect(&url, 4)
+        .await
+        .expect("connecting to a fresh test database");
+    db.migrate(sqlite, postgres)
+        .await
+        .expect("migrating a fresh test database");
+    db
+}
+
 /// The admin URL, exposed for tests that need to connect as the superuser (to break things).
 pub fn postgres_admin_url() -> Option<SecretString> {
     std::env::var(POSTGRES_URL_VARIABLE)

@@ -267,11 +267,16 @@ pub async fn refresh(db: &Db, plan: &TablePlan) -> anyhow::Result<()> {
         Days::All => "all".to_string(),
         Days::Some(days) => days.len().to_string(),
     };
+    // A pass over every row reads the table in primary-key batches, whatever its time column.
+    let ids = match days {
+        Days::All => id_bounds(db, table).await,
+        Days::Some(_) => None,
+    };
     let mut partials = Partials::default();
     for time_column in plan.time_columns() {
         let days = plan.days_on(time_column, &days);
         partials
-            .add(db, plan, time_column, &days)
+            .add(db, plan, time_column, &days, ids)
             .await
             .with_context(|| format!("rolling up {table} by {time_column}"))?;
     }
@@ -435,7 +440,7 @@ fn trigger_statements(plan: &TablePlan) -> Vec<String> {
 
 /// PostgreSQL's statement triggers: once per statement, whatever its number of rows, the days
 /// of the rows it wrote (its transition tables), each mark upserted once with a new id. A bulk
-/// write pays one small insert, not one per row (`bench/payload.sh` measures both).
+/// write pays one small insert, not one per row (`bench/pg_triggers.sh` measures both).
 fn postgres_trigger_statements(plan: &TablePlan) -> Vec<String> {
     let table = plan.table.as_str();
     let days = |rows: &str| -> Vec<String> {
@@ -501,6 +506,13 @@ impl Total {
             Total::Int(v) => v as f64,
             Total::Real(v) => v,
         }
+    }
+}
+
+fn count_at(row: &[Cell], index: usize) -> anyhow::Result<i64> {
+    match row.get(index) {
+        Some(Cell::Int(n)) => Ok(*n),
+        other => bail!("a count that is not a whole number: {other:?}"),
     }
 }
 
@@ -656,13 +668,15 @@ fn aggregates_of(measure: &Measure, backend: Backend, columns: &mut Statement) -
 
 impl Partials {
     /// Every measure on `time_column`, per day, in one pass over the rows (batched by primary
-    /// key, a few batches at once) or over each changed day's rows.
+    /// key within `ids`, a few batches at once, when the table's bounds are known) or over each
+    /// changed day's rows.
     async fn add(
         &mut self,
         db: &Db,
         plan: &TablePlan,
         time_column: &str,
         days: &Days,
+        ids: Option<(i64, i64)>,
     ) -> anyhow::Result<()> {
         use futures::{StreamExt, TryStreamExt};
 
@@ -673,10 +687,6 @@ impl Partials {
             expressions.extend(aggregates_of(measure, db.backend(), &mut columns));
         }
         columns.sql = expressions.join(", ");
-        let ids = match days {
-            Days::All => id_bounds(db, &plan.table).await,
-            Days::Some(_) => None,
-        };
         let statements = per_day_statements(&plan.table, time_column, &columns, days, ids);
         // The futures are made before they go into the stream (see `evaluate`): a closure
         // inside it would make the stream's type too general to prove it `Send`.
@@ -728,10 +738,7 @@ impl Partials {
                     index += 1;
                 }
                 Partial::Rows | Partial::Sum => {
-                    let n = match &row[index] {
-                        Cell::Int(n) => *n,
-                        other => bail!("a count that is not a whole number: {other:?}"),
-                    };
+                    let n = count_at(row, index)?;
                     let total = match measure.partial {
                         Partial::Sum => {
                             index += 1;
@@ -905,7 +912,7 @@ async fn store(
             }
             execute_in!(
                 tx.conn(),
-                sqlx::query("DELETE FROM metric_rollup_months WHERE measure = $1 AND month = $2",)
+                sqlx::query("DELETE FROM metric_rollup_months WHERE measure = $1 AND month = $2")
                     .bind(measure)
                     .bind(*month)
             )?;
@@ -960,10 +967,7 @@ pub async fn answer(
         statement.binds.push(Literal::Text(window.end.clone()));
     }
     let row = statement.fetch_one(db).await?;
-    let n = match row.first() {
-        Some(Cell::Int(n)) => *n,
-        other => bail!("a count that is not a whole number: {other:?}"),
-    };
+    let n = count_at(&row, 0)?;
     Ok(match metric.operation {
         Operation::Count => json!(n),
         Operation::Average if n == 0 => json!(0),

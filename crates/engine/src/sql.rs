@@ -128,10 +128,7 @@ impl Statement {
 
     /// Runs the statement in a transaction (for writes).
     pub(crate) async fn execute(&self, conn: &mut Conn<'_>) -> sqlx::Result<u64> {
-        let sql = match conn {
-            Conn::Sqlite(_) => self.sql_for(Backend::Sqlite),
-            Conn::Postgres(_) => self.sql_for(Backend::Postgres),
-        };
+        let sql = self.sql_for(conn.backend());
         execute_in!(conn, bind_all!(sqlx::query(&sql), &self.binds))
     }
 }

@@ -140,12 +140,14 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres
 /// A fresh database of `backend` with the instance's migrations applied.
 async fn database(backend: Backend) -> (Db, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let url =
-        service_ping_database::testing::fresh_database(backend, dir.path(), "engine.sqlite3").await;
-    let db = Db::connect(&url, 4).await.unwrap();
-    db.migrate(&SQLITE_MIGRATIONS, &POSTGRES_MIGRATIONS)
-        .await
-        .unwrap();
+    let db = service_ping_database::testing::migrated_database(
+        backend,
+        dir.path(),
+        "engine.sqlite3",
+        &SQLITE_MIGRATIONS,
+        &POSTGRES_MIGRATIONS,
+    )
+    .await;
     (db, dir)
 }
 
