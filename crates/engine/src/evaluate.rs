@@ -27,7 +27,7 @@ use super::instrumentation::{
     DatabaseMetric, Instrumentation, LicenseField, Literal, NamedQuery, Operation, SystemValue,
 };
 use super::rollup;
-use super::sql::{Cell, Statement, conditions, number_at, within};
+use super::sql::{Cell, Statement, conditions, number_at, parallelism, within};
 use super::time_frame::{TimeFrame, Window};
 
 /// GitLab's sentinel for a failed metric.
@@ -119,12 +119,6 @@ pub enum Strategy<'a> {
 
 /// Reports progress as (metrics done, metrics in total).
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Send + Sync);
-
-/// How many statements a generation runs at once. SQLite in WAL mode serves readers in
-/// parallel, one connection each; the cap leaves the pool's other connections to the dashboard.
-pub(crate) fn parallelism() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get().min(4))
-}
 
 /// One unit of database work: a table's rollup, a fused scan of a table, or one metric.
 enum Job<'a> {

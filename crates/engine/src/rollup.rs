@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use super::definition::MetricDefinition;
 use super::hll;
 use super::instrumentation::{Condition, DatabaseMetric, Instrumentation, Literal, Operation};
-use super::sql::{Cell, Statement, conditions, number_at, round};
+use super::sql::{Cell, Statement, conditions, number_at, parallelism, round};
 use super::time_frame::{DATE_FORMAT, TimeFrame, Window};
 use service_ping_database::{Backend, Conn, Db, execute_in, on_conn, on_pool};
 
@@ -560,10 +560,10 @@ const BATCH_IDS: i64 = 100_000;
 
 /// Batches of one pass read at once, each on its own connection: two, unless that would take
 /// more than half the pool with the generation's other jobs running beside it
-/// ([`crate::evaluate::parallelism`]), so the dashboard always has connections left.
+/// ([`parallelism`]), so the dashboard always has connections left.
 fn batches_at_once(db: &Db) -> usize {
     let pool = on_pool!(db, |pool| pool.options().get_max_connections()) as usize;
-    (pool / (2 * crate::evaluate::parallelism())).clamp(1, 2)
+    (pool / (2 * parallelism())).clamp(1, 2)
 }
 
 /// The statements computing one time column's partials: for all days, grouped by day, one per

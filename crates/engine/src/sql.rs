@@ -1,5 +1,6 @@
 //! The SQL pieces every strategy shares: a statement with its parameters, a metric's `WHERE`
-//! conditions (its window and filters, values bound, never spliced), and reading numbers back.
+//! conditions (its window and filters, values bound, never spliced), reading numbers back, and
+//! how many statements run at once.
 
 use serde_json::{Value, json};
 use service_ping_database::{Backend, Conn, Db, execute_in};
@@ -14,6 +15,12 @@ use super::time_frame::Window;
 pub(crate) struct Statement {
     pub(crate) sql: String,
     pub(crate) binds: Vec<Literal>,
+}
+
+/// How many statements a generation runs at once. SQLite in WAL mode serves readers in
+/// parallel, one connection each; the cap leaves the pool's other connections to the dashboard.
+pub(crate) fn parallelism() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().min(4))
 }
 
 /// One value of a result row, whichever backend produced it. Integers stay integers: a sum of
