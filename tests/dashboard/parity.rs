@@ -75,6 +75,11 @@ async fn same_values_at(scale: u32) {
             a_day_of_writes(&sqlite).await;
             a_day_of_writes(&postgres).await;
         }
+        // A failed rollup would fall back to scanning and still agree: each must succeed.
+        for db in [&sqlite, &postgres] {
+            let failures = plan.refresh_all(db).await;
+            assert!(failures.is_empty(), "scale {scale}, {round}: {failures:?}");
+        }
         let on_sqlite = values(&sqlite, Strategy::Rollup(&plan)).await;
         let on_postgres = values(&postgres, Strategy::Rollup(&plan)).await;
         assert!(on_sqlite.len() > 100, "{} metrics", on_sqlite.len());

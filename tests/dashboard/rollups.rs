@@ -1,5 +1,5 @@
 //! The demo platform's reseed and the engine's rollups: a reseed leaves no trigger and no
-//! rollup row behind it (so its rows do not each leave a mark), and the next generation
+//! rollup row behind it (so its rows do not each leave a log row), and the next generation
 //! rebuilds them from the rows.
 
 use chrono::{TimeZone, Utc};

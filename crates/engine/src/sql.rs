@@ -133,6 +133,25 @@ impl Statement {
         Ok(())
     }
 
+    /// Runs the statement on one connection (inside its transaction).
+    pub(crate) async fn fetch_all_in(&self, conn: &mut Conn<'_>) -> sqlx::Result<Vec<Cells>> {
+        let sql = self.sql_for(conn.backend());
+        match conn {
+            Conn::Sqlite(c) => bind_all!(sqlx::query(&sql), &self.binds)
+                .fetch_all(&mut **c)
+                .await?
+                .iter()
+                .map(sqlite_cells)
+                .collect(),
+            Conn::Postgres(c) => bind_all!(sqlx::query(&sql), &self.binds)
+                .fetch_all(&mut **c)
+                .await?
+                .iter()
+                .map(postgres_cells)
+                .collect(),
+        }
+    }
+
     /// Runs the statement in a transaction (for writes).
     pub(crate) async fn execute(&self, conn: &mut Conn<'_>) -> sqlx::Result<u64> {
         let sql = self.sql_for(conn.backend());
