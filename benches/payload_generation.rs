@@ -39,6 +39,13 @@ const ACTIVITY_TABLES: &[&str] = &[
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // `RUST_LOG=service_ping_engine=debug` shows what each rollup refresh did, and how long.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     // `cargo bench` adds `--bench` to the arguments of a harness-less benchmark.
     let data_dir = std::env::args()
         .skip(1)
