@@ -18,9 +18,9 @@ use roaring::RoaringBitmap;
 
 use super::log::{log_table, written_before};
 use super::{
-    INSERT_CHUNK, Measure, Partial, Partials, TablePlan, Total, UNDATED, count_at, day_of,
-    deserialize, distinct_statements, members, month_of, recompute_statement, serialize, total_at,
-    write_partials,
+    DayKey, Measure, Partial, Partials, TablePlan, Total, UNDATED, count_at, day_of, deserialize,
+    distinct_statements, insert_sums, members, month_of, only, recompute_statement, serialize,
+    stored_set, total_at, write_partials,
 };
 use crate::instrumentation::Literal;
 use crate::sql::{Cell, Statement};
@@ -337,17 +337,7 @@ async fn add_to_month(
     month: &str,
     values: &RoaringBitmap,
 ) -> anyhow::Result<()> {
-    let stored: Option<Vec<u8>> = on_conn!(conn.reborrow(), |c| sqlx::query_scalar(
-        "SELECT members FROM metric_rollup_months WHERE measure = $1 AND month = $2",
-    )
-    .bind(measure)
-    .bind(month)
-    .fetch_optional(c)
-    .await)?;
-    let mut union = match stored {
-        Some(bytes) => deserialize(&bytes)?,
-        None => RoaringBitmap::new(),
-    };
+    let mut union = stored_set(conn, "metric_rollup_months", "month", measure, month).await?;
     union |= values;
     execute_in!(
         conn.reborrow(),
@@ -401,7 +391,7 @@ async fn rewrite_month(conn: &mut Conn<'_>, measure: &str, month: &str) -> anyho
 #[derive(Default)]
 struct Deltas {
     /// (measure, day) → change of (n, total), for counts, sums and averages.
-    sums: BTreeMap<(String, String), (i64, Option<Total>)>,
+    sums: BTreeMap<DayKey, (i64, Option<Total>)>,
     /// measure → day → values that joined the day's set.
     added: HashMap<String, BTreeMap<String, RoaringBitmap>>,
 }
@@ -528,37 +518,15 @@ impl Deltas {
             .iter()
             .filter(|((measure, day), _)| !recompute.contains(time_column(measure), day))
             .collect();
-        for chunk in sums.chunks(INSERT_CHUNK) {
-            let mut statement = Statement {
-                sql: "INSERT INTO metric_rollup_days (measure, day, n, total) VALUES ".into(),
-                binds: Vec::with_capacity(chunk.len() * 4),
-            };
-            let rows: Vec<&str> = chunk
-                .iter()
-                .map(|((measure, day), (n, total))| {
-                    statement.binds.extend([
-                        Literal::Text(measure.clone()),
-                        Literal::Text(day.clone()),
-                        Literal::Int(*n),
-                    ]);
-                    match total {
-                        Some(Total::Int(v)) => {
-                            statement.binds.push(Literal::Int(*v));
-                            "(?, ?, ?, ?)"
-                        }
-                        _ => "(?, ?, ?, NULL)",
-                    }
-                })
-                .collect();
-            statement.sql.push_str(&rows.join(", "));
-            statement.sql.push_str(
-                " ON CONFLICT (measure, day) DO UPDATE SET n = metric_rollup_days.n + excluded.n, \
-                 total = CASE WHEN excluded.total IS NULL THEN metric_rollup_days.total \
-                 WHEN metric_rollup_days.total IS NULL THEN excluded.total \
-                 ELSE metric_rollup_days.total + excluded.total END",
-            );
-            statement.execute(conn).await?;
-        }
+        insert_sums(
+            conn,
+            &sums,
+            " ON CONFLICT (measure, day) DO UPDATE SET n = metric_rollup_days.n + excluded.n, \
+             total = CASE WHEN excluded.total IS NULL THEN metric_rollup_days.total \
+             WHEN metric_rollup_days.total IS NULL THEN excluded.total \
+             ELSE metric_rollup_days.total + excluded.total END",
+        )
+        .await?;
         if !sums.is_empty() {
             // A day whose last row left keeps nothing (a sum of nothing is NULL, not 0).
             let table = &plan.table;
@@ -576,17 +544,7 @@ impl Deltas {
                 if recompute.contains(time_column(measure), day) {
                     continue;
                 }
-                let stored: Option<Vec<u8>> = on_conn!(conn.reborrow(), |c| sqlx::query_scalar(
-                    "SELECT members FROM metric_rollup_days WHERE measure = $1 AND day = $2",
-                )
-                .bind(measure)
-                .bind(day)
-                .fetch_optional(c)
-                .await)?;
-                let mut set = match stored {
-                    Some(bytes) => deserialize(&bytes)?,
-                    None => RoaringBitmap::new(),
-                };
+                let mut set = stored_set(conn, "metric_rollup_days", "day", measure, day).await?;
                 set |= values;
                 execute_in!(
                     conn.reborrow(),
@@ -640,13 +598,7 @@ fn count_or_zero(row: &[Cell], index: usize) -> anyhow::Result<i64> {
 fn signed_aggregates(measure: &Measure, statement: &mut Statement) -> Vec<String> {
     let filter = measure.filter_sql();
     let column = measure.metric.column.as_deref().unwrap_or("NULL");
-    let only = |aggregate: String, statement: &mut Statement| match &filter {
-        None => aggregate,
-        Some(filter) => {
-            statement.binds.extend(filter.binds.iter().cloned());
-            format!("{aggregate} FILTER (WHERE {})", filter.sql)
-        }
-    };
+    let only = |aggregate: String, statement: &mut Statement| only(aggregate, &filter, statement);
     match measure.partial {
         Partial::Rows => vec![only("SUM(sign)".into(), statement)],
         _ => vec![

@@ -261,8 +261,8 @@ pub(super) fn written_before(backend: Backend) -> &'static str {
     }
 }
 
-/// Drops every log table and trigger of the rollups (see [`super::forget`]).
-pub(super) async fn drop_all(conn: &mut Conn<'_>) -> sqlx::Result<()> {
+/// Every rollup trigger (this one's or an earlier release's) with its table.
+async fn rollup_triggers(conn: &mut Conn<'_>) -> sqlx::Result<Vec<(String, String)>> {
     let sql = match conn {
         Conn::Sqlite(_) => {
             "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger' AND name GLOB 'metric_rollup_*'"
@@ -272,8 +272,12 @@ pub(super) async fn drop_all(conn: &mut Conn<'_>) -> sqlx::Result<()> {
              WHERE c.relnamespace = current_schema()::regnamespace AND starts_with(t.tgname::text, 'metric_rollup_')"
         }
     };
-    let triggers: Vec<(String, String)> =
-        on_conn!(conn.reborrow(), |c| sqlx::query_as(sql).fetch_all(c).await)?;
+    on_conn!(conn.reborrow(), |c| sqlx::query_as(sql).fetch_all(c).await)
+}
+
+/// Drops every log table and trigger of the rollups (see [`super::forget`]).
+pub(super) async fn drop_all(conn: &mut Conn<'_>) -> sqlx::Result<()> {
+    let triggers = rollup_triggers(conn).await?;
     for (trigger, table) in triggers {
         let drop = match conn {
             Conn::Sqlite(_) => format!("DROP TRIGGER {trigger}"),
@@ -304,17 +308,7 @@ pub(super) async fn drop_all(conn: &mut Conn<'_>) -> sqlx::Result<()> {
 /// day-marking rollups is left, their table of marks.
 pub(super) async fn retire_stale(db: &Db, tables: &BTreeSet<&str>) -> sqlx::Result<()> {
     let mut tx = db.begin_write().await?;
-    let sql = match db {
-        Db::Sqlite(_) => {
-            "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger' AND name GLOB 'metric_rollup_*'"
-        }
-        Db::Postgres(_) => {
-            "SELECT t.tgname::text, c.relname::text FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid \
-             WHERE c.relnamespace = current_schema()::regnamespace AND starts_with(t.tgname::text, 'metric_rollup_')"
-        }
-    };
-    let triggers: Vec<(String, String)> =
-        on_conn!(tx.conn(), |c| sqlx::query_as(sql).fetch_all(c).await)?;
+    let triggers = rollup_triggers(&mut tx.conn()).await?;
     for (trigger, table) in triggers {
         if tables.contains(table.as_str()) {
             continue;

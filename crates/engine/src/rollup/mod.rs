@@ -35,7 +35,7 @@ use super::hll;
 use super::instrumentation::{Condition, DatabaseMetric, Instrumentation, Literal, Operation};
 use super::sql::{Cell, Statement, conditions, number_at, parallelism, round};
 use super::time_frame::{DATE_FORMAT, TimeFrame, Window};
-use service_ping_database::{Backend, Conn, Db, execute_in, on_pool};
+use service_ping_database::{Backend, Conn, Db, execute_in, on_conn, on_pool};
 
 const UNDATED: &str = "";
 
@@ -292,11 +292,14 @@ fn trigger_name(table: &str, event: &str) -> String {
     format!("metric_rollup_{table}_{event}")
 }
 
+/// A measure's day: (measure, day).
+type DayKey = (String, String);
+
 /// The partials a refresh computed, before they are stored.
 #[derive(Default)]
 struct Partials {
     /// (measure, day) → (n, total), added up over the batches that read the day's rows.
-    sums: BTreeMap<(String, String), (i64, Option<Total>)>,
+    sums: BTreeMap<DayKey, (i64, Option<Total>)>,
     /// measure → day → values.
     sets: HashMap<String, BTreeMap<String, RoaringBitmap>>,
 }
@@ -379,13 +382,7 @@ fn rows_of_day(column: &str, day: &str) -> Statement {
 fn aggregates_of(measure: &Measure, backend: Backend, columns: &mut Statement) -> Vec<String> {
     let filter = measure.filter_sql();
     let column = measure.metric.column.as_deref().unwrap_or("NULL");
-    let only = |aggregate: String, columns: &mut Statement| match &filter {
-        None => aggregate,
-        Some(filter) => {
-            columns.binds.extend(filter.binds.iter().cloned());
-            format!("{aggregate} FILTER (WHERE {})", filter.sql)
-        }
-    };
+    let only = |aggregate: String, columns: &mut Statement| only(aggregate, &filter, columns);
     match measure.partial {
         Partial::Rows => vec![only("COUNT(*)".into(), columns)],
         Partial::Sum => vec![
@@ -393,6 +390,18 @@ fn aggregates_of(measure: &Measure, backend: Backend, columns: &mut Statement) -
             only(format!("SUM({column})"), columns),
         ],
         Partial::Distinct => vec![only(id_list(column, backend, "DISTINCT "), columns)],
+    }
+}
+
+/// `aggregate` over the rows `filter` keeps (all without one); the filter's values bind into
+/// `statement`.
+fn only(aggregate: String, filter: &Option<Statement>, statement: &mut Statement) -> String {
+    match filter {
+        None => aggregate,
+        Some(filter) => {
+            statement.binds.extend(filter.binds.iter().cloned());
+            format!("{aggregate} FILTER (WHERE {})", filter.sql)
+        }
     }
 }
 
@@ -625,10 +634,12 @@ fn not_an_id(metric: &DatabaseMetric) -> String {
 /// Rows per multi-row INSERT, well under SQLite's limit on parameters.
 const INSERT_CHUNK: usize = 500;
 
-/// Inserts the computed partials: the days' counts and sums with rows, and the non-empty sets.
-/// The days they replace are deleted already.
-async fn write_partials(conn: &mut Conn<'_>, partials: &Partials) -> anyhow::Result<()> {
-    let sums: Vec<_> = partials.sums.iter().filter(|(_, (n, _))| *n > 0).collect();
+/// Inserts days' counts and sums, `on_conflict` deciding what an existing day becomes.
+async fn insert_sums(
+    conn: &mut Conn<'_>,
+    sums: &[(&DayKey, &(i64, Option<Total>))],
+    on_conflict: &str,
+) -> sqlx::Result<()> {
     for chunk in sums.chunks(INSERT_CHUNK) {
         let mut statement = Statement {
             sql: "INSERT INTO metric_rollup_days (measure, day, n, total) VALUES ".into(),
@@ -651,8 +662,38 @@ async fn write_partials(conn: &mut Conn<'_>, partials: &Partials) -> anyhow::Res
             })
             .collect();
         statement.sql.push_str(&rows.join(", "));
+        statement.sql.push_str(on_conflict);
         statement.execute(conn).await?;
     }
+    Ok(())
+}
+
+/// A stored set (`members` of `rollup` where `measure` and `key_column` = `key`), empty when
+/// there is none.
+async fn stored_set(
+    conn: &mut Conn<'_>,
+    rollup: &str,
+    key_column: &str,
+    measure: &str,
+    key: &str,
+) -> anyhow::Result<RoaringBitmap> {
+    let sql = format!("SELECT members FROM {rollup} WHERE measure = $1 AND {key_column} = $2");
+    let stored: Option<Option<Vec<u8>>> = on_conn!(conn.reborrow(), |c| sqlx::query_scalar(&sql)
+        .bind(measure)
+        .bind(key)
+        .fetch_optional(c)
+        .await)?;
+    match stored.flatten() {
+        Some(bytes) => deserialize(&bytes),
+        None => Ok(RoaringBitmap::new()),
+    }
+}
+
+/// Inserts the computed partials: the days' counts and sums with rows, and the non-empty sets.
+/// The days they replace are deleted already.
+async fn write_partials(conn: &mut Conn<'_>, partials: &Partials) -> anyhow::Result<()> {
+    let sums: Vec<_> = partials.sums.iter().filter(|(_, (n, _))| *n > 0).collect();
+    insert_sums(conn, &sums, "").await?;
     for (measure, days) in &partials.sets {
         for (day, set) in days.iter().filter(|(_, set)| !set.is_empty()) {
             execute_in!(
