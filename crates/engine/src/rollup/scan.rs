@@ -1,11 +1,11 @@
 //! The SQLite rebuild's pass over a table, with the per-day partials computed in Rust inside
 //! SQLite's scan: an aggregate function (through `rusqlite`, on its own read connection to the
-//! same file) receives each row's day and, per measure, its filtered value, and keeps the days
-//! in a hash map. SQL alone would group by day (`substr(created_at, 1, 10)` has no index, so
+//! same file) receives each row's time columns, its filters' results as bit masks and the
+//! aggregated columns, and keeps the days in a hash map. SQL alone would group by day (`substr(created_at, 1, 10)` has no index, so
 //! SQLite sorts every row) and sort each day's values again for `DISTINCT`; this reads every
 //! row once, for all the table's time columns at once.
 //!
-//! The pass runs on [`batches_at_once`](super::rebuild) blocking threads, each reading every
+//! The pass runs on a few blocking threads (`rebuild::batches_at_once`), each reading every
 //! other primary-key batch, one statement per batch.
 
 use std::collections::HashMap;
