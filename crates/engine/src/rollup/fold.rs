@@ -13,14 +13,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use anyhow::bail;
 use roaring::RoaringBitmap;
 
 use super::log::{log_table, written_before};
 use super::{
     DayKey, Measure, Partial, Partials, TablePlan, Total, UNDATED, count_at, day_of, deserialize,
-    distinct_statements, insert_sums, members, month_of, only, recompute_statement, serialize,
-    stored_set, total_at, write_partials,
+    distinct_day, distinct_statements, insert_sums, members, month_of, only, recompute_statement,
+    serialize, stored_set, total_at, write_partials,
 };
 use crate::instrumentation::Literal;
 use crate::sql::{Cell, Statement};
@@ -451,18 +450,16 @@ impl Deltas {
         time_column: &str,
         recompute: &mut Recompute,
     ) -> anyhow::Result<()> {
-        let [Cell::Text(day), pairs @ ..] = row else {
-            bail!("a distinct delta row of an unexpected shape: {row:?}");
-        };
-        for (measure, pair) in measures.iter().zip(pairs.chunks(2)) {
-            if count_at(pair, 1)? < 0 {
-                recompute.insert(time_column, day.clone());
-            } else if let Cell::Text(values) = &pair[0] {
+        let (day, weighed) = distinct_day(row, measures)?;
+        for (measure, values, lowest) in weighed {
+            if lowest < 0 {
+                recompute.insert(time_column, day.to_string());
+            } else if let Some(values) = values {
                 *self
                     .added
                     .entry(measure.key.clone())
                     .or_default()
-                    .entry(day.clone())
+                    .entry(day.to_string())
                     .or_default() |= members(values, &measure.metric)?;
             }
         }

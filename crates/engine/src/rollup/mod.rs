@@ -469,16 +469,14 @@ impl Partials {
     /// Adds one day of a [`distinct_statements`] statement over a table's rows: the day, then
     /// for each measure the list of its values (and a lowest weight, 1 here).
     fn add_sets(&mut self, row: &[Cell], measures: &[&Measure]) -> anyhow::Result<()> {
-        let [Cell::Text(day), pairs @ ..] = row else {
-            bail!("a distinct row of an unexpected shape: {row:?}");
-        };
-        for (measure, pair) in measures.iter().zip(pairs.chunks(2)) {
-            if let Cell::Text(values) = &pair[0] {
+        let (day, weighed) = distinct_day(row, measures)?;
+        for (measure, values, _) in weighed {
+            if let Some(values) = values {
                 *self
                     .sets
                     .entry(measure.key.clone())
                     .or_default()
-                    .entry(day.clone())
+                    .entry(day.to_string())
                     .or_default() |= members(values, &measure.metric)?;
             }
         }
@@ -559,6 +557,29 @@ fn distinct_statements<'a>(
             (measures, statement)
         })
         .collect()
+}
+
+/// A measure, its values weighing more than zero, and the lowest weight.
+type Weighed<'r, 'm> = (&'m Measure, Option<&'r str>, i64);
+
+/// One day's row of a [`distinct_statements`] statement: the day, and for each measure the
+/// list of its values weighing more than zero (none when no value does) and the lowest weight.
+fn distinct_day<'r, 'm>(
+    row: &'r [Cell],
+    measures: &[&'m Measure],
+) -> anyhow::Result<(&'r str, Vec<Weighed<'r, 'm>>)> {
+    let [Cell::Text(day), pairs @ ..] = row else {
+        bail!("a distinct row of an unexpected shape: {row:?}");
+    };
+    let mut weighed = Vec::with_capacity(measures.len());
+    for (measure, pair) in measures.iter().zip(pairs.chunks(2)) {
+        let values = match &pair[0] {
+            Cell::Text(values) => Some(values.as_str()),
+            _ => None,
+        };
+        weighed.push((*measure, values, count_at(pair, 1)?));
+    }
+    Ok((day, weighed))
 }
 
 /// The statement recomputing every measure on `time_column` for `days`, grouped by day.
