@@ -144,6 +144,20 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     println!(
+        "{:<58}{:>9.2}   (target <= 3)",
+        "ours (cold) / one full read:",
+        secs(cold) / secs(full_reads)
+    );
+    for (label, duration) in [
+        ("folding a day, background refresh:", background),
+        (
+            "folding a day, within a payload's generation:",
+            folding_a_day,
+        ),
+    ] {
+        println!("{label:<58}{:>9.3} s (target < 0.2)", secs(duration));
+    }
+    println!(
         "{:<58}{:>9.1} MB (target < 200)",
         "peak RSS after the cold generation:",
         peak_after_cold.unwrap_or(f64::NAN)

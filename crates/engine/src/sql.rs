@@ -233,7 +233,7 @@ pub(crate) fn within(column: &str) -> String {
     format!("{column} >= ? AND {column} < ?")
 }
 
-fn condition_sql(condition: &Condition, binds: &mut Vec<Literal>) -> String {
+pub(crate) fn condition_sql(condition: &Condition, binds: &mut Vec<Literal>) -> String {
     let column = &condition.column;
     let operator = match condition.comparison {
         Comparison::IsNull => return format!("{column} IS NULL"),

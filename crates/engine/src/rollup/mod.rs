@@ -18,7 +18,9 @@
 //! be computed is evaluated by fused scans instead, so a rollup changes how fast a value is
 //! found, never the value.
 
+mod comparison;
 mod fold;
+mod grouped;
 mod log;
 mod rebuild;
 mod scan;
@@ -371,9 +373,6 @@ fn rows_of_day(column: &str, day: &str) -> Statement {
     }
 }
 
-/// Rows per batch of a pass over a whole table, by primary key, as GitLab's batch counter reads
-/// big tables: no statement reads more than this many ids, so none holds a snapshot for long or
-/// meets a `statement_timeout`.
 /// The aggregates of one measure's partial: `COUNT` (and `SUM`) for counts, sums and averages;
 /// for distinct counts the day's distinct values as a comma-separated list, where anything but
 /// an id (a whole number from 0 to 2^32 - 1) becomes `x`, which fails to parse, so the rollup
@@ -461,23 +460,6 @@ impl Partials {
                         self.add_sum(&measure.key, day, n, total);
                     }
                 }
-            }
-        }
-        Ok(())
-    }
-
-    /// Adds one day of a [`distinct_statements`] statement over a table's rows: the day, then
-    /// for each measure the list of its values (and a lowest weight, 1 here).
-    fn add_sets(&mut self, row: &[Cell], measures: &[&Measure]) -> anyhow::Result<()> {
-        let (day, weighed) = distinct_day(row, measures)?;
-        for (measure, values, _) in weighed {
-            if let Some(values) = values {
-                *self
-                    .sets
-                    .entry(measure.key.clone())
-                    .or_default()
-                    .entry(day.to_string())
-                    .or_default() |= members(values, &measure.metric)?;
             }
         }
         Ok(())
@@ -715,19 +697,48 @@ async fn stored_set(
 async fn write_partials(conn: &mut Conn<'_>, partials: &Partials) -> anyhow::Result<()> {
     let sums: Vec<_> = partials.sums.iter().filter(|(_, (n, _))| *n > 0).collect();
     insert_sums(conn, &sums, "").await?;
-    for (measure, days) in &partials.sets {
-        for (day, set) in days.iter().filter(|(_, set)| !set.is_empty()) {
-            execute_in!(
-                conn.reborrow(),
-                sqlx::query(
-                    "INSERT INTO metric_rollup_days (measure, day, n, members) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(measure)
-                .bind(day)
-                .bind(set.len() as i64)
-                .bind(serialize(set))
-            )?;
-        }
+    let sets: Vec<(&str, &str, &RoaringBitmap)> = partials
+        .sets
+        .iter()
+        .flat_map(|(measure, days)| {
+            days.iter()
+                .map(move |(day, set)| (measure.as_str(), day.as_str(), set))
+        })
+        .collect();
+    insert_sets(conn, SetRollup::Days, &sets).await
+}
+
+/// Where sets are kept: per day (with their sizes, as counts are), or per month.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SetRollup {
+    Days,
+    Months,
+}
+
+/// Inserts non-empty sets, keyed by measure and day or month, many rows per statement: a
+/// rebuild writes thousands, under the write lock on SQLite.
+async fn insert_sets(
+    conn: &mut Conn<'_>,
+    rollup: SetRollup,
+    sets: &[(&str, &str, &RoaringBitmap)],
+) -> anyhow::Result<()> {
+    let insert = match rollup {
+        SetRollup::Days => "INSERT INTO metric_rollup_days (measure, day, n, members) ",
+        SetRollup::Months => "INSERT INTO metric_rollup_months (measure, month, members) ",
+    };
+    let sets: Vec<_> = sets.iter().filter(|(_, _, set)| !set.is_empty()).collect();
+    for chunk in sets.chunks(INSERT_CHUNK) {
+        on_conn!(conn.reborrow(), |c| {
+            let mut query = sqlx::QueryBuilder::new(insert);
+            query.push_values(chunk, |mut row, (measure, key, set)| {
+                row.push_bind(*measure).push_bind(*key);
+                if rollup == SetRollup::Days {
+                    row.push_bind(set.len() as i64);
+                }
+                row.push_bind(serialize(set));
+            });
+            query.build().execute(c).await.map(|_| ())
+        })?;
     }
     Ok(())
 }

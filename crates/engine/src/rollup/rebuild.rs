@@ -11,14 +11,12 @@ use std::collections::BTreeMap;
 
 use roaring::RoaringBitmap;
 
-use super::{
-    Measure, Partial, Partials, TablePlan, aggregates_of, day_of, distinct_statements, month_of,
-    serialize, write_partials,
-};
+use super::grouped::{self, Grouped};
+use super::{Partials, SetRollup, TablePlan, insert_sets, month_of, write_partials};
 use super::{log, scan};
 use crate::instrumentation::Literal;
 use crate::sql::{Cell, Statement, parallelism};
-use service_ping_database::{Backend, Db, execute_in};
+use service_ping_database::{Db, execute_in};
 
 /// Rows per batch of a pass over a whole table, by primary key, as GitLab's batch counter reads
 /// big tables: no statement reads more than this many ids, so none holds a snapshot for long or
@@ -58,40 +56,19 @@ async fn read_all(db: &Db, plan: &TablePlan) -> anyhow::Result<Partials> {
             })
             .collect(),
     };
-    let mut reads = Vec::new();
-    for window in &windows {
-        for time_column in plan.time_columns() {
-            let summed: Vec<&Measure> = plan
-                .measures_on(time_column)
-                .filter(|m| m.partial != Partial::Distinct)
-                .collect();
-            if !summed.is_empty() {
-                let statement = sums_statement(plan, time_column, &summed, db.backend(), window);
-                reads.push((summed, Read::Sums, statement));
-            }
-            for (measures, statement) in
-                distinct_statements(plan, time_column, &plan.table, "1", window, db.backend())
-            {
-                reads.push((measures, Read::Sets, statement));
-            }
-        }
-    }
+    let reads: Vec<Grouped> = windows
+        .iter()
+        .flat_map(|window| grouped::statements(plan, window, db.backend()))
+        .collect();
     let mut partials = Partials::default();
-    read_batches(db, reads, &mut partials).await?;
+    read_batches(db, &reads, &mut partials).await?;
     Ok(partials)
-}
-
-/// What a statement's rows are: counts and sums per day, or distinct sets per day.
-#[derive(Clone, Copy)]
-enum Read {
-    Sums,
-    Sets,
 }
 
 /// Runs a pass's statements a few at once, each on its own connection, adding their rows up.
 async fn read_batches(
     db: &Db,
-    reads: Vec<(Vec<&Measure>, Read, Statement)>,
+    reads: &[Grouped<'_>],
     partials: &mut Partials,
 ) -> anyhow::Result<()> {
     use futures::{StreamExt, TryStreamExt};
@@ -99,48 +76,15 @@ async fn read_batches(
     // it would make the stream's type too general to prove it `Send`.
     let pending: Vec<_> = reads
         .iter()
-        .map(|(measures, read, statement)| async move {
-            statement
-                .fetch_all(db)
-                .await
-                .map(|rows| (measures, *read, rows))
-        })
+        .map(|read| async move { read.statement.fetch_all(db).await.map(|rows| (read, rows)) })
         .collect();
     let mut batches = futures::stream::iter(pending).buffer_unordered(batches_at_once(db));
-    while let Some((measures, read, rows)) = batches.try_next().await? {
+    while let Some((read, rows)) = batches.try_next().await? {
         for row in rows {
-            match read {
-                Read::Sums => partials.add_row(&row, measures)?,
-                Read::Sets => partials.add_sets(&row, measures)?,
-            }
+            read.add(&row, partials)?;
         }
     }
     Ok(())
-}
-
-/// The counts and sums of `measures` per day of `time_column` over the rows in `window`: a
-/// hash aggregate, one pass.
-fn sums_statement(
-    plan: &TablePlan,
-    time_column: &str,
-    measures: &[&Measure],
-    backend: Backend,
-    window: &Statement,
-) -> Statement {
-    let mut statement = Statement::default();
-    let expressions: Vec<String> = measures
-        .iter()
-        .flat_map(|m| aggregates_of(m, backend, &mut statement))
-        .collect();
-    statement.sql = format!(
-        "SELECT {}, {} FROM {} WHERE {} GROUP BY 1",
-        day_of(time_column),
-        expressions.join(", "),
-        plan.table,
-        window.sql
-    );
-    statement.binds.extend(window.binds.iter().cloned());
-    statement
 }
 
 /// Batches of one pass read at once, each on its own connection: two, unless that would take
@@ -198,23 +142,20 @@ async fn store(
         execute_in!(tx.conn(), sqlx::query(&sql).bind(&prefix).bind(&after))?;
     }
     write_partials(&mut tx.conn(), partials).await?;
+    let mut months: Vec<(&str, &str, RoaringBitmap)> = Vec::new();
     for (measure, days) in &partials.sets {
-        let mut months: BTreeMap<&str, RoaringBitmap> = BTreeMap::new();
+        let mut unions: BTreeMap<&str, RoaringBitmap> = BTreeMap::new();
         for (day, set) in days {
-            *months.entry(month_of(day)).or_default() |= set;
+            *unions.entry(month_of(day)).or_default() |= set;
         }
-        for (month, union) in months.iter().filter(|(_, set)| !set.is_empty()) {
-            execute_in!(
-                tx.conn(),
-                sqlx::query(
-                    "INSERT INTO metric_rollup_months (measure, month, members) VALUES ($1, $2, $3)"
-                )
-                .bind(measure)
-                .bind(*month)
-                .bind(serialize(union))
-            )?;
-        }
+        months.extend(
+            unions
+                .into_iter()
+                .map(|(month, set)| (measure.as_str(), month, set)),
+        );
     }
+    let months: Vec<_> = months.iter().map(|(m, k, set)| (*m, *k, set)).collect();
+    insert_sets(&mut tx.conn(), SetRollup::Months, &months).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -1,9 +1,10 @@
 //! The SQLite rebuild's pass over a table, with the per-day partials computed in Rust inside
 //! SQLite's scan: an aggregate function (through `rusqlite`, on its own read connection to the
-//! same file) receives each row's time columns, its filters' results as bit masks and the
-//! aggregated columns, and keeps the days in a hash map. SQL alone would group by day (`substr(created_at, 1, 10)` has no index, so
-//! SQLite sorts every row) and sort each day's values again for `DISTINCT`; this reads every
-//! row once, for all the table's time columns at once.
+//! same file) receives each row's time columns and the raw columns its filters and measures
+//! read, decides the filters itself (`comparison`) and keeps the days in a hash map. SQL alone
+//! would group by day (`substr(created_at, 1, 10)` has no index, so SQLite sorts every row) and
+//! sort each day's values again for `DISTINCT`; this reads every row once, for all the table's
+//! time columns at once.
 //!
 //! The pass runs on a few blocking threads (`rebuild::batches_at_once`), each reading every
 //! other primary-key batch, one statement per batch.
@@ -17,9 +18,10 @@ use roaring::RoaringBitmap;
 use rusqlite::functions::{Aggregate, Context, FunctionFlags};
 use rusqlite::types::{Value, ValueRef};
 
+use super::comparison::{Affinity, Test};
 use super::{Measure, Partial, Partials, TablePlan, Total, UNDATED, not_an_id};
-use crate::instrumentation::{DatabaseMetric, Literal};
-use crate::sql::Statement;
+use crate::instrumentation::{Condition, DatabaseMetric, Literal};
+use crate::sql::{Statement, condition_sql};
 use service_ping_database::Db;
 
 /// The database file behind a SQLite pool, when it is one (not an in-memory database).
@@ -40,7 +42,11 @@ pub(super) async fn read_all(
     batches: Vec<(i64, i64)>,
     workers: usize,
 ) -> anyhow::Result<Partials> {
-    let pass = Arc::new(Pass::of(plan));
+    let (table, schema_file) = (plan.table.clone(), file.clone());
+    let schema = tokio::task::spawn_blocking(move || Schema::read(&open(&schema_file)?, &table))
+        .await
+        .context("reading a table's schema panicked")??;
+    let pass = Arc::new(Pass::of(plan, &schema));
     let mut threads = Vec::new();
     for worker in 0..workers {
         let mine: Vec<(i64, i64)> = batches
@@ -65,6 +71,8 @@ pub(super) async fn read_all(
 struct Pass {
     /// The table's time columns, in argument order (the first arguments).
     time_columns: usize,
+    /// Every condition of the table's filters, each once: the argument it reads, and the test.
+    tests: Vec<(usize, Test)>,
     measures: Vec<Slot>,
     statement: Statement,
 }
@@ -75,8 +83,8 @@ struct Slot {
     time_column: usize,
     /// Its place among the measures on its time column.
     position: usize,
-    /// The bit of the filter-mask argument saying the row passes the measure's filter.
-    filter: Option<(usize, u32)>,
+    /// The tests (indices into `Pass::tests`) a row must pass: the measure's filter.
+    filter: Vec<usize>,
     /// The argument holding the aggregated column.
     value: Option<usize>,
 }
@@ -99,37 +107,88 @@ struct Days {
     current: usize,
 }
 
-/// Filters per mask argument (bits of a SQLite integer, the sign bit left alone).
-const FILTERS_PER_MASK: usize = 62;
+/// What SQLite's comparisons depend on of a table's columns: their affinities, and whether any
+/// has a collation of its own.
+struct Schema {
+    affinities: HashMap<String, Affinity>,
+    collated: bool,
+}
+
+impl Schema {
+    fn read(connection: &rusqlite::Connection, table: &str) -> rusqlite::Result<Self> {
+        let mut columns = connection.prepare("SELECT name, type FROM pragma_table_info(?1)")?;
+        let affinities = columns
+            .query_map([table], |row| {
+                let (name, declared): (String, String) = (row.get(0)?, row.get(1)?);
+                Ok((name, Affinity::of_declared(&declared)))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let definition: Option<String> = connection
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = ?1",
+                [table],
+                |row| row.get(0),
+            )
+            .ok();
+        let collated = definition.is_none_or(|sql| sql.to_ascii_uppercase().contains("COLLATE"));
+        Ok(Schema {
+            affinities,
+            collated,
+        })
+    }
+}
+
+/// The aggregate's arguments after the time columns, each once, with their parameters.
+#[derive(Default)]
+struct Arguments {
+    expressions: Vec<Statement>,
+}
+
+impl Arguments {
+    fn place(&mut self, expression: Statement) -> usize {
+        self.expressions
+            .iter()
+            .position(|e| e.sql == expression.sql && e.binds == expression.binds)
+            .unwrap_or_else(|| {
+                self.expressions.push(expression);
+                self.expressions.len() - 1
+            })
+    }
+
+    fn column(&mut self, column: &str) -> usize {
+        self.place(Statement {
+            sql: column.to_string(),
+            binds: Vec::new(),
+        })
+    }
+}
 
 impl Pass {
-    /// One aggregate call over the table: its time columns, then its filters as bit masks
-    /// (each distinct filter evaluated once per row, `(filter) << bit` ORed together; NULL
-    /// counts as false, as in `FILTER (WHERE …)`), then the aggregated columns, each once.
-    fn of(plan: &TablePlan) -> Self {
+    /// One aggregate call over the table: its time columns, then the columns its filters and
+    /// measures read, each once. A condition Rust cannot decide as SQLite would (see
+    /// `comparison`) is passed as its SQL's outcome instead, 1 or 0 (NULL counts as false, as
+    /// in `FILTER (WHERE …)`).
+    fn of(plan: &TablePlan, schema: &Schema) -> Self {
         let time_columns: Vec<&str> = plan.time_columns().into_iter().collect();
-        let mut filters: Vec<Statement> = Vec::new();
-        let mut values: Vec<String> = Vec::new();
+        let mut arguments = Arguments::default();
+        let mut tests: Vec<(usize, Test)> = Vec::new();
         let mut measures = Vec::new();
         for measure in plan.measures.values() {
-            let filter = measure.filter_sql().map(|filter| {
-                let at = filters
-                    .iter()
-                    .position(|f| f.sql == filter.sql && f.binds == filter.binds)
-                    .unwrap_or_else(|| {
-                        filters.push(filter);
-                        filters.len() - 1
-                    });
-                (at / FILTERS_PER_MASK, (at % FILTERS_PER_MASK) as u32)
-            });
+            let filter = measure
+                .metric
+                .filter
+                .iter()
+                .map(|condition| {
+                    let test = test_of(condition, schema, &mut arguments);
+                    tests.iter().position(|t| *t == test).unwrap_or_else(|| {
+                        tests.push(test);
+                        tests.len() - 1
+                    })
+                })
+                .collect();
             let value = match (measure.partial, measure.metric.column.as_deref()) {
                 (Partial::Rows, _) | (_, None) => None,
-                (_, Some(column)) => {
-                    Some(values.iter().position(|v| v == column).unwrap_or_else(|| {
-                        values.push(column.to_string());
-                        values.len() - 1
-                    }))
-                }
+                (_, Some(column)) => Some(arguments.column(column)),
             };
             let time_column = time_columns
                 .iter()
@@ -147,36 +206,29 @@ impl Pass {
                 value,
             });
         }
-        let mut statement = Statement::default();
-        let mut arguments: Vec<String> = time_columns.iter().map(|c| c.to_string()).collect();
-        for chunk in filters.chunks(FILTERS_PER_MASK) {
-            let bits: Vec<String> = chunk
-                .iter()
-                .enumerate()
-                .map(|(bit, filter)| {
-                    statement.binds.extend(filter.binds.iter().cloned());
-                    format!("(COALESCE(({}), 0) << {bit})", filter.sql)
-                })
-                .collect();
-            arguments.push(bits.join(" | "));
+        // Arguments are counted after the time columns until here.
+        for (argument, _) in &mut tests {
+            *argument += time_columns.len();
         }
-        let masks = filters.len().div_ceil(FILTERS_PER_MASK);
         for slot in &mut measures {
             if let Some(value) = &mut slot.value {
-                *value += time_columns.len() + masks;
-            }
-            if let Some((mask, _)) = &mut slot.filter {
-                *mask += time_columns.len();
+                *value += time_columns.len();
             }
         }
-        arguments.extend(values);
+        let mut statement = Statement::default();
+        let mut list: Vec<String> = time_columns.iter().map(|c| c.to_string()).collect();
+        for expression in arguments.expressions {
+            list.push(expression.sql);
+            statement.binds.extend(expression.binds);
+        }
         statement.sql = format!(
             "SELECT metric_rollup({}) FROM {} WHERE id >= ? AND id < ?",
-            arguments.join(", "),
+            list.join(", "),
             plan.table
         );
         Pass {
             time_columns: time_columns.len(),
+            tests,
             measures,
             statement,
         }
@@ -188,12 +240,7 @@ impl Pass {
         file: &Path,
         batches: &[(i64, i64)],
     ) -> anyhow::Result<Vec<Vec<Days>>> {
-        let connection = rusqlite::Connection::open_with_flags(
-            file,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        connection.pragma_update(None, "query_only", true)?;
-        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        let connection = open(file)?;
         let kept = Arc::new(Mutex::new(Vec::new()));
         connection.create_aggregate_function(
             "metric_rollup",
@@ -245,6 +292,38 @@ impl Pass {
     }
 }
 
+/// A read-only connection of the scan's own to the database file.
+fn open(file: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    let connection = rusqlite::Connection::open_with_flags(
+        file,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    connection.pragma_update(None, "query_only", true)?;
+    connection.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(connection)
+}
+
+/// A condition as the argument it reads and the test of that argument: the raw column, or
+/// where only SQL can promise SQLite's outcome, that outcome.
+fn test_of(condition: &Condition, schema: &Schema, arguments: &mut Arguments) -> (usize, Test) {
+    let decided = schema
+        .affinities
+        .get(&condition.column)
+        .and_then(|affinity| Test::of(condition, *affinity, schema.collated));
+    match decided {
+        Some(test) => (arguments.column(&condition.column), test),
+        None => {
+            let mut binds = Vec::new();
+            let sql = condition_sql(condition, &mut binds);
+            let outcome = Statement {
+                sql: format!("COALESCE(({sql}), 0)"),
+                binds,
+            };
+            (arguments.place(outcome), Test::is_true())
+        }
+    }
+}
+
 fn value_of(literal: &Literal) -> Value {
     match literal {
         Literal::Bool(v) => Value::Integer(i64::from(*v)),
@@ -260,44 +339,51 @@ struct Keep {
     kept: Arc<Mutex<Vec<Vec<Days>>>>,
 }
 
-impl Aggregate<Vec<Days>, i64> for Keep {
-    fn init(&self, _: &mut Context<'_>) -> rusqlite::Result<Vec<Days>> {
-        Ok((0..self.pass.time_columns)
-            .map(|_| Days::default())
-            .collect())
+/// What the aggregate keeps while it runs: the days of each time column, and which tests the
+/// current row passed.
+struct Scan {
+    days: Vec<Days>,
+    passed: Vec<bool>,
+}
+
+impl Aggregate<Scan, i64> for Keep {
+    fn init(&self, _: &mut Context<'_>) -> rusqlite::Result<Scan> {
+        Ok(Scan {
+            days: (0..self.pass.time_columns)
+                .map(|_| Days::default())
+                .collect(),
+            passed: vec![false; self.pass.tests.len()],
+        })
     }
 
-    fn step(&self, ctx: &mut Context<'_>, days: &mut Vec<Days>) -> rusqlite::Result<()> {
-        for (index, days) in days.iter_mut().enumerate() {
+    fn step(&self, ctx: &mut Context<'_>, scan: &mut Scan) -> rusqlite::Result<()> {
+        for (index, days) in scan.days.iter_mut().enumerate() {
             days.enter(&day_of(ctx.get_raw(index))?, index, &self.pass.measures);
         }
+        for ((argument, test), passed) in self.pass.tests.iter().zip(&mut scan.passed) {
+            *passed = test.passes(ctx.get_raw(*argument));
+        }
         for slot in &self.pass.measures {
-            if let Some((mask, bit)) = slot.filter {
-                let passes = match ctx.get_raw(mask) {
-                    ValueRef::Integer(mask) => mask >> bit & 1 == 1,
-                    _ => false,
-                };
-                if !passes {
-                    continue;
-                }
+            if !slot.filter.iter().all(|test| scan.passed[*test]) {
+                continue;
             }
             let value = match slot.value {
                 Some(argument) => ctx.get_raw(argument),
                 None => ValueRef::Integer(1),
             };
-            let days = &mut days[slot.time_column];
+            let days = &mut scan.days[slot.time_column];
             let kept = &mut days.days[days.current].1[slot.position];
             keep(kept, &slot.measure.metric, value)?;
         }
         Ok(())
     }
 
-    fn finalize(&self, _: &mut Context<'_>, days: Option<Vec<Days>>) -> rusqlite::Result<i64> {
-        if let Some(days) = days {
+    fn finalize(&self, _: &mut Context<'_>, scan: Option<Scan>) -> rusqlite::Result<i64> {
+        if let Some(scan) = scan {
             self.kept
                 .lock()
                 .map_err(|_| user_error("a scan thread panicked"))?
-                .push(days);
+                .push(scan.days);
         }
         Ok(0)
     }
