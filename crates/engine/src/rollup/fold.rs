@@ -431,7 +431,7 @@ impl Deltas {
             // Per distinct column: each measure's net images per day and value, then per day
             // the values with more images added than removed, and the lowest net.
             for (measures, statement) in
-                distinct_statements(plan, time_column, &log, "sign", window, conn.backend())
+                distinct_statements(plan, time_column, &log, window, conn.backend())
             {
                 for row in statement.fetch_all_in(conn).await? {
                     deltas.add_members(&row, &measures, time_column, recompute)?;

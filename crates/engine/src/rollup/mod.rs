@@ -480,15 +480,14 @@ impl Partials {
 }
 
 /// For each column the distinct measures on `time_column` count, its measures and the statement
-/// reading their sets from `source`'s rows in `window`: first the `weight` (1 for a table's
-/// rows, `sign` for a log's images) per day, value and measure, added up (a hash aggregate,
-/// where a `DISTINCT` aggregate would sort); then per day, for each measure, the list of values
-/// weighing more than zero and the lowest weight.
+/// reading their sets from the change log `source`'s images in `window`: first the images'
+/// `sign` per day, value and measure, added up (a hash aggregate, where a `DISTINCT` aggregate
+/// would sort); then per day, for each measure, the list of values weighing more than zero and
+/// the lowest weight.
 fn distinct_statements<'a>(
     plan: &'a TablePlan,
     time_column: &'a str,
     source: &str,
-    weight: &str,
     window: &Statement,
     backend: Backend,
 ) -> Vec<(Vec<&'a Measure>, Statement)> {
@@ -517,11 +516,11 @@ fn distinct_statements<'a>(
                     Some(filter) => {
                         statement.binds.extend(filter.binds);
                         format!(
-                            "COALESCE(SUM({weight}) FILTER (WHERE {}), 0) AS n{index}",
+                            "COALESCE(SUM(sign) FILTER (WHERE {}), 0) AS n{index}",
                             filter.sql
                         )
                     }
-                    None => format!("SUM({weight}) AS n{index}"),
+                    None => format!("SUM(sign) AS n{index}"),
                 });
                 let added = id_list("v", backend, "");
                 per_day.push(format!(
