@@ -122,7 +122,11 @@ pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Send + Sync);
 
 /// One unit of database work: a table's rollup, a fused scan of a table, or one metric.
 enum Job<'a> {
-    Rollup(&'a rollup::TablePlan, Vec<&'a MetricDefinition>),
+    Rollup(
+        &'a rollup::TablePlan,
+        Vec<&'a MetricDefinition>,
+        Option<&'a rollup::Installed>,
+    ),
     Scan(&'a str, Vec<&'a MetricDefinition>),
     Single(&'a MetricDefinition),
 }
@@ -130,17 +134,19 @@ enum Job<'a> {
 impl Job<'_> {
     async fn run(self, db: &Db, recorded_at: DateTime<Utc>) -> Vec<MetricOutcome> {
         match self {
-            Job::Rollup(plan, group) => match rolled_up(db, plan, &group, recorded_at).await {
-                Ok(outcomes) => outcomes,
-                Err(error) => {
-                    tracing::warn!(
-                        table = plan.table(),
-                        error = format!("{error:#}"),
-                        "rollup failed; scanning the table instead"
-                    );
-                    scanned(db, &group, recorded_at).await
+            Job::Rollup(plan, group, installed) => {
+                match rolled_up(db, plan, &group, installed, recorded_at).await {
+                    Ok(outcomes) => outcomes,
+                    Err(error) => {
+                        tracing::warn!(
+                            table = plan.table(),
+                            error = format!("{error:#}"),
+                            "rollup failed; scanning the table instead"
+                        );
+                        scanned(db, &group, recorded_at).await
+                    }
                 }
-            },
+            }
             Job::Scan(table, group) => fused_scan(db, table, &group, recorded_at).await,
             Job::Single(definition) => vec![single(db, definition, recorded_at).await],
         }
@@ -213,10 +219,18 @@ pub async fn evaluate(
             _ => jobs.push(Job::Single(definition)),
         }
     }
+    // The rollups' triggers are checked once for every table (see `rollup::Installed`).
+    let installed = match rolled.is_empty() {
+        true => None,
+        false => rollup::Installed::read(db)
+            .await
+            .inspect_err(|error| tracing::warn!(%error, "could not read the rollups' triggers"))
+            .ok(),
+    };
     jobs.extend(
         rolled
             .into_values()
-            .map(|(table, group)| Job::Rollup(table, group)),
+            .map(|(table, group)| Job::Rollup(table, group, installed.as_ref())),
     );
     jobs.extend(
         scans
@@ -244,10 +258,11 @@ async fn rolled_up(
     db: &Db,
     plan: &rollup::TablePlan,
     group: &[&MetricDefinition],
+    installed: Option<&rollup::Installed>,
     recorded_at: DateTime<Utc>,
 ) -> anyhow::Result<Vec<MetricOutcome>> {
     let started = Instant::now();
-    rollup::refresh(db, plan).await?;
+    rollup::refresh(db, plan, installed).await?;
     let share = started.elapsed() / group.len() as u32;
     let mut outcomes = Vec::with_capacity(group.len());
     for definition in group {

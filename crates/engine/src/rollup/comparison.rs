@@ -100,16 +100,16 @@ impl Test {
             Comparison::IsNull => is_null,
             Comparison::IsNotNull => !is_null,
             _ if is_null => false,
-            Comparison::In => self.operands.iter().any(|o| order(value, o).is_eq()),
-            Comparison::NotIn => self.operands.iter().all(|o| order(value, o).is_ne()),
+            Comparison::In => self.operands.iter().any(|o| equals(value, o)),
+            Comparison::NotIn => !self.operands.iter().any(|o| equals(value, o)),
+            Comparison::Eq => self.operands.first().is_some_and(|o| equals(value, o)),
+            Comparison::Ne => self.operands.first().is_some_and(|o| !equals(value, o)),
             comparison => {
                 let Some(operand) = self.operands.first() else {
                     return false;
                 };
                 let ordering = order(value, operand);
                 match comparison {
-                    Comparison::Eq => ordering.is_eq(),
-                    Comparison::Ne => ordering.is_ne(),
                     Comparison::Gt => ordering.is_gt(),
                     Comparison::Gte => ordering.is_ge(),
                     Comparison::Lt => ordering.is_lt(),
@@ -161,6 +161,15 @@ fn numeric(text: &str) -> Option<Operand> {
 }
 
 /// SQLite's order of a non-NULL value and an operand: numbers before text before blobs.
+/// Whether `value` equals `operand`: `order` is equal, told without ordering text byte by byte
+/// (texts of different lengths differ at once).
+fn equals(value: ValueRef<'_>, operand: &Operand) -> bool {
+    match (value, operand) {
+        (ValueRef::Text(a), Operand::Text(b)) => a == b.as_bytes(),
+        _ => order(value, operand).is_eq(),
+    }
+}
+
 fn order(value: ValueRef<'_>, operand: &Operand) -> Ordering {
     match (value, operand) {
         (ValueRef::Integer(a), Operand::Int(b)) => a.cmp(b),

@@ -9,7 +9,7 @@
 //! A rebuild reads the table between two watermarks; log rows written before the first are in
 //! what it read, rows written after the second are not, rows between may be either.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{TablePlan, trigger_name};
 use service_ping_database::{Backend, Conn, Db, execute_in, on_conn, on_pool};
@@ -33,6 +33,89 @@ pub(super) fn logged_columns(plan: &TablePlan) -> Vec<String> {
     }
     columns.into_iter().collect()
 }
+
+/// What the catalog holds of the rollups' logs, read in two statements for a whole refresh
+/// (every table of a payload), rather than two per table: each table's rollup triggers, each
+/// log's columns, and whether the earlier day-marking rollups' table is still there.
+#[derive(Debug, Default)]
+pub struct Installed {
+    /// (table, trigger)
+    triggers: BTreeSet<(String, String)>,
+    /// log table → its columns, as [`columns_of`] gives them.
+    logs: BTreeMap<String, Vec<String>>,
+    marks: bool,
+}
+
+impl Installed {
+    pub async fn read(db: &Db) -> sqlx::Result<Self> {
+        let (triggers, columns) = on_pool!(db, |pool| {
+            let mut connection = pool.acquire().await?;
+            let mut conn = Conn::from(&mut *connection);
+            let triggers = rollup_triggers(&mut conn).await?;
+            let columns = every_log_column(&mut conn).await?;
+            Ok::<_, sqlx::Error>((triggers, columns))
+        })?;
+        let triggers = triggers
+            .into_iter()
+            .map(|(trigger, table)| (table, trigger))
+            .collect();
+        let mut installed = Installed {
+            triggers,
+            ..Installed::default()
+        };
+        for (table, column) in columns {
+            if table == "metric_rollup_changes" {
+                installed.marks = true;
+            } else if !BOOKKEEPING.contains(&column.as_str()) {
+                installed.logs.entry(table).or_default().push(column);
+            }
+        }
+        for columns in installed.logs.values_mut() {
+            columns.sort_unstable();
+        }
+        Ok(installed)
+    }
+
+    /// [`is_installed`], as the catalog was when this was read.
+    pub(super) fn covers(&self, plan: &TablePlan) -> bool {
+        let table = plan.table.as_str();
+        TRIGGER_EVENTS.iter().all(|event| {
+            self.triggers
+                .contains(&(table.to_string(), trigger_name(table, event)))
+        }) && self.logs.get(&log_table(table)) == Some(&logged_columns(plan))
+    }
+
+    /// Whether [`retire_stale`] would find anything to drop besides what `tables` keep.
+    pub(super) fn has_stale(&self, tables: &BTreeSet<&str>) -> bool {
+        self.marks
+            || self
+                .triggers
+                .iter()
+                .any(|(table, _)| !tables.contains(table.as_str()))
+    }
+}
+
+/// (table, column) of every log, and of the day-marking rollups' table.
+async fn every_log_column(conn: &mut Conn<'_>) -> sqlx::Result<Vec<(String, String)>> {
+    let sql = match conn {
+        Conn::Sqlite(_) => {
+            "SELECT m.name, p.name FROM sqlite_master AS m, pragma_table_info(m.name) AS p \
+             WHERE m.type = 'table' AND (m.name GLOB 'metric_rollup_log_*' \
+             OR m.name = 'metric_rollup_changes')"
+        }
+        Conn::Postgres(_) => {
+            "SELECT c.relname::text, a.attname::text FROM pg_attribute AS a \
+             JOIN pg_class AS c ON c.oid = a.attrelid \
+             WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' \
+             AND (starts_with(c.relname::text, 'metric_rollup_log_') \
+             OR c.relname = 'metric_rollup_changes') AND a.attnum > 0 AND NOT a.attisdropped"
+        }
+    };
+    on_conn!(conn.reborrow(), |c| sqlx::query_as(sql).fetch_all(c).await)
+}
+
+/// A log's own columns, besides the images' columns.
+const BOOKKEEPING: [&str; 3] = ["seq", "sign", "xid"];
 
 /// Whether the table's three triggers are in place and its log has exactly the columns the
 /// plan needs: otherwise writes went unlogged, or were logged without a column a measure reads.
@@ -88,7 +171,7 @@ async fn columns_of(conn: &mut Conn<'_>, log: &str) -> sqlx::Result<Vec<String>>
     // Sorted here: the server's collation may order names otherwise.
     let mut columns: Vec<String> = names
         .into_iter()
-        .filter(|name| !matches!(name.as_str(), "seq" | "sign" | "xid"))
+        .filter(|name| !BOOKKEEPING.contains(&name.as_str()))
         .collect();
     columns.sort_unstable();
     Ok(columns)

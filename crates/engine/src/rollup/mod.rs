@@ -25,6 +25,8 @@ mod log;
 mod rebuild;
 mod scan;
 
+pub use log::Installed;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use anyhow::{Context, bail};
@@ -215,11 +217,16 @@ impl Plan {
     /// could not be refreshed, with why (their metrics will be scanned until they can).
     pub async fn refresh_all(&self, db: &Db) -> Vec<(String, anyhow::Error)> {
         use futures::StreamExt;
+        let installed = Installed::read(db).await;
+        if let Err(error) = &installed {
+            tracing::warn!(%error, "could not read the rollups' triggers; checking each table");
+        }
+        let installed = installed.as_ref().ok();
         // Made before they go into the stream (see `evaluate`), so that the stream is `Send`.
         let refreshes: Vec<_> = self
             .tables
             .values()
-            .map(|table| async move { (table.table.clone(), refresh(db, table).await) })
+            .map(|table| async move { (table.table.clone(), refresh(db, table, installed).await) })
             .collect();
         let mut failures: Vec<(String, anyhow::Error)> = futures::stream::iter(refreshes)
             .buffer_unordered(parallelism())
@@ -227,6 +234,9 @@ impl Plan {
             .collect()
             .await;
         let tables = self.tables.keys().map(String::as_str).collect();
+        if installed.is_some_and(|installed| !installed.has_stale(&tables)) {
+            return failures;
+        }
         if let Err(error) = log::retire_stale(db, &tables).await {
             failures.push(("(retired tables)".into(), error.into()));
         }
@@ -235,8 +245,13 @@ impl Plan {
 }
 
 /// Brings `plan`'s rollup up to date: rebuilds it if it is missing or stale, then folds the
-/// table's change log into it.
-pub async fn refresh(db: &Db, plan: &TablePlan) -> anyhow::Result<()> {
+/// table's change log into it. Its triggers are checked against `installed` (read once for
+/// many tables), or without it against the catalog itself.
+pub async fn refresh(
+    db: &Db,
+    plan: &TablePlan,
+    installed: Option<&Installed>,
+) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let table = plan.table.as_str();
     let stored: Option<(String, String)> = on_pool!(db, |pool| sqlx::query_as(
@@ -249,7 +264,10 @@ pub async fn refresh(db: &Db, plan: &TablePlan) -> anyhow::Result<()> {
         Some((columns, measures)) => {
             columns == plan.watched_columns()
                 && measures == plan.fingerprint()
-                && log::is_installed(db, plan).await?
+                && match installed {
+                    Some(installed) => installed.covers(plan),
+                    None => log::is_installed(db, plan).await?,
+                }
         }
         None => false,
     };

@@ -1,13 +1,15 @@
-//! The SQLite rebuild's pass over a table, with the per-day partials computed in Rust inside
-//! SQLite's scan: an aggregate function (through `rusqlite`, on its own read connection to the
-//! same file) receives each row's time columns and the raw columns its filters and measures
-//! read, decides the filters itself (`comparison`) and keeps the days in a hash map. SQL alone
+//! The SQLite rebuild's pass over a table, with the per-day partials computed in Rust: on its
+//! own read connection to the same file (through `rusqlite`), one statement per primary-key
+//! batch selects each row's time columns and the raw columns its filters and measures read;
+//! Rust decides the filters itself (`comparison`) and keeps the days in a hash map. SQL alone
 //! would group by day (`substr(created_at, 1, 10)` has no index, so SQLite sorts every row) and
 //! sort each day's values again for `DISTINCT`; this reads every row once, for all the table's
 //! time columns at once.
 //!
 //! The pass runs on a few blocking threads (`rebuild::batches_at_once`), each reading every
-//! other primary-key batch, one statement per batch.
+//! other batch into one state of its own, so the threads' days are added up once at the end.
+//! The connections are kept for the next table's pass (`Connections`): opening one parses the
+//! whole schema again.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,7 +17,6 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use roaring::RoaringBitmap;
-use rusqlite::functions::{Aggregate, Context, FunctionFlags};
 use rusqlite::types::{Value, ValueRef};
 
 use super::comparison::{Affinity, Test};
@@ -43,9 +44,14 @@ pub(super) async fn read_all(
     workers: usize,
 ) -> anyhow::Result<Partials> {
     let (table, schema_file) = (plan.table.clone(), file.clone());
-    let schema = tokio::task::spawn_blocking(move || Schema::read(&open(&schema_file)?, &table))
-        .await
-        .context("reading a table's schema panicked")??;
+    let schema = tokio::task::spawn_blocking(move || {
+        let connection = CONNECTIONS.take(&schema_file)?;
+        let schema = Schema::read(&connection, &table);
+        CONNECTIONS.give_back(&schema_file, connection);
+        anyhow::Ok(schema?)
+    })
+    .await
+    .context("reading a table's schema panicked")??;
     let pass = Arc::new(Pass::of(plan, &schema));
     let mut threads = Vec::new();
     for worker in 0..workers {
@@ -60,9 +66,8 @@ pub(super) async fn read_all(
     }
     let mut partials = Partials::default();
     for thread in threads {
-        for batch in thread.await.context("a rollup scan thread panicked")?? {
-            pass.add_to(&mut partials, batch);
-        }
+        let days = thread.await.context("a rollup scan thread panicked")??;
+        pass.add_to(&mut partials, days);
     }
     Ok(partials)
 }
@@ -71,9 +76,14 @@ pub(super) async fn read_all(
 struct Pass {
     /// The table's time columns, in argument order (the first arguments).
     time_columns: usize,
-    /// Every condition of the table's filters, each once: the argument it reads, and the test.
-    tests: Vec<(usize, Test)>,
+    /// Every condition of the table's filters, each once, by the column it reads: the
+    /// column's place in the statement's row, and the tests of it with their indices (the
+    /// outcomes' places in `Scan::passed`).
+    tests: Vec<(usize, Vec<(usize, Test)>)>,
     measures: Vec<Slot>,
+    /// The measures (indices into `measures`) in the order of the columns they aggregate, so
+    /// that a row's value of each is read once.
+    reading_order: Vec<usize>,
     statement: Statement,
 }
 
@@ -83,9 +93,10 @@ struct Slot {
     time_column: usize,
     /// Its place among the measures on its time column.
     position: usize,
-    /// The tests (indices into `Pass::tests`) a row must pass: the measure's filter.
+    /// The tests a row must pass (their outcomes' places in `Scan::passed`): the measure's
+    /// filter.
     filter: Vec<usize>,
-    /// The argument holding the aggregated column.
+    /// The place in the row of the aggregated column.
     value: Option<usize>,
 }
 
@@ -94,14 +105,48 @@ struct Slot {
 enum Kept {
     Rows(i64),
     Sum(i64, Option<Total>),
-    Distinct(RoaringBitmap),
+    Distinct(Members),
+}
+
+/// A day's set of ids while the scan adds to it. Rows come in id order, their ids in no order:
+/// inserting each into the set would shift the sorted array it holds most of the time, so ids
+/// are gathered and merged in, sorted, a few thousand at a time.
+#[derive(Clone, Default)]
+struct Members {
+    set: RoaringBitmap,
+    pending: Vec<u32>,
+}
+
+/// Ids gathered before they are merged into the set.
+const PENDING_IDS: usize = 4096;
+
+impl Members {
+    fn insert(&mut self, id: u32) {
+        self.pending.push(id);
+        if self.pending.len() == PENDING_IDS {
+            self.merge();
+        }
+    }
+
+    fn merge(&mut self) {
+        // A new vector, not the drained one: a day left behind keeps no spare capacity.
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.sort_unstable();
+        pending.dedup();
+        self.set |= RoaringBitmap::from_sorted_iter(pending).expect("sorted and deduplicated");
+    }
+
+    fn into_set(mut self) -> RoaringBitmap {
+        self.merge();
+        self.set
+    }
 }
 
 /// The days of one time column: each day's kept values, one per measure.
 #[derive(Default)]
 struct Days {
     days: Vec<(String, Vec<Kept>)>,
-    index: HashMap<String, usize>,
+    index: HashMap<String, usize, foldhash::fast::RandomState>,
     /// The current row's day; rows come in id order, mostly day after day, so it is usually
     /// the previous row's.
     current: usize,
@@ -206,13 +251,18 @@ impl Pass {
                 value,
             });
         }
-        // Arguments are counted after the time columns until here.
-        for (argument, _) in &mut tests {
-            *argument += time_columns.len();
+        let offset = time_columns.len();
+        let mut by_argument: Vec<(usize, Vec<(usize, Test)>)> = Vec::new();
+        for (index, (argument, test)) in tests.into_iter().enumerate() {
+            let argument = argument + offset;
+            match by_argument.iter_mut().find(|(a, _)| *a == argument) {
+                Some((_, tests)) => tests.push((index, test)),
+                None => by_argument.push((argument, vec![(index, test)])),
+            }
         }
         for slot in &mut measures {
             if let Some(value) = &mut slot.value {
-                *value += time_columns.len();
+                *value += offset;
             }
         }
         let mut statement = Statement::default();
@@ -222,49 +272,50 @@ impl Pass {
             statement.binds.extend(expression.binds);
         }
         statement.sql = format!(
-            "SELECT metric_rollup({}) FROM {} WHERE id >= ? AND id < ?",
+            "SELECT {} FROM {} WHERE id >= ? AND id < ?",
             list.join(", "),
             plan.table
         );
+        let mut reading_order: Vec<usize> = (0..measures.len()).collect();
+        reading_order.sort_by_key(|at| measures[*at].value);
         Pass {
-            time_columns: time_columns.len(),
-            tests,
+            time_columns: offset,
+            tests: by_argument,
             measures,
+            reading_order,
             statement,
         }
     }
 
-    /// Runs the statement over each batch on a connection of its own; what each batch kept.
-    fn read(
-        self: &Arc<Self>,
-        file: &Path,
+    /// Runs the statement over each batch, on a connection of its own; the days it kept.
+    fn read(&self, file: &Path, batches: &[(i64, i64)]) -> anyhow::Result<Vec<Days>> {
+        let connection = CONNECTIONS.take(file)?;
+        let days = self.read_on(&connection, batches);
+        CONNECTIONS.give_back(file, connection);
+        days
+    }
+
+    fn read_on(
+        &self,
+        connection: &rusqlite::Connection,
         batches: &[(i64, i64)],
-    ) -> anyhow::Result<Vec<Vec<Days>>> {
-        let connection = open(file)?;
-        let kept = Arc::new(Mutex::new(Vec::new()));
-        connection.create_aggregate_function(
-            "metric_rollup",
-            -1,
-            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-            Keep {
-                pass: Arc::clone(self),
-                kept: Arc::clone(&kept),
-            },
-        )?;
-        let mut statement = connection.prepare(&self.statement.sql)?;
+    ) -> anyhow::Result<Vec<Days>> {
+        let mut scan = Scan::of(self);
+        let mut statement = connection.prepare_cached(&self.statement.sql)?;
         for (first, end) in batches {
             let mut values: Vec<Value> = self.statement.binds.iter().map(value_of).collect();
             values.extend([Value::Integer(*first), Value::Integer(*end)]);
-            statement.query_row(rusqlite::params_from_iter(values), |_| Ok(()))?;
+            let mut rows = statement.query(rusqlite::params_from_iter(values))?;
+            while let Some(row) = rows.next()? {
+                scan.step(self, row)?;
+            }
         }
-        drop(statement);
-        let kept = std::mem::take(&mut *kept.lock().expect("no scan thread panicked holding it"));
-        Ok(kept)
+        Ok(scan.days)
     }
 
-    /// Adds one batch's days to the partials.
-    fn add_to(&self, partials: &mut Partials, batch: Vec<Days>) {
-        for (time_column, days) in batch.into_iter().enumerate() {
+    /// Adds one thread's days to the partials.
+    fn add_to(&self, partials: &mut Partials, kept: Vec<Days>) {
+        for (time_column, days) in kept.into_iter().enumerate() {
             let slots: Vec<&Slot> = self
                 .measures
                 .iter()
@@ -277,19 +328,71 @@ impl Pass {
                         Kept::Rows(0) | Kept::Sum(0, _) => {}
                         Kept::Rows(n) => partials.add_sum(key, &day, n, None),
                         Kept::Sum(n, total) => partials.add_sum(key, &day, n, total),
-                        Kept::Distinct(set) => {
+                        Kept::Distinct(members) => {
                             *partials
                                 .sets
                                 .entry(key.clone())
                                 .or_default()
                                 .entry(day.clone())
-                                .or_default() |= set;
+                                .or_default() |= members.into_set();
                         }
                     }
                 }
             }
         }
     }
+}
+
+/// The scan threads' connections, kept between passes: a process rebuilds its tables one after
+/// another, and opening a connection parses the whole schema again. A few at most, each with
+/// the identity of the file it opened, so a file replaced at the same path (a test's fresh
+/// database) is never read through a connection to the old one.
+struct Connections(Mutex<Vec<(FileId, rusqlite::Connection)>>);
+
+static CONNECTIONS: Connections = Connections(Mutex::new(Vec::new()));
+
+/// Kept connections at most: two tables rebuilt at once, two threads each.
+const KEPT_CONNECTIONS: usize = 4;
+
+type FileId = (PathBuf, Option<(u64, u64)>);
+
+impl Connections {
+    /// A kept connection to `file`, or a new one.
+    fn take(&self, file: &Path) -> anyhow::Result<rusqlite::Connection> {
+        let id = file_id(file)?;
+        let kept = {
+            let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            let at = kept.iter().position(|(of, _)| *of == id && id.1.is_some());
+            at.map(|at| kept.swap_remove(at).1)
+        };
+        match kept {
+            Some(connection) => Ok(connection),
+            None => Ok(open(file)?),
+        }
+    }
+
+    /// Keeps `connection` for the next pass, the oldest kept one making room.
+    fn give_back(&self, file: &Path, connection: rusqlite::Connection) {
+        let Ok(id) = file_id(file) else { return };
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() == KEPT_CONNECTIONS {
+            kept.remove(0);
+        }
+        kept.push((id, connection));
+    }
+}
+
+/// The file's path, and on Unix its device and inode.
+fn file_id(file: &Path) -> std::io::Result<FileId> {
+    #[cfg(unix)]
+    let inode = {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = std::fs::metadata(file)?;
+        Some((metadata.dev(), metadata.ino()))
+    };
+    #[cfg(not(unix))]
+    let inode = None;
+    Ok((file.to_path_buf(), inode))
 }
 
 /// A read-only connection of the scan's own to the database file.
@@ -333,77 +436,73 @@ fn value_of(literal: &Literal) -> Value {
     }
 }
 
-/// The aggregate function: per time column, the days.
-struct Keep {
-    pass: Arc<Pass>,
-    kept: Arc<Mutex<Vec<Vec<Days>>>>,
-}
-
-/// What the aggregate keeps while it runs: the days of each time column, and which tests the
+/// What a thread keeps while it reads: the days of each time column, and which tests the
 /// current row passed.
 struct Scan {
     days: Vec<Days>,
     passed: Vec<bool>,
 }
 
-impl Aggregate<Scan, i64> for Keep {
-    fn init(&self, _: &mut Context<'_>) -> rusqlite::Result<Scan> {
-        Ok(Scan {
-            days: (0..self.pass.time_columns)
-                .map(|_| Days::default())
-                .collect(),
-            passed: vec![false; self.pass.tests.len()],
-        })
+impl Scan {
+    fn of(pass: &Pass) -> Self {
+        let tests = pass.tests.iter().map(|(_, tests)| tests.len()).sum();
+        Scan {
+            days: (0..pass.time_columns).map(|_| Days::default()).collect(),
+            passed: vec![false; tests],
+        }
     }
 
-    fn step(&self, ctx: &mut Context<'_>, scan: &mut Scan) -> rusqlite::Result<()> {
-        for (index, days) in scan.days.iter_mut().enumerate() {
-            days.enter(&day_of(ctx.get_raw(index))?, index, &self.pass.measures);
+    /// Adds one row to the days of each of its time columns, for each measure whose filter it
+    /// passes.
+    fn step(&mut self, pass: &Pass, row: &rusqlite::Row<'_>) -> anyhow::Result<()> {
+        for (index, days) in self.days.iter_mut().enumerate() {
+            days.enter(&day_of(row.get_ref(index)?)?, index, &pass.measures);
         }
-        for ((argument, test), passed) in self.pass.tests.iter().zip(&mut scan.passed) {
-            *passed = test.passes(ctx.get_raw(*argument));
+        for (argument, tests) in &pass.tests {
+            let value = row.get_ref(*argument)?;
+            for (index, test) in tests {
+                self.passed[*index] = test.passes(value);
+            }
         }
-        for slot in &self.pass.measures {
-            if !slot.filter.iter().all(|test| scan.passed[*test]) {
+        let mut read: Option<(usize, ValueRef<'_>)> = None;
+        for slot in pass.reading_order.iter().map(|at| &pass.measures[*at]) {
+            if !slot.filter.iter().all(|test| self.passed[*test]) {
                 continue;
             }
-            let value = match slot.value {
-                Some(argument) => ctx.get_raw(argument),
-                None => ValueRef::Integer(1),
+            let value = match (slot.value, read) {
+                (None, _) => ValueRef::Integer(1),
+                (Some(argument), Some((of, value))) if of == argument => value,
+                (Some(argument), _) => {
+                    let value = row.get_ref(argument)?;
+                    read = Some((argument, value));
+                    value
+                }
             };
-            let days = &mut scan.days[slot.time_column];
+            let days = &mut self.days[slot.time_column];
             let kept = &mut days.days[days.current].1[slot.position];
             keep(kept, &slot.measure.metric, value)?;
         }
         Ok(())
     }
-
-    fn finalize(&self, _: &mut Context<'_>, scan: Option<Scan>) -> rusqlite::Result<i64> {
-        if let Some(scan) = scan {
-            self.kept
-                .lock()
-                .map_err(|_| user_error("a scan thread panicked"))?
-                .push(scan.days);
-        }
-        Ok(0)
-    }
 }
 
 /// `substr(value, 1, 10)` of a time column, as the rollup's SQL takes the day; `UNDATED` for
 /// NULL.
-fn day_of(value: ValueRef<'_>) -> rusqlite::Result<std::borrow::Cow<'_, str>> {
+fn day_of(value: ValueRef<'_>) -> anyhow::Result<std::borrow::Cow<'_, str>> {
     Ok(match value {
         ValueRef::Null => UNDATED.into(),
+        // A platform timestamp: its first ten bytes are ASCII, so ten characters.
+        ValueRef::Text(text) if text.get(..10).is_some_and(|day| day.is_ascii()) => {
+            std::str::from_utf8(&text[..10])?.into()
+        }
         ValueRef::Text(text) => {
-            let text = std::str::from_utf8(text).map_err(user_error)?;
+            let text = std::str::from_utf8(text)?;
             let end = text.char_indices().nth(10).map_or(text.len(), |(at, _)| at);
             text[..end].into()
         }
         ValueRef::Integer(v) => v.to_string().chars().take(10).collect::<String>().into(),
         _ => {
-            return Err(user_error(
-                "a time column holds neither text nor an integer",
-            ));
+            anyhow::bail!("a time column holds neither text nor an integer");
         }
     })
 }
@@ -415,7 +514,7 @@ impl Days {
         if self
             .days
             .get(self.current)
-            .is_some_and(|(current, _)| current == day)
+            .is_some_and(|(current, _)| same_day(current, day))
         {
             return;
         }
@@ -428,7 +527,7 @@ impl Days {
                     .map(|slot| match slot.measure.partial {
                         Partial::Rows => Kept::Rows(0),
                         Partial::Sum => Kept::Sum(0, None),
-                        Partial::Distinct => Kept::Distinct(RoaringBitmap::new()),
+                        Partial::Distinct => Kept::Distinct(Members::default()),
                     })
                     .collect();
                 self.days.push((day.to_string(), empty));
@@ -439,9 +538,21 @@ impl Days {
     }
 }
 
+/// `a == b`, the usual ten bytes of a day compared as one fixed-size value, not by `memcmp`:
+/// the scan asks this of every row.
+fn same_day(a: &str, b: &str) -> bool {
+    match (
+        <&[u8; 10]>::try_from(a.as_bytes()),
+        <&[u8; 10]>::try_from(b.as_bytes()),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
 /// Adds one row's value to what a measure kept of its day, as `COUNT(*)`, `COUNT(column)`
 /// with `SUM(column)`, or the set of ids would.
-fn keep(kept: &mut Kept, metric: &DatabaseMetric, value: ValueRef<'_>) -> rusqlite::Result<()> {
+fn keep(kept: &mut Kept, metric: &DatabaseMetric, value: ValueRef<'_>) -> anyhow::Result<()> {
     match (kept, value) {
         (_, ValueRef::Null) => {}
         (Kept::Rows(n), _) => *n += 1,
@@ -449,10 +560,9 @@ fn keep(kept: &mut Kept, metric: &DatabaseMetric, value: ValueRef<'_>) -> rusqli
             *n += 1;
             *total = Some(match *total {
                 None => Total::Int(v),
-                Some(Total::Int(sum)) => Total::Int(
-                    sum.checked_add(v)
-                        .ok_or_else(|| user_error("integer overflow"))?,
-                ),
+                Some(Total::Int(sum)) => {
+                    Total::Int(sum.checked_add(v).context("integer overflow")?)
+                }
                 Some(sum) => sum.plus(Total::Int(v)),
             });
         }
@@ -460,21 +570,58 @@ fn keep(kept: &mut Kept, metric: &DatabaseMetric, value: ValueRef<'_>) -> rusqli
             *n += 1;
             *total = Some(total.map_or(Total::Real(v), |sum| sum.plus(Total::Real(v))));
         }
-        (Kept::Distinct(set), ValueRef::Integer(v)) if u32::try_from(v).is_ok() => {
-            set.insert(v as u32);
+        (Kept::Distinct(members), ValueRef::Integer(v)) if u32::try_from(v).is_ok() => {
+            members.insert(v as u32);
         }
-        (Kept::Distinct(_), _) => return Err(user_error(not_an_id(metric))),
+        (Kept::Distinct(_), _) => anyhow::bail!(not_an_id(metric)),
         (Kept::Sum(..), _) => {
-            return Err(user_error(format!(
+            anyhow::bail!(
                 "{}.{} holds a value that is not a number",
                 metric.table,
                 metric.column.as_deref().unwrap_or_default()
-            )));
+            );
         }
     }
     Ok(())
 }
 
-fn user_error(error: impl std::fmt::Display) -> rusqlite::Error {
-    rusqlite::Error::UserFunctionError(error.to_string().into())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_gathered_out_of_order_make_the_same_set_as_inserting_each() {
+        let ids: Vec<u32> = (0..3 * PENDING_IDS as u32 + 17)
+            .map(|i| i.wrapping_mul(2_654_435_761) % 70_000)
+            .collect();
+        let mut members = Members::default();
+        ids.iter().for_each(|id| members.insert(*id));
+        assert_eq!(
+            members.into_set(),
+            ids.into_iter().collect::<RoaringBitmap>()
+        );
+        assert_eq!(Members::default().into_set(), RoaringBitmap::new());
+    }
+
+    #[test]
+    fn days_compare_whole_whatever_their_length() {
+        assert!(same_day("2026-11-03", "2026-11-03"));
+        assert!(!same_day("2026-11-03", "2026-11-04"));
+        assert!(!same_day("2026-11-0", "2026-11-03"));
+        assert!(same_day("", ""));
+        assert!(same_day("20261103", "20261103"));
+    }
+
+    #[test]
+    fn a_day_is_the_first_ten_characters_of_a_time_column() {
+        let day = |value| day_of(value).unwrap().into_owned();
+        assert_eq!(day(ValueRef::Text(b"2026-11-03T10:00:00Z")), "2026-11-03");
+        assert_eq!(
+            day(ValueRef::Text("é026-11-03T10".as_bytes())),
+            "é026-11-03"
+        );
+        assert_eq!(day(ValueRef::Text(b"2026")), "2026");
+        assert_eq!(day(ValueRef::Integer(1_764_000_000_123)), "1764000000");
+        assert_eq!(day(ValueRef::Null), UNDATED);
+    }
 }
