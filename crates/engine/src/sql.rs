@@ -11,7 +11,7 @@ use super::time_frame::Window;
 
 /// SQL text and its parameters, in order. The text marks parameters with `?`; PostgreSQL gets
 /// them numbered (`$1`, `$2`, …) when the statement runs, so pieces compose in any order.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Statement {
     pub(crate) sql: String,
     pub(crate) binds: Vec<Literal>,

@@ -18,8 +18,8 @@ use roaring::RoaringBitmap;
 use super::log::{log_table, written_before};
 use super::{
     DayKey, Measure, Partial, Partials, TablePlan, Total, UNDATED, count_at, day_of, deserialize,
-    distinct_day, distinct_statements, insert_sums, members, month_of, only, recompute_statement,
-    serialize, stored_set, total_at, write_partials,
+    id_list, insert_sums, members, month_of, only, recompute_statement, serialize, stored_set,
+    total_at, write_partials,
 };
 use crate::instrumentation::Literal;
 use crate::sql::{Cell, Statement};
@@ -384,6 +384,90 @@ async fn rewrite_month(conn: &mut Conn<'_>, measure: &str, month: &str) -> anyho
         )?;
     }
     Ok(())
+}
+
+/// For each column the distinct measures on `time_column` count, its measures and the statement
+/// reading their sets from the change log `source`'s images in `window`: first the images'
+/// `sign` per day, value and measure, added up (a hash aggregate, where a `DISTINCT` aggregate
+/// would sort); then per day, for each measure, the list of values weighing more than zero and
+/// the lowest weight.
+fn distinct_statements<'a>(
+    plan: &'a TablePlan,
+    time_column: &'a str,
+    source: &str,
+    window: &Statement,
+    backend: Backend,
+) -> Vec<(Vec<&'a Measure>, Statement)> {
+    let distinct: Vec<&Measure> = plan
+        .measures_on(time_column)
+        .filter(|m| m.partial == Partial::Distinct)
+        .collect();
+    let columns: BTreeSet<&str> = distinct
+        .iter()
+        .filter_map(|m| m.metric.column.as_deref())
+        .collect();
+    let day = format!("coalesce({}, '')", day_of(time_column));
+    columns
+        .into_iter()
+        .map(|column| {
+            let measures: Vec<&Measure> = distinct
+                .iter()
+                .copied()
+                .filter(|m| m.metric.column.as_deref() == Some(column))
+                .collect();
+            let mut statement = Statement::default();
+            let mut weights = Vec::new();
+            let mut per_day = Vec::new();
+            for (index, measure) in measures.iter().enumerate() {
+                weights.push(match measure.filter_sql() {
+                    Some(filter) => {
+                        statement.binds.extend(filter.binds);
+                        format!(
+                            "COALESCE(SUM(sign) FILTER (WHERE {}), 0) AS n{index}",
+                            filter.sql
+                        )
+                    }
+                    None => format!("SUM(sign) AS n{index}"),
+                });
+                let added = id_list("v", backend, "");
+                per_day.push(format!(
+                    "{added} FILTER (WHERE n{index} > 0), MIN(n{index})"
+                ));
+            }
+            statement.sql = format!(
+                "SELECT day, {} FROM (SELECT {day} AS day, {column} AS v, {} FROM {source} \
+                 WHERE {column} IS NOT NULL AND {} GROUP BY 1, 2) AS weights GROUP BY day",
+                per_day.join(", "),
+                weights.join(", "),
+                window.sql
+            );
+            statement.binds.extend(window.binds.iter().cloned());
+            (measures, statement)
+        })
+        .collect()
+}
+
+/// A measure, its values weighing more than zero, and the lowest weight.
+type Weighed<'r, 'm> = (&'m Measure, Option<&'r str>, i64);
+
+/// One day's row of a [`distinct_statements`] statement: the day, and for each measure the
+/// list of its values weighing more than zero (none when no value does) and the lowest weight.
+fn distinct_day<'r, 'm>(
+    row: &'r [Cell],
+    measures: &[&'m Measure],
+) -> anyhow::Result<(&'r str, Vec<Weighed<'r, 'm>>)> {
+    let [Cell::Text(day), pairs @ ..] = row else {
+        anyhow::bail!("a distinct row of an unexpected shape: {row:?}");
+    };
+    let mut weighed = Vec::with_capacity(measures.len());
+    for (measure, pair) in measures.iter().zip(pairs.chunks(2)) {
+        let values = match &pair[0] {
+            Cell::Text(values) => Some(values.as_str()),
+            _ => None,
+        };
+        weighed.push((*measure, values, count_at(pair, 1)?));
+    }
+    Ok((day, weighed))
 }
 
 /// The log added up per measure and day.

@@ -10,7 +10,9 @@ use std::collections::BTreeSet;
 
 use roaring::RoaringBitmap;
 
-use super::{Measure, Partial, Partials, TablePlan, count_at, day_of, id_list, members, total_at};
+use super::{
+    Measure, Partial, Partials, TablePlan, count_at, day_of, id_list, members, place, total_at,
+};
 use crate::sql::{Cell, Statement};
 use service_ping_database::Backend;
 
@@ -29,16 +31,7 @@ impl Masks {
         let mut filters: Vec<Statement> = Vec::new();
         let bits = measures
             .iter()
-            .map(|measure| {
-                let filter = measure.filter_sql()?;
-                let known = filters
-                    .iter()
-                    .position(|f| f.sql == filter.sql && f.binds == filter.binds);
-                Some(known.unwrap_or_else(|| {
-                    filters.push(filter);
-                    filters.len() - 1
-                }))
-            })
+            .map(|measure| Some(place(&mut filters, measure.filter_sql()?)))
             .collect();
         Masks { filters, bits }
     }
@@ -83,13 +76,14 @@ impl Masks {
 pub(super) struct Grouped<'p> {
     measures: Vec<&'p Measure>,
     masks: Masks,
-    kind: Kind<'p>,
+    kind: Kind,
     pub(super) statement: Statement,
 }
 
-enum Kind<'p> {
-    /// `day, masks…, COUNT(*)`, then `COUNT(column), SUM(column)` per summed column.
-    Sums { columns: Vec<&'p str> },
+enum Kind {
+    /// `day, masks…, COUNT(*)`, then `COUNT(column), SUM(column)` per summed column; per
+    /// measure, the place of its summed column among those (`None`: it counts rows).
+    Sums { summed: Vec<Option<usize>> },
     /// `day, masks…`, the list of the column's distinct values.
     Sets,
 }
@@ -139,14 +133,16 @@ fn sums<'p>(
     select.extend(masks.of_row(&mut statement));
     let grouping = grouping(select.len());
     select.push("COUNT(*)".into());
-    let mut columns: Vec<&'p str> = Vec::new();
-    for measure in &measures {
-        if let (Partial::Sum, Some(column)) = (measure.partial, measure.metric.column.as_deref())
-            && !columns.contains(&column)
-        {
-            columns.push(column);
-        }
-    }
+    let mut columns: Vec<&str> = Vec::new();
+    let summed = measures
+        .iter()
+        .map(
+            |measure| match (measure.partial, measure.metric.column.as_deref()) {
+                (Partial::Sum, Some(column)) => Some(place(&mut columns, column)),
+                _ => None,
+            },
+        )
+        .collect();
     for column in &columns {
         select.push(format!("COUNT({column}), SUM({column})"));
     }
@@ -156,13 +152,7 @@ fn sums<'p>(
         plan.table,
         window.sql,
     );
-    statement.binds.extend(window.binds.iter().cloned());
-    Grouped {
-        measures,
-        masks,
-        kind: Kind::Sums { columns },
-        statement,
-    }
+    Grouped::new(measures, masks, Kind::Sums { summed }, statement, window)
 }
 
 /// The distinct values of `column` per day and masks: first each (day, masks, value) once (a
@@ -197,13 +187,7 @@ fn sets<'p>(
         plan.table,
         window.sql,
     );
-    statement.binds.extend(window.binds.iter().cloned());
-    Grouped {
-        measures,
-        masks,
-        kind: Kind::Sets,
-        statement,
-    }
+    Grouped::new(measures, masks, Kind::Sets, statement, window)
 }
 
 /// `GROUP BY 1, 2, …, n`.
@@ -214,7 +198,24 @@ fn grouping(n: usize) -> String {
         .join(", ")
 }
 
-impl Grouped<'_> {
+impl<'p> Grouped<'p> {
+    /// The statement `sql` ends with the window's condition: its parameters come last.
+    fn new(
+        measures: Vec<&'p Measure>,
+        masks: Masks,
+        kind: Kind,
+        mut statement: Statement,
+        window: &Statement,
+    ) -> Self {
+        statement.binds.extend(window.binds.iter().cloned());
+        Grouped {
+            measures,
+            masks,
+            kind,
+            statement,
+        }
+    }
+
     /// Adds one group's row to the measures it belongs to.
     pub(super) fn add(&self, row: &[Cell], partials: &mut Partials) -> anyhow::Result<()> {
         let day = match row.first() {
@@ -224,18 +225,18 @@ impl Grouped<'_> {
         let masks = &row[1..=self.masks.len()];
         let aggregates = &row[1 + self.masks.len()..];
         match &self.kind {
-            Kind::Sums { columns } => {
+            Kind::Sums { summed } => {
                 let rows = count_at(aggregates, 0)?;
-                for (index, measure) in self.measures.iter().enumerate() {
+                for (index, (measure, summed)) in self.measures.iter().zip(summed).enumerate() {
                     if !self.masks.pass(index, masks)? {
                         continue;
                     }
-                    let (n, total) = match measure.metric.column.as_deref() {
-                        Some(column) if measure.partial == Partial::Sum => {
-                            let at = 1 + 2 * columns.iter().position(|c| *c == column).unwrap_or(0);
+                    let (n, total) = match summed {
+                        Some(column) => {
+                            let at = 1 + 2 * column;
                             (count_at(aggregates, at)?, total_at(aggregates, at + 1)?)
                         }
-                        _ => (rows, None),
+                        None => (rows, None),
                     };
                     if n > 0 {
                         partials.add_sum(&measure.key, day, n, total);

@@ -20,7 +20,7 @@ use roaring::RoaringBitmap;
 use rusqlite::types::{Value, ValueRef};
 
 use super::comparison::{Affinity, Test};
-use super::{Measure, Partial, Partials, TablePlan, Total, UNDATED, not_an_id};
+use super::{Measure, Partial, Partials, TablePlan, Total, UNDATED, not_an_id, place};
 use crate::instrumentation::{Condition, DatabaseMetric, Literal};
 use crate::sql::{Statement, condition_sql};
 use service_ping_database::Db;
@@ -191,13 +191,7 @@ struct Arguments {
 
 impl Arguments {
     fn place(&mut self, expression: Statement) -> usize {
-        self.expressions
-            .iter()
-            .position(|e| e.sql == expression.sql && e.binds == expression.binds)
-            .unwrap_or_else(|| {
-                self.expressions.push(expression);
-                self.expressions.len() - 1
-            })
+        place(&mut self.expressions, expression)
     }
 
     fn column(&mut self, column: &str) -> usize {
@@ -225,10 +219,7 @@ impl Pass {
                 .iter()
                 .map(|condition| {
                     let test = test_of(condition, schema, &mut arguments);
-                    tests.iter().position(|t| *t == test).unwrap_or_else(|| {
-                        tests.push(test);
-                        tests.len() - 1
-                    })
+                    place(&mut tests, test)
                 })
                 .collect();
             let value = match (measure.partial, measure.metric.column.as_deref()) {
