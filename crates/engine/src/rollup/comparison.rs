@@ -170,12 +170,18 @@ fn equals(value: ValueRef<'_>, operand: &Operand) -> bool {
     }
 }
 
+/// Two numbers as SQLite orders them: `-0.0` equals `0.0` (`total_cmp` would not). SQLite
+/// stores no NaN (it becomes NULL), so every pair has an order.
+fn numbers(a: f64, b: f64) -> Ordering {
+    a.partial_cmp(&b).unwrap_or(Ordering::Equal)
+}
+
 fn order(value: ValueRef<'_>, operand: &Operand) -> Ordering {
     match (value, operand) {
         (ValueRef::Integer(a), Operand::Int(b)) => a.cmp(b),
-        (ValueRef::Integer(a), Operand::Real(b)) => (a as f64).total_cmp(b),
-        (ValueRef::Real(a), Operand::Int(b)) => a.total_cmp(&(*b as f64)),
-        (ValueRef::Real(a), Operand::Real(b)) => a.total_cmp(b),
+        (ValueRef::Integer(a), Operand::Real(b)) => numbers(a as f64, *b),
+        (ValueRef::Real(a), Operand::Int(b)) => numbers(a, *b as f64),
+        (ValueRef::Real(a), Operand::Real(b)) => numbers(a, *b),
         (ValueRef::Integer(_) | ValueRef::Real(_), Operand::Text(_)) => Ordering::Less,
         (ValueRef::Text(a), Operand::Text(b)) => a.cmp(b.as_bytes()),
         (ValueRef::Text(_), _) => Ordering::Greater,
@@ -227,6 +233,16 @@ mod tests {
         let untyped = test(Eq, vec![Literal::Int(5)], Affinity::Blob);
         assert!(!untyped.passes(ValueRef::Text(b"5")));
         assert!(untyped.passes(ValueRef::Real(5.0)));
+    }
+
+    #[test]
+    fn negative_zero_is_zero_as_sqlite_holds() {
+        // `SELECT -0.0 = 0.0, -0.0 = 0, -0.0 < 0.0` gives 1, 1, 0 in SQLite.
+        let zero = test(Eq, vec![Literal::Real(0.0)], Affinity::Real);
+        assert!(zero.passes(ValueRef::Real(-0.0)));
+        assert!(test(Eq, vec![Literal::Int(0)], Affinity::Real).passes(ValueRef::Real(-0.0)));
+        assert!(!test(Lt, vec![Literal::Real(0.0)], Affinity::Real).passes(ValueRef::Real(-0.0)));
+        assert!(test(Gt, vec![Literal::Real(-0.5)], Affinity::Real).passes(ValueRef::Integer(0)));
     }
 
     #[test]
