@@ -220,12 +220,10 @@ pub async fn evaluate(
         }
     }
     // The rollups' triggers are checked once for every table (see `rollup::Installed`).
-    let installed = match rolled.is_empty() {
-        true => None,
-        false => rollup::Installed::read(db)
-            .await
-            .inspect_err(|error| tracing::warn!(%error, "could not read the rollups' triggers"))
-            .ok(),
+    let installed = if rolled.is_empty() {
+        None
+    } else {
+        rollup::Installed::snapshot(db).await
     };
     jobs.extend(
         rolled

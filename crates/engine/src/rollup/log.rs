@@ -76,7 +76,18 @@ impl Installed {
         Ok(installed)
     }
 
-    /// [`is_installed`], as the catalog was when this was read.
+    /// [`Installed::read`], or `None` (with a warning) when the catalog cannot be read: each
+    /// table's refresh then reads it again itself, and fails if it still cannot.
+    pub async fn snapshot(db: &Db) -> Option<Self> {
+        Self::read(db)
+            .await
+            .inspect_err(|error| tracing::warn!(%error, "could not read the rollups' triggers"))
+            .ok()
+    }
+
+    /// Whether the table's three triggers are in place and its log has exactly the columns the
+    /// plan needs, as the catalog was when this was read: otherwise writes went unlogged, or
+    /// were logged without a column a measure reads.
     pub(super) fn covers(&self, plan: &TablePlan) -> bool {
         let table = plan.table.as_str();
         TRIGGER_EVENTS.iter().all(|event| {
@@ -116,43 +127,6 @@ async fn every_log_column(conn: &mut Conn<'_>) -> sqlx::Result<Vec<(String, Stri
 
 /// A log's own columns, besides the images' columns.
 const BOOKKEEPING: [&str; 3] = ["seq", "sign", "xid"];
-
-/// Whether the table's three triggers are in place and its log has exactly the columns the
-/// plan needs: otherwise writes went unlogged, or were logged without a column a measure reads.
-pub(super) async fn is_installed(db: &Db, plan: &TablePlan) -> sqlx::Result<bool> {
-    let table = plan.table.as_str();
-    let names: Vec<String> = TRIGGER_EVENTS
-        .iter()
-        .map(|event| trigger_name(table, event))
-        .collect();
-    let sql = match db {
-        Db::Sqlite(_) => {
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = $1 \
-             AND name IN ($2, $3, $4)"
-        }
-        Db::Postgres(_) => {
-            "SELECT COUNT(*) FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid \
-             WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = $1 \
-             AND t.tgname IN ($2, $3, $4)"
-        }
-    };
-    let found: i64 = on_pool!(db, |pool| sqlx::query_scalar(sql)
-        .bind(table)
-        .bind(&names[0])
-        .bind(&names[1])
-        .bind(&names[2])
-        .fetch_one(pool)
-        .await)?;
-    if found != 3 {
-        return Ok(false);
-    }
-    let log = log_table(table);
-    let columns = on_pool!(db, |pool| {
-        let mut connection = pool.acquire().await?;
-        columns_of(&mut Conn::from(&mut *connection), &log).await
-    })?;
-    Ok(columns == logged_columns(plan))
-}
 
 /// The columns of `log` other than its own bookkeeping (`seq`, `sign`, `xid`), in name order;
 /// none when it does not exist.

@@ -229,11 +229,8 @@ impl Plan {
     /// could not be refreshed, with why (their metrics will be scanned until they can).
     pub async fn refresh_all(&self, db: &Db) -> Vec<(String, anyhow::Error)> {
         use futures::StreamExt;
-        let installed = Installed::read(db).await;
-        if let Err(error) = &installed {
-            tracing::warn!(%error, "could not read the rollups' triggers; checking each table");
-        }
-        let installed = installed.as_ref().ok();
+        let installed = Installed::snapshot(db).await;
+        let installed = installed.as_ref();
         // Made before they go into the stream (see `evaluate`), so that the stream is `Send`.
         let refreshes: Vec<_> = self
             .tables
@@ -278,7 +275,7 @@ pub async fn refresh(
                 && measures == plan.fingerprint()
                 && match installed {
                     Some(installed) => installed.covers(plan),
-                    None => log::is_installed(db, plan).await?,
+                    None => Installed::read(db).await?.covers(plan),
                 }
         }
         None => false,

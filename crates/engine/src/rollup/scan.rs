@@ -74,7 +74,7 @@ pub(super) async fn read_all(
 
 /// One pass's statement, and where each measure finds its row's filter and value.
 struct Pass {
-    /// The table's time columns, in argument order (the first arguments).
+    /// The table's time columns: the first columns of the statement's rows.
     time_columns: usize,
     /// Every condition of the table's filters, each once, by the column it reads: the
     /// column's place in the statement's row, and the tests of it with their indices (the
@@ -87,7 +87,7 @@ struct Pass {
     statement: Statement,
 }
 
-/// Where a measure finds what it needs among the aggregate's arguments.
+/// Where a measure finds what it needs among a row's columns.
 struct Slot {
     measure: Measure,
     time_column: usize,
@@ -101,7 +101,6 @@ struct Slot {
 }
 
 /// What one measure kept of one day.
-#[derive(Clone)]
 enum Kept {
     Rows(i64),
     Sum(i64, Option<Total>),
@@ -111,7 +110,7 @@ enum Kept {
 /// A day's set of ids while the scan adds to it. Rows come in id order, their ids in no order:
 /// inserting each into the set would shift the sorted array it holds most of the time, so ids
 /// are gathered and merged in, sorted, a few thousand at a time.
-#[derive(Clone, Default)]
+#[derive(Default)]
 struct Members {
     set: RoaringBitmap,
     pending: Vec<u32>,
@@ -183,13 +182,14 @@ impl Schema {
     }
 }
 
-/// The aggregate's arguments after the time columns, each once, with their parameters.
+/// The columns of the statement's rows after the time columns, each once, with their
+/// parameters.
 #[derive(Default)]
-struct Arguments {
+struct Selected {
     expressions: Vec<Statement>,
 }
 
-impl Arguments {
+impl Selected {
     fn place(&mut self, expression: Statement) -> usize {
         place(&mut self.expressions, expression)
     }
@@ -203,13 +203,13 @@ impl Arguments {
 }
 
 impl Pass {
-    /// One aggregate call over the table: its time columns, then the columns its filters and
-    /// measures read, each once. A condition Rust cannot decide as SQLite would (see
-    /// `comparison`) is passed as its SQL's outcome instead, 1 or 0 (NULL counts as false, as
+    /// One statement over the table's rows: their time columns, then the columns its filters
+    /// and measures read, each once. A condition Rust cannot decide as SQLite would (see
+    /// `comparison`) is selected as its SQL's outcome instead, 1 or 0 (NULL counts as false, as
     /// in `FILTER (WHERE …)`).
     fn of(plan: &TablePlan, schema: &Schema) -> Self {
         let time_columns: Vec<&str> = plan.time_columns().into_iter().collect();
-        let mut arguments = Arguments::default();
+        let mut selected = Selected::default();
         let mut tests: Vec<(usize, Test)> = Vec::new();
         let mut measures = Vec::new();
         for measure in plan.measures.values() {
@@ -218,13 +218,13 @@ impl Pass {
                 .filter
                 .iter()
                 .map(|condition| {
-                    let test = test_of(condition, schema, &mut arguments);
+                    let test = test_of(condition, schema, &mut selected);
                     place(&mut tests, test)
                 })
                 .collect();
             let value = match (measure.partial, measure.metric.column.as_deref()) {
                 (Partial::Rows, _) | (_, None) => None,
-                (_, Some(column)) => Some(arguments.column(column)),
+                (_, Some(column)) => Some(selected.column(column)),
             };
             let time_column = time_columns
                 .iter()
@@ -243,12 +243,12 @@ impl Pass {
             });
         }
         let offset = time_columns.len();
-        let mut by_argument: Vec<(usize, Vec<(usize, Test)>)> = Vec::new();
-        for (index, (argument, test)) in tests.into_iter().enumerate() {
-            let argument = argument + offset;
-            match by_argument.iter_mut().find(|(a, _)| *a == argument) {
+        let mut by_column: Vec<(usize, Vec<(usize, Test)>)> = Vec::new();
+        for (index, (column, test)) in tests.into_iter().enumerate() {
+            let column = column + offset;
+            match by_column.iter_mut().find(|(a, _)| *a == column) {
                 Some((_, tests)) => tests.push((index, test)),
-                None => by_argument.push((argument, vec![(index, test)])),
+                None => by_column.push((column, vec![(index, test)])),
             }
         }
         for slot in &mut measures {
@@ -258,7 +258,7 @@ impl Pass {
         }
         let mut statement = Statement::default();
         let mut list: Vec<String> = time_columns.iter().map(|c| c.to_string()).collect();
-        for expression in arguments.expressions {
+        for expression in selected.expressions {
             list.push(expression.sql);
             statement.binds.extend(expression.binds);
         }
@@ -271,7 +271,7 @@ impl Pass {
         reading_order.sort_by_key(|at| measures[*at].value);
         Pass {
             time_columns: offset,
-            tests: by_argument,
+            tests: by_column,
             measures,
             reading_order,
             statement,
@@ -397,15 +397,15 @@ fn open(file: &Path) -> rusqlite::Result<rusqlite::Connection> {
     Ok(connection)
 }
 
-/// A condition as the argument it reads and the test of that argument: the raw column, or
-/// where only SQL can promise SQLite's outcome, that outcome.
-fn test_of(condition: &Condition, schema: &Schema, arguments: &mut Arguments) -> (usize, Test) {
+/// A condition as the column of the statement's rows it reads and the test of that column:
+/// the raw column, or where only SQL can promise SQLite's outcome, that outcome.
+fn test_of(condition: &Condition, schema: &Schema, selected: &mut Selected) -> (usize, Test) {
     let decided = schema
         .affinities
         .get(&condition.column)
         .and_then(|affinity| Test::of(condition, *affinity, schema.collated));
     match decided {
-        Some(test) => (arguments.column(&condition.column), test),
+        Some(test) => (selected.column(&condition.column), test),
         None => {
             let mut binds = Vec::new();
             let sql = condition_sql(condition, &mut binds);
@@ -413,7 +413,7 @@ fn test_of(condition: &Condition, schema: &Schema, arguments: &mut Arguments) ->
                 sql: format!("COALESCE(({sql}), 0)"),
                 binds,
             };
-            (arguments.place(outcome), Test::is_true())
+            (selected.place(outcome), Test::is_true())
         }
     }
 }
@@ -449,8 +449,8 @@ impl Scan {
         for (index, days) in self.days.iter_mut().enumerate() {
             days.enter(&day_of(row.get_ref(index)?)?, index, &pass.measures);
         }
-        for (argument, tests) in &pass.tests {
-            let value = row.get_ref(*argument)?;
+        for (column, tests) in &pass.tests {
+            let value = row.get_ref(*column)?;
             for (index, test) in tests {
                 self.passed[*index] = test.passes(value);
             }
@@ -462,10 +462,10 @@ impl Scan {
             }
             let value = match (slot.value, read) {
                 (None, _) => ValueRef::Integer(1),
-                (Some(argument), Some((of, value))) if of == argument => value,
-                (Some(argument), _) => {
-                    let value = row.get_ref(argument)?;
-                    read = Some((argument, value));
+                (Some(column), Some((of, value))) if of == column => value,
+                (Some(column), _) => {
+                    let value = row.get_ref(column)?;
+                    read = Some((column, value));
                     value
                 }
             };
