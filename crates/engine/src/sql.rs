@@ -51,6 +51,7 @@ macro_rules! bind_all {
         query
     }};
 }
+pub(crate) use bind_all;
 
 impl Statement {
     /// The text for `backend`: `?` becomes `$n` on PostgreSQL. The engine never writes a `?`

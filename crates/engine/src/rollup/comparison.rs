@@ -85,14 +85,6 @@ impl Test {
         })
     }
 
-    /// The test of a condition's outcome computed in SQL: 1 for true (0 or NULL for false).
-    pub(super) fn is_true() -> Self {
-        Test {
-            comparison: Comparison::Eq,
-            operands: vec![Operand::Int(1)],
-        }
-    }
-
     /// Whether a row whose column holds `value` passes the condition.
     pub(super) fn passes(&self, value: ValueRef<'_>) -> bool {
         let is_null = matches!(value, ValueRef::Null);

@@ -1,5 +1,6 @@
-//! The rebuild's pass over a table's rows in SQL (PostgreSQL, or a SQLite database that is not
-//! a file): rows grouped by day and by *masks*, integers whose bits say which of the measures'
+//! The rebuild's pass over a table's rows in SQL, where Rust cannot read them in primary-key
+//! batches (`scan`): a SQLite database that is not a file, or a table without an integer `id`.
+//! Rows are grouped by day and by *masks*, integers whose bits say which of the measures'
 //! filters a row passes (each distinct filter once). The database evaluates each filter once
 //! per row and keeps one count, or one distinct list, per group; Rust hands each group to the
 //! measures whose bits it has. Aggregating every measure apart instead (`COUNT(*) FILTER
@@ -17,7 +18,7 @@ use crate::sql::{Cell, Statement};
 use service_ping_database::Backend;
 
 /// Filters per mask (bits of a 64-bit integer, the sign bit left alone).
-const BITS_PER_MASK: usize = 62;
+pub(super) const BITS_PER_MASK: usize = 62;
 
 /// Which filters of some measures a row passes, as bits of a few integers.
 struct Masks {
@@ -42,22 +43,11 @@ impl Masks {
 
     /// Each mask over one row, its filters' values bound into `statement`.
     fn of_row(&self, statement: &mut Statement) -> Vec<String> {
-        self.filters
-            .chunks(BITS_PER_MASK)
-            .map(|chunk| {
-                let terms: Vec<String> = chunk
-                    .iter()
-                    .enumerate()
-                    .map(|(bit, filter)| {
-                        statement.binds.extend(filter.binds.iter().cloned());
-                        format!(
-                            "(CASE WHEN {} THEN {} ELSE 0 END)",
-                            filter.sql,
-                            1_i64 << bit
-                        )
-                    })
-                    .collect();
-                terms.join(" | ")
+        mask_expressions(&self.filters)
+            .into_iter()
+            .map(|mask| {
+                statement.binds.extend(mask.binds);
+                mask.sql
             })
             .collect()
     }
@@ -70,6 +60,31 @@ impl Masks {
         let mask = count_at(masks, bit / BITS_PER_MASK)?;
         Ok(mask >> (bit % BITS_PER_MASK) & 1 == 1)
     }
+}
+
+/// Per `BITS_PER_MASK` filters, an expression whose bit `n` says whether a row passes the
+/// chunk's filter `n` (NULL counts as false, as in `FILTER (WHERE …)`).
+pub(super) fn mask_expressions(filters: &[Statement]) -> Vec<Statement> {
+    filters
+        .chunks(BITS_PER_MASK)
+        .map(|chunk| {
+            let mut mask = Statement::default();
+            let terms: Vec<String> = chunk
+                .iter()
+                .enumerate()
+                .map(|(bit, filter)| {
+                    mask.binds.extend(filter.binds.iter().cloned());
+                    format!(
+                        "(CASE WHEN {} THEN {} ELSE 0 END)",
+                        filter.sql,
+                        1_i64 << bit
+                    )
+                })
+                .collect();
+            mask.sql = terms.join(" | ");
+            mask
+        })
+        .collect()
 }
 
 /// One statement of the pass and how its rows add up.

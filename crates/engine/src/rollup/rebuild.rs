@@ -32,16 +32,26 @@ pub(super) async fn rebuild(db: &Db, plan: &TablePlan) -> anyhow::Result<()> {
     store(db, plan, &partials, &reflected, &ambiguous).await
 }
 
-/// Every measure's partials over all the table's rows: on a SQLite file by an aggregate in
-/// Rust (see `scan`), otherwise by grouping statements.
+/// Every measure's partials over all the table's rows: read row by row in Rust (see `scan`),
+/// or by grouping statements (`grouped`) on a SQLite database that is not a file or a table
+/// without an integer `id`.
 async fn read_all(db: &Db, plan: &TablePlan) -> anyhow::Result<Partials> {
     let ids = id_bounds(db, &plan.table).await;
-    if let (Some(file), Some((first, last))) = (scan::file_of(db), ids) {
+    if let Some((first, last)) = ids {
         let batches = (first..=last)
             .step_by(BATCH_IDS as usize)
             .map(|start| (start, start + BATCH_IDS))
             .collect();
-        return scan::read_all(file, plan, batches, batches_at_once(db)).await;
+        let workers = batches_at_once(db);
+        match (db, scan::sqlite::file_of(db)) {
+            (Db::Postgres(pool), _) => {
+                return scan::postgres::read_all(pool, plan, batches, workers).await;
+            }
+            (Db::Sqlite(_), Some(file)) => {
+                return scan::sqlite::read_all(file, plan, batches, workers).await;
+            }
+            (Db::Sqlite(_), None) => {}
+        }
     }
     let windows = match ids {
         None => vec![Statement {

@@ -1,75 +1,47 @@
-//! The SQLite rebuild's pass over a table, with the per-day partials computed in Rust: on its
-//! own read connection to the same file (through `rusqlite`), one statement per primary-key
-//! batch selects each row's time columns and the raw columns its filters and measures read;
-//! Rust decides the filters itself (`comparison`) and keeps the days in a hash map. SQL alone
-//! would group by day (`substr(created_at, 1, 10)` has no index, so SQLite sorts every row) and
-//! sort each day's values again for `DISTINCT`; this reads every row once, for all the table's
-//! time columns at once.
+//! The rebuild's pass over a table, with the per-day partials computed in Rust: one statement
+//! per primary-key batch selects each row's time columns and the columns its filters and
+//! measures read, each once, and Rust keeps the days in a hash map. SQL alone would group by
+//! day (`substr(created_at, 1, 10)` has no index, so the database sorts or hashes every row)
+//! and sort each day's values again for `DISTINCT`, once per time column; this reads every row
+//! once, for all the table's time columns at once.
 //!
-//! The pass runs on a few blocking threads (`rebuild::batches_at_once`), each reading every
-//! other batch into one state of its own, so the threads' days are added up once at the end.
-//! The connections are kept for the next table's pass (`Connections`): opening one parses the
-//! whole schema again.
+//! The pass runs on a few workers (`rebuild::batches_at_once`), each reading every other batch
+//! into one state of its own, so the workers' days are added up once at the end. How rows are
+//! read, and which filters Rust decides itself, is each backend's (`sqlite`, `postgres`).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use roaring::RoaringBitmap;
-use rusqlite::types::{Value, ValueRef};
+use rusqlite::types::ValueRef;
 
-use super::comparison::{Affinity, Test};
+use super::comparison::Test;
+use super::grouped::{BITS_PER_MASK, mask_expressions};
 use super::{Measure, Partial, Partials, TablePlan, Total, UNDATED, not_an_id, place};
-use crate::instrumentation::{Condition, DatabaseMetric, Literal};
+use crate::instrumentation::{Condition, DatabaseMetric};
 use crate::sql::{Statement, condition_sql};
-use service_ping_database::Db;
 
-/// The database file behind a SQLite pool, when it is one (not an in-memory database).
-pub(super) fn file_of(db: &Db) -> Option<PathBuf> {
-    match db {
-        Db::Sqlite(pool) => {
-            let path = pool.connect_options().get_filename().to_path_buf();
-            path.is_file().then_some(path)
-        }
-        Db::Postgres(_) => None,
-    }
+pub(super) mod postgres;
+pub(super) mod sqlite;
+
+/// A row of the pass's statement, read column by column as SQLite's values.
+trait Columns {
+    fn value(&self, column: usize) -> anyhow::Result<ValueRef<'_>>;
 }
 
-/// Every measure's partials over the rows with ids in `batches`, read by `workers` threads.
-pub(super) async fn read_all(
-    file: PathBuf,
-    plan: &TablePlan,
-    batches: Vec<(i64, i64)>,
-    workers: usize,
-) -> anyhow::Result<Partials> {
-    let (table, schema_file) = (plan.table.clone(), file.clone());
-    let schema = tokio::task::spawn_blocking(move || {
-        let connection = CONNECTIONS.take(&schema_file)?;
-        let schema = Schema::read(&connection, &table);
-        CONNECTIONS.give_back(&schema_file, connection);
-        anyhow::Ok(schema?)
-    })
-    .await
-    .context("reading a table's schema panicked")??;
-    let pass = Arc::new(Pass::of(plan, &schema));
-    let mut threads = Vec::new();
-    for worker in 0..workers {
-        let mine: Vec<(i64, i64)> = batches
-            .iter()
-            .copied()
-            .skip(worker)
-            .step_by(workers)
-            .collect();
-        let (pass, file) = (Arc::clone(&pass), file.clone());
-        threads.push(tokio::task::spawn_blocking(move || pass.read(&file, &mine)));
-    }
-    let mut partials = Partials::default();
-    for thread in threads {
-        let days = thread.await.context("a rollup scan thread panicked")??;
-        pass.add_to(&mut partials, days);
-    }
-    Ok(partials)
+/// The batches each of `workers` reads: every `workers`-th, so that each reads ids all along
+/// the table.
+fn shares(batches: &[(i64, i64)], workers: usize) -> Vec<Vec<(i64, i64)>> {
+    (0..workers)
+        .map(|worker| {
+            batches
+                .iter()
+                .copied()
+                .skip(worker)
+                .step_by(workers)
+                .collect()
+        })
+        .collect()
 }
 
 /// One pass's statement, and where each measure finds its row's filter and value.
@@ -77,9 +49,9 @@ struct Pass {
     /// The table's time columns: the first columns of the statement's rows.
     time_columns: usize,
     /// Every condition of the table's filters, each once, by the column it reads: the
-    /// column's place in the statement's row, and the tests of it with their indices (the
+    /// column's place in the statement's row, and the checks of it with their indices (the
     /// outcomes' places in `Scan::passed`).
-    tests: Vec<(usize, Vec<(usize, Test)>)>,
+    tests: Vec<(usize, Vec<(usize, Check)>)>,
     measures: Vec<Slot>,
     /// The measures (indices into `measures`) in the order of the columns they aggregate, so
     /// that a row's value of each is read once.
@@ -151,37 +123,6 @@ struct Days {
     current: usize,
 }
 
-/// What SQLite's comparisons depend on of a table's columns: their affinities, and whether any
-/// has a collation of its own.
-struct Schema {
-    affinities: HashMap<String, Affinity>,
-    collated: bool,
-}
-
-impl Schema {
-    fn read(connection: &rusqlite::Connection, table: &str) -> rusqlite::Result<Self> {
-        let mut columns = connection.prepare("SELECT name, type FROM pragma_table_info(?1)")?;
-        let affinities = columns
-            .query_map([table], |row| {
-                let (name, declared): (String, String) = (row.get(0)?, row.get(1)?);
-                Ok((name, Affinity::of_declared(&declared)))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        let definition: Option<String> = connection
-            .query_row(
-                "SELECT sql FROM sqlite_master WHERE name = ?1",
-                [table],
-                |row| row.get(0),
-            )
-            .ok();
-        let collated = definition.is_none_or(|sql| sql.to_ascii_uppercase().contains("COLLATE"));
-        Ok(Schema {
-            affinities,
-            collated,
-        })
-    }
-}
-
 /// The columns of the statement's rows after the time columns, each once, with their
 /// parameters.
 #[derive(Default)]
@@ -204,13 +145,13 @@ impl Selected {
 
 impl Pass {
     /// One statement over the table's rows: their time columns, then the columns its filters
-    /// and measures read, each once. A condition Rust cannot decide as SQLite would (see
-    /// `comparison`) is selected as its SQL's outcome instead, 1 or 0 (NULL counts as false, as
-    /// in `FILTER (WHERE …)`).
-    fn of(plan: &TablePlan, schema: &Schema) -> Self {
+    /// and measures read, each once. A condition `decide` gives no test of its raw column is
+    /// decided in SQL, as a bit of a mask (`grouped::mask_expressions`).
+    fn of(plan: &TablePlan, decide: &Decide<'_>) -> Self {
         let time_columns: Vec<&str> = plan.time_columns().into_iter().collect();
         let mut selected = Selected::default();
-        let mut tests: Vec<(usize, Test)> = Vec::new();
+        let mut in_sql: Vec<Statement> = Vec::new();
+        let mut tests: Vec<(Source, Check)> = Vec::new();
         let mut measures = Vec::new();
         for measure in plan.measures.values() {
             let filter = measure
@@ -218,7 +159,21 @@ impl Pass {
                 .filter
                 .iter()
                 .map(|condition| {
-                    let test = test_of(condition, schema, &mut selected);
+                    let test = match decide(condition) {
+                        Some(test) => (
+                            Source::Column(selected.column(&condition.column)),
+                            Check::Value(test),
+                        ),
+                        None => {
+                            let mut binds = Vec::new();
+                            let sql = condition_sql(condition, &mut binds);
+                            let bit = place(&mut in_sql, Statement { sql, binds });
+                            (
+                                Source::Mask(bit / BITS_PER_MASK),
+                                Check::Bit(bit % BITS_PER_MASK),
+                            )
+                        }
+                    };
                     place(&mut tests, test)
                 })
                 .collect();
@@ -242,13 +197,21 @@ impl Pass {
                 value,
             });
         }
+        let masks: Vec<usize> = mask_expressions(&in_sql)
+            .into_iter()
+            .map(|mask| selected.place(mask))
+            .collect();
         let offset = time_columns.len();
-        let mut by_column: Vec<(usize, Vec<(usize, Test)>)> = Vec::new();
-        for (index, (column, test)) in tests.into_iter().enumerate() {
-            let column = column + offset;
+        let mut by_column: Vec<(usize, Vec<(usize, Check)>)> = Vec::new();
+        for (index, (source, check)) in tests.into_iter().enumerate() {
+            let column = offset
+                + match source {
+                    Source::Column(column) => column,
+                    Source::Mask(mask) => masks[mask],
+                };
             match by_column.iter_mut().find(|(a, _)| *a == column) {
-                Some((_, tests)) => tests.push((index, test)),
-                None => by_column.push((column, vec![(index, test)])),
+                Some((_, checks)) => checks.push((index, check)),
+                None => by_column.push((column, vec![(index, check)])),
             }
         }
         for slot in &mut measures {
@@ -278,33 +241,7 @@ impl Pass {
         }
     }
 
-    /// Runs the statement over each batch, on a connection of its own; the days it kept.
-    fn read(&self, file: &Path, batches: &[(i64, i64)]) -> anyhow::Result<Vec<Days>> {
-        let connection = CONNECTIONS.take(file)?;
-        let days = self.read_on(&connection, batches);
-        CONNECTIONS.give_back(file, connection);
-        days
-    }
-
-    fn read_on(
-        &self,
-        connection: &rusqlite::Connection,
-        batches: &[(i64, i64)],
-    ) -> anyhow::Result<Vec<Days>> {
-        let mut scan = Scan::of(self);
-        let mut statement = connection.prepare_cached(&self.statement.sql)?;
-        for (first, end) in batches {
-            let mut values: Vec<Value> = self.statement.binds.iter().map(value_of).collect();
-            values.extend([Value::Integer(*first), Value::Integer(*end)]);
-            let mut rows = statement.query(rusqlite::params_from_iter(values))?;
-            while let Some(row) = rows.next()? {
-                scan.step(self, row)?;
-            }
-        }
-        Ok(scan.days)
-    }
-
-    /// Adds one thread's days to the partials.
+    /// Adds one worker's days to the partials.
     fn add_to(&self, partials: &mut Partials, kept: Vec<Days>) {
         for (time_column, days) in kept.into_iter().enumerate() {
             let slots: Vec<&Slot> = self
@@ -334,100 +271,36 @@ impl Pass {
     }
 }
 
-/// The scan threads' connections, kept between passes: a process rebuilds its tables one after
-/// another, and opening a connection parses the whole schema again. A few at most, each with
-/// the identity of the file it opened, so a file replaced at the same path (a test's fresh
-/// database) is never read through a connection to the old one.
-struct Connections(Mutex<Vec<(FileId, rusqlite::Connection)>>);
+/// How a backend's scan decides a condition: the test Rust makes of its column's raw value,
+/// or `None` where SQL decides it.
+type Decide<'a> = dyn Fn(&Condition) -> Option<Test> + 'a;
 
-static CONNECTIONS: Connections = Connections(Mutex::new(Vec::new()));
-
-/// Kept connections at most: two tables rebuilt at once, two threads each.
-const KEPT_CONNECTIONS: usize = 4;
-
-type FileId = (PathBuf, Option<(u64, u64)>);
-
-impl Connections {
-    /// A kept connection to `file`, or a new one.
-    fn take(&self, file: &Path) -> anyhow::Result<rusqlite::Connection> {
-        let id = file_id(file)?;
-        let kept = {
-            let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            let at = kept.iter().position(|(of, _)| *of == id && id.1.is_some());
-            at.map(|at| kept.swap_remove(at).1)
-        };
-        match kept {
-            Some(connection) => Ok(connection),
-            None => Ok(open(file)?),
-        }
-    }
-
-    /// Keeps `connection` for the next pass, the oldest kept one making room.
-    fn give_back(&self, file: &Path, connection: rusqlite::Connection) {
-        let Ok(id) = file_id(file) else { return };
-        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if kept.len() == KEPT_CONNECTIONS {
-            kept.remove(0);
-        }
-        kept.push((id, connection));
-    }
+/// Where a test finds its value in a row: a selected column, or a mask by its number.
+#[derive(PartialEq)]
+enum Source {
+    Column(usize),
+    Mask(usize),
 }
 
-/// The file's path, and on Unix its device and inode.
-fn file_id(file: &Path) -> std::io::Result<FileId> {
-    #[cfg(unix)]
-    let inode = {
-        use std::os::unix::fs::MetadataExt;
-        let metadata = std::fs::metadata(file)?;
-        Some((metadata.dev(), metadata.ino()))
-    };
-    #[cfg(not(unix))]
-    let inode = None;
-    Ok((file.to_path_buf(), inode))
+/// A test of one value of a row: a condition Rust decides on the raw value, or one bit of a
+/// mask SQL computed.
+#[derive(PartialEq)]
+enum Check {
+    Value(Test),
+    Bit(usize),
 }
 
-/// A read-only connection of the scan's own to the database file.
-fn open(file: &Path) -> rusqlite::Result<rusqlite::Connection> {
-    let connection = rusqlite::Connection::open_with_flags(
-        file,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    connection.pragma_update(None, "query_only", true)?;
-    connection.busy_timeout(std::time::Duration::from_secs(5))?;
-    Ok(connection)
-}
-
-/// A condition as the column of the statement's rows it reads and the test of that column:
-/// the raw column, or where only SQL can promise SQLite's outcome, that outcome.
-fn test_of(condition: &Condition, schema: &Schema, selected: &mut Selected) -> (usize, Test) {
-    let decided = schema
-        .affinities
-        .get(&condition.column)
-        .and_then(|affinity| Test::of(condition, *affinity, schema.collated));
-    match decided {
-        Some(test) => (selected.column(&condition.column), test),
-        None => {
-            let mut binds = Vec::new();
-            let sql = condition_sql(condition, &mut binds);
-            let outcome = Statement {
-                sql: format!("COALESCE(({sql}), 0)"),
-                binds,
-            };
-            (selected.place(outcome), Test::is_true())
+impl Check {
+    fn passes(&self, value: ValueRef<'_>) -> bool {
+        match (self, value) {
+            (Check::Value(test), value) => test.passes(value),
+            (Check::Bit(bit), ValueRef::Integer(mask)) => mask >> bit & 1 == 1,
+            (Check::Bit(_), _) => false,
         }
     }
 }
 
-fn value_of(literal: &Literal) -> Value {
-    match literal {
-        Literal::Bool(v) => Value::Integer(i64::from(*v)),
-        Literal::Int(v) => Value::Integer(*v),
-        Literal::Real(v) => Value::Real(*v),
-        Literal::Text(v) => Value::Text(v.clone()),
-    }
-}
-
-/// What a thread keeps while it reads: the days of each time column, and which tests the
+/// What a worker keeps while it reads: the days of each time column, and which tests the
 /// current row passed.
 struct Scan {
     days: Vec<Days>,
@@ -445,12 +318,12 @@ impl Scan {
 
     /// Adds one row to the days of each of its time columns, for each measure whose filter it
     /// passes.
-    fn step(&mut self, pass: &Pass, row: &rusqlite::Row<'_>) -> anyhow::Result<()> {
+    fn step(&mut self, pass: &Pass, row: &impl Columns) -> anyhow::Result<()> {
         for (index, days) in self.days.iter_mut().enumerate() {
-            days.enter(&day_of(row.get_ref(index)?)?, index, &pass.measures);
+            days.enter(&day_of(row.value(index)?)?, index, &pass.measures);
         }
         for (column, tests) in &pass.tests {
-            let value = row.get_ref(*column)?;
+            let value = row.value(*column)?;
             for (index, test) in tests {
                 self.passed[*index] = test.passes(value);
             }
@@ -464,7 +337,7 @@ impl Scan {
                 (None, _) => ValueRef::Integer(1),
                 (Some(column), Some((of, value))) if of == column => value,
                 (Some(column), _) => {
-                    let value = row.get_ref(column)?;
+                    let value = row.value(column)?;
                     read = Some((column, value));
                     value
                 }
@@ -592,6 +465,17 @@ mod tests {
             ids.into_iter().collect::<RoaringBitmap>()
         );
         assert_eq!(Members::default().into_set(), RoaringBitmap::new());
+    }
+
+    #[test]
+    fn a_bit_check_reads_its_bit_of_the_mask() {
+        let mask = ValueRef::Integer(0b1010 | 1 << 61);
+        let passes = |bit| Check::Bit(bit).passes(mask);
+        assert_eq!(
+            [0, 1, 2, 3, 61].map(passes),
+            [false, true, false, true, true]
+        );
+        assert!(!Check::Bit(1).passes(ValueRef::Null));
     }
 
     #[test]
