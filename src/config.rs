@@ -31,6 +31,8 @@ pub struct Settings {
     pub licensing: LicensingSettings,
     pub email: EmailSettings,
     pub log: LogSettings,
+    /// Scheduled backups of this process's database (the instance's, or the collector's).
+    pub backup: service_ping_database::backup::Schedule,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -176,6 +178,7 @@ impl Default for Settings {
             licensing: LicensingSettings::default(),
             email: EmailSettings::default(),
             log: LogSettings::default(),
+            backup: service_ping_database::backup::Schedule::default(),
         }
     }
 }
@@ -444,6 +447,7 @@ impl Settings {
             "instance.installation_type must not be empty"
         );
         self.collector.validate()?;
+        self.backup.validate()?;
         anyhow::ensure!(
             self.service_ping.schedule_jitter_seconds <= 3600,
             "service_ping.schedule_jitter_seconds must be at most 3600"
@@ -473,6 +477,7 @@ impl Settings {
             listen: self.server.listen,
             max_connections: self.database.max_connections,
             settings: self.collector.clone(),
+            backup: self.backup.clone(),
         }
     }
 

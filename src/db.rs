@@ -2,6 +2,7 @@
 //! "postgres://…"`, a real installation's), at the configured URL, with the instance's embedded
 //! migrations (`migrations/sqlite/`, `migrations/postgres/`, the same versions on both).
 
+use service_ping_database::backup::Role;
 pub use service_ping_database::{Conn, Db, execute, execute_in, on_conn, on_pool, retrying_busy};
 use sqlx::migrate::Migrator;
 
@@ -9,6 +10,13 @@ use crate::config::Settings;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// What the instance's backups are of.
+pub static ROLE: Role = Role {
+    name: "instance",
+    sqlite: &SQLITE_MIGRATIONS,
+    postgres: &POSTGRES_MIGRATIONS,
+};
 
 /// Opens (creating an SQLite file if needed) the database and applies the embedded migrations;
 /// a migration that fails stops the process.

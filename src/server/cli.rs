@@ -10,7 +10,7 @@ use super::config::Overrides;
 #[derive(Debug, Parser)]
 #[command(
     name = "service-ping",
-    version,
+    version = version_text(),
     about = "Service Ping: usage payloads you can read byte for byte, sent weekly to a collector."
 )]
 pub struct Cli {
@@ -46,6 +46,27 @@ pub enum Command {
     Submit,
     /// Run the collector (GitLab's Versions application) that instances send their pings to.
     Collector(service_ping_collector::cli::CollectorArgs),
+    /// Write a backup of the instance's database while the server runs.
+    Backup(service_ping_collector::cli::BackupArgs),
+    /// Restore a backup made by `backup` into an empty database (stop the server first), then
+    /// migrate it.
+    Restore(service_ping_collector::cli::RestoreArgs),
+}
+
+/// `--version`: the release, the commit it was built from, and the newest schema version of
+/// each role's database this binary migrates to.
+fn version_text() -> &'static str {
+    use service_ping_database::Backend;
+    static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "{} (commit {}, schema {}, collector schema {})",
+            service_ping_database::VERSION,
+            service_ping_database::COMMIT,
+            crate::db::ROLE.newest_schema(Backend::Sqlite),
+            service_ping_collector::db::ROLE.newest_schema(Backend::Sqlite),
+        )
+    });
+    &TEXT
 }
 
 #[derive(Debug, Args)]

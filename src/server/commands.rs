@@ -1,11 +1,14 @@
-//! Command-line tools that work on the instance's database: seeding the demo platform and
-//! generating, printing and listing payloads. They print for people on standard output; logs go
+//! Command-line tools that work on the instance's database: seeding the demo platform,
+//! generating, printing and listing payloads, and backups. They print for people on standard output; logs go
 //! to standard error.
 
 use std::io::Write;
 
 use anyhow::Context;
 use chrono::Utc;
+
+use service_ping_collector::cli::{BackupArgs, RestoreArgs};
+use service_ping_database::backup::{self, Target};
 
 use super::cli::{HistoryArgs, PayloadArgs, SeedArgs};
 use super::config::{Locks, Settings};
@@ -174,4 +177,29 @@ pub fn peak_memory_mb() -> Option<f64> {
         .parse()
         .ok()?;
     Some(kilobytes / 1024.0)
+}
+
+/// `service-ping backup --out FILE`: a consistent copy while the server runs.
+pub async fn backup(settings: &Settings, args: BackupArgs) -> anyhow::Result<()> {
+    let db = open_database(settings).await?;
+    let url = settings.database_url();
+    let target = Target {
+        url: &url,
+        data_dir: &settings.data_dir,
+    };
+    let manifest = backup::backup(&db, &target, &db::ROLE, &args.out, args.include_secrets).await?;
+    println!("{}", backup::describe(&manifest, &args.out));
+    Ok(())
+}
+
+/// `service-ping restore FILE`.
+pub async fn restore(settings: &Settings, args: RestoreArgs) -> anyhow::Result<()> {
+    let url = settings.database_url();
+    let target = Target {
+        url: &url,
+        data_dir: &settings.data_dir,
+    };
+    let manifest = backup::restore(&args.file, &target, &db::ROLE, args.force).await?;
+    println!("{}", backup::restored(&manifest));
+    Ok(())
 }

@@ -140,6 +140,14 @@ impl Application {
             self.state.locks.clone(),
             stop.clone(),
         ));
+        let mut backups = tokio::spawn(service_ping_database::backup::run_scheduled(
+            self.state.db.clone(),
+            self.state.settings.database_url(),
+            self.state.settings.data_dir.clone(),
+            &crate::db::ROLE,
+            self.state.settings.backup.clone(),
+            stop.clone().cancelled_owned(),
+        ));
         tokio::select! {
             () = shutdown => tracing::info!("shutdown requested"),
             result = &mut server => log_task_end("web server", result),
@@ -147,9 +155,10 @@ impl Application {
             result = &mut weekly => log_task_end("weekly Service Ping", result.map(Ok)),
             result = &mut trends => log_task_end("usage trends", result.map(Ok)),
             result = &mut rollups => log_task_end("metric rollups", result.map(Ok)),
+            result = &mut backups => log_task_end("scheduled backups", result.map(Ok)),
         }
         stop.cancel();
-        let (server, _, _, _, _) = tokio::join!(server, cleanup, weekly, trends, rollups);
+        let (server, ..) = tokio::join!(server, cleanup, weekly, trends, rollups, backups);
         server.context("web server task")??;
         tracing::info!("stopped");
         Ok(())
@@ -235,6 +244,8 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         }
         cli::Command::History(args) => commands::history(&loaded.settings, args).await,
         cli::Command::Submit => commands::submit(&loaded.settings, &loaded.locks).await,
+        cli::Command::Backup(args) => commands::backup(&loaded.settings, args).await,
+        cli::Command::Restore(args) => commands::restore(&loaded.settings, args).await,
         cli::Command::Collector(args) => {
             let config = loaded.settings.collector_config();
             service_ping_collector::commands::run(&config, args, shutdown_signal()).await

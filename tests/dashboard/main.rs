@@ -4,6 +4,7 @@
 
 mod app;
 mod auth_suite;
+mod backup;
 mod bad_input;
 /// The collector crate's test support (a real collector on a free port), shared rather than copied.
 #[path = "../../crates/collector/tests/collector/support.rs"]

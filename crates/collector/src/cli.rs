@@ -18,6 +18,32 @@ pub enum CollectorCommand {
     /// The vendor's licenses: signing key, issuing, listing.
     #[command(subcommand)]
     License(LicenseCommand),
+    /// Write a backup of the collector's database while it runs.
+    Backup(BackupArgs),
+    /// Restore a backup made by `collector backup` into an empty database, then migrate it.
+    Restore(RestoreArgs),
+}
+
+/// `backup`, for either role.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The backup file to write (mode 0600; replaced whole, or not at all).
+    #[arg(long, value_name = "FILE")]
+    pub out: std::path::PathBuf,
+    /// Also the data directory's own files: generated keys and passwords.
+    #[arg(long)]
+    pub include_secrets: bool,
+}
+
+/// `restore`, for either role.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A backup file made by `backup`.
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+    /// Replace a database that already holds data, and secrets of the same names.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,10 +9,11 @@ use ed25519_dalek::SigningKey;
 use service_ping_protocol::license;
 
 use crate::cli::{CollectorArgs, CollectorCommand, KeyArgs, LicenseCommand, SeedFleetArgs};
-use crate::db::open_database;
+use crate::db::{ROLE, open_database};
 use crate::licenses;
 use crate::server::Collector;
 use crate::settings::CollectorConfig;
+use service_ping_database::backup::{self, Target};
 
 /// Runs one collector command; `shutdown` stops the server.
 pub async fn run(
@@ -28,6 +29,28 @@ pub async fn run(
         }
         CollectorCommand::SeedFleet(args) => seed_fleet(config, args).await,
         CollectorCommand::License(command) => license(config, command).await,
+        CollectorCommand::Backup(args) => {
+            let (db, _) = open_database(config).await?;
+            let url = config.database_url();
+            let target = Target {
+                url: &url,
+                data_dir: &config.data_dir,
+            };
+            let manifest =
+                backup::backup(&db, &target, &ROLE, &args.out, args.include_secrets).await?;
+            println!("{}", backup::describe(&manifest, &args.out));
+            Ok(())
+        }
+        CollectorCommand::Restore(args) => {
+            let url = config.database_url();
+            let target = Target {
+                url: &url,
+                data_dir: &config.data_dir,
+            };
+            let manifest = backup::restore(&args.file, &target, &ROLE, args.force).await?;
+            println!("{}", backup::restored(&manifest));
+            Ok(())
+        }
     }
 }
 

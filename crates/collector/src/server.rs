@@ -6,7 +6,12 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::db::open_database;
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+use service_ping_database::backup;
+
+use crate::db::{ROLE, open_database};
 use crate::routes::router;
 use crate::settings::CollectorConfig;
 use crate::state::CollectorState;
@@ -15,6 +20,14 @@ use crate::state::CollectorState;
 pub struct Collector {
     listener: TcpListener,
     state: CollectorState,
+    backups: ScheduledBackups,
+}
+
+/// What the scheduled backups need besides the database.
+struct ScheduledBackups {
+    url: SecretString,
+    data_dir: PathBuf,
+    schedule: backup::Schedule,
 }
 
 impl Collector {
@@ -26,6 +39,11 @@ impl Collector {
         Ok(Self {
             listener,
             state: CollectorState::new(db, writer, &config.settings),
+            backups: ScheduledBackups {
+                url: config.database_url(),
+                data_dir: config.data_dir.clone(),
+                schedule: config.backup.clone(),
+            },
         })
     }
 
@@ -52,11 +70,20 @@ impl Collector {
                 state.forget_quiet_instances();
             }
         });
+        let backups = tokio::spawn(backup::run_scheduled(
+            self.state.db.clone(),
+            self.backups.url,
+            self.backups.data_dir,
+            &ROLE,
+            self.backups.schedule,
+            std::future::pending(),
+        ));
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         pruning.abort();
+        backups.abort();
         served.context("collector server")
     }
 }

@@ -123,6 +123,8 @@ pub struct CollectorConfig {
     pub listen: SocketAddr,
     pub max_connections: u32,
     pub settings: CollectorSettings,
+    /// `[backup]`: the collector's scheduled backups.
+    pub backup: service_ping_database::backup::Schedule,
 }
 
 impl CollectorConfig {

@@ -19,12 +19,19 @@ use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::migrate::Migrator;
 
+pub mod backup;
 mod postgres;
 pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use sqlite::{begin_write, retrying_busy};
+
+/// The product's version, as every crate of the workspace has it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The git commit this binary was built from (`build.rs`), or `unknown` outside a checkout.
+pub const COMMIT: &str = env!("SERVICE_PING_COMMIT");
 
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

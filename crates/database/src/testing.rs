@@ -98,3 +98,47 @@ pub fn backend_under_test() -> Backend {
         Ok(other) => panic!("{BACKEND_VARIABLE}={other}: expected postgres or sqlite"),
     }
 }
+
+/// Every table of `db`'s current schema and its rows, each row one text (every column, in
+/// order, as the database writes it: blobs in hex), sorted: two databases hold the same data when
+/// these are equal. `_sqlx_migrations` is left out (it records when each migration ran).
+pub async fn every_row(db: &crate::Db) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut tables = std::collections::BTreeMap::new();
+    for table in table_names(db).await {
+        let rows: Vec<String> = match db {
+            crate::Db::Sqlite(pool) => {
+                let columns: Vec<String> = sqlx::query_scalar(
+                    "SELECT 'quote(' || quote(name) || ')' FROM pragma_table_info(?) ORDER BY cid",
+                )
+                .bind(&table)
+                .fetch_all(pool)
+                .await
+                .unwrap();
+                let row = columns.join(" || ',' || ");
+                sqlx::query_scalar(&format!("SELECT {row} FROM \"{table}\""))
+                    .fetch_all(pool)
+                    .await
+                    .unwrap()
+            }
+            crate::Db::Postgres(pool) => {
+                sqlx::query_scalar(&format!("SELECT t::text FROM \"{table}\" AS t"))
+                    .fetch_all(pool)
+                    .await
+                    .unwrap()
+            }
+        };
+        let mut rows = rows;
+        rows.sort();
+        tables.insert(table, rows);
+    }
+    tables
+}
+
+async fn table_names(db: &crate::Db) -> Vec<String> {
+    crate::backup::tables(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|name| name != "_sqlx_migrations")
+        .collect()
+}

@@ -39,5 +39,6 @@ pub async fn config_on(
         listen: "127.0.0.1:0".parse().unwrap(),
         max_connections,
         settings,
+        backup: Default::default(),
     }
 }

@@ -1,10 +1,12 @@
 //! SQL for the collector's own database: received pings, their metadata and error reports.
 
 use chrono::{DateTime, Utc};
+use service_ping_database::backup::Role;
 use service_ping_database::{Db, on_pool};
 use service_ping_protocol::devops_score::{self, Values};
 use service_ping_protocol::documents::ErrorReport;
 use service_ping_protocol::time::format_timestamp;
+use sqlx::migrate::Migrator;
 
 use crate::settings::CollectorConfig;
 
@@ -25,15 +27,21 @@ pub async fn open_database(config: &CollectorConfig) -> anyhow::Result<(Db, Db)>
     Ok((db, writer))
 }
 
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
 /// The collector's migrations (`migrations/<backend>/` of this crate); its database is not the
 /// instance's.
 pub async fn migrate(db: &Db) -> anyhow::Result<()> {
-    db.migrate(
-        &sqlx::migrate!("./migrations/sqlite"),
-        &sqlx::migrate!("./migrations/postgres"),
-    )
-    .await
+    db.migrate(&SQLITE_MIGRATIONS, &POSTGRES_MIGRATIONS).await
 }
+
+/// What the collector's backups are of.
+pub static ROLE: Role = Role {
+    name: "collector",
+    sqlite: &SQLITE_MIGRATIONS,
+    postgres: &POSTGRES_MIGRATIONS,
+};
 
 mod store;
 

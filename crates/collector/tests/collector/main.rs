@@ -1,6 +1,7 @@
 //! The collector role over HTTP: what it accepts, what it refuses (and that a refusal stores
 //! nothing), idempotent resends, rate limiting, the upload page and the OpenAPI document.
 
+mod backup;
 mod bad_input;
 mod instances;
 mod postgres;

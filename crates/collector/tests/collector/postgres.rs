@@ -56,6 +56,7 @@ async fn build_with(url: SecretString) -> anyhow::Result<Collector> {
         listen: "127.0.0.1:0".parse().unwrap(),
         max_connections: 2,
         settings: CollectorSettings::default(),
+        backup: Default::default(),
     })
     .await
 }

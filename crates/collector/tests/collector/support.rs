@@ -63,6 +63,7 @@ pub async fn spawn_collector_on(
         listen: "127.0.0.1:0".parse().unwrap(),
         max_connections: 8,
         settings,
+        backup: Default::default(),
     };
     let collector = Collector::build(&config).await.unwrap();
     let address = collector.local_addr();
