@@ -14,7 +14,7 @@ DATA_DIR ?= data
 LISTEN ?= 127.0.0.1:3000
 COLLECTOR_LISTEN ?= 127.0.0.1:3002
 
-.PHONY: run test tools test-tools build site fmt-check clippy unit-test e2e clean-data
+.PHONY: run test tools test-tools build site fmt-check clippy unit-test e2e clean-data upgrade-fixture
 
 ## Build the release and run the dashboard on http://$(LISTEN) with its data in ./$(DATA_DIR),
 ## and a local collector on http://$(COLLECTOR_LISTEN) that the instance sends to.
@@ -66,6 +66,13 @@ unit-test:
 # The browser suite's collector runs on PostgreSQL (start-collector.sh).
 e2e:
 	cd end2end && SERVICE_PING_BIN=$(BIN) ../scripts/postgres-server.sh run npx playwright test
+
+## At a release tag: write that release's upgrade fixture on both backends
+## (tests/fixtures/upgrade/vX.Y.Z/), to commit; every later release's tests upgrade from it.
+upgrade-fixture:
+	scripts/postgres-server.sh run sh -c '\
+	  cargo test --release --features ssr --test dashboard -- upgrade::write_upgrade_fixture --ignored && \
+	  SERVICE_PING_TEST_BACKEND=postgres cargo test --release --features ssr --test dashboard -- upgrade::write_upgrade_fixture --ignored'
 
 clean-data:
 	rm -rf $(DATA_DIR)

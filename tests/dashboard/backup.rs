@@ -79,14 +79,14 @@ impl Source {
 }
 
 /// An empty database of the backend under test and a data directory that does not exist yet.
-struct Fresh {
+pub(crate) struct Fresh {
     _dir: tempfile::TempDir,
     url: SecretString,
     data_dir: PathBuf,
 }
 
 impl Fresh {
-    async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url =
             testing::fresh_database(backend_under_test(), dir.path(), "restored.sqlite3").await;
@@ -98,20 +98,20 @@ impl Fresh {
         }
     }
 
-    fn target(&self) -> Target<'_> {
+    pub(crate) fn target(&self) -> Target<'_> {
         Target {
             url: &self.url,
             data_dir: &self.data_dir,
         }
     }
 
-    async fn db(&self) -> Db {
+    pub(crate) async fn db(&self) -> Db {
         Db::connect(&self.url, 2).await.unwrap()
     }
 }
 
 /// Every stored payload: its id, its bytes' sha256 as computed here, and the one recorded.
-async fn stored_payloads(db: &Db) -> Vec<(i64, String, String)> {
+pub(crate) async fn stored_payloads(db: &Db) -> Vec<(i64, String, String)> {
     let rows: Vec<(i64, Vec<u8>, String)> = service_ping::db::on_pool!(db, |pool| {
         sqlx::query_as("SELECT id, payload, sha256 FROM raw_usage_data ORDER BY id")
             .fetch_all(pool)

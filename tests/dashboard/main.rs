@@ -18,5 +18,6 @@ mod rollups;
 mod router;
 mod submission;
 mod support;
+mod upgrade;
 mod usage_statistics;
 mod usage_trends;

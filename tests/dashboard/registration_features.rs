@@ -47,6 +47,11 @@ fn current_license(plan: Plan) -> String {
     license::issue(&claims, &vendor())
 }
 
+/// A Premium license from `starts` to `expires`, signed by `vendor`.
+pub(crate) fn license_from(vendor: &SigningKey, starts: &str, expires: &str) -> String {
+    license::issue(&claims(Plan::Premium, starts, expires), vendor)
+}
+
 async fn json(response: reqwest::Response) -> Value {
     let status = response.status();
     let text = response.text().await.unwrap();

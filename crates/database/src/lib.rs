@@ -218,27 +218,47 @@ impl Db {
     /// with nothing written.
     pub async fn migrate(&self, sqlite: &Migrator, postgres: &Migrator) -> anyhow::Result<()> {
         self.refuse_foreign_database().await?;
-        let applied = match self {
-            Db::Sqlite(pool) => sqlite.run(pool).await,
-            Db::Postgres(pool) => postgres.run(pool).await,
+        let (migrator, applied) = match self {
+            Db::Sqlite(pool) => (sqlite, sqlite.run(pool).await),
+            Db::Postgres(pool) => (postgres, postgres.run(pool).await),
         };
-        applied.context(
-            "applying the database migrations (if a migration \"was previously applied but is missing\", \
-             database.url names another role's or another product's database)",
-        )
+        match applied {
+            Ok(()) => Ok(()),
+            // Each migration runs in a transaction of its own: the failed one left nothing.
+            Err(sqlx::migrate::MigrateError::ExecuteMigration(error, version)) => {
+                let description = migrator
+                    .iter()
+                    .find(|m| m.version == version)
+                    .map_or(String::new(), |m| format!(" ({})", m.description));
+                Err(anyhow::anyhow!(
+                    "migration {version}{description} failed and was rolled back, leaving the database as the migrations before it left it: {error}"
+                ))
+            }
+            Err(error) => Err(anyhow::Error::new(error).context(
+                "applying the database migrations (if a migration \"was previously applied but is missing\", \
+                 database.url names another role's or another product's database)",
+            )),
+        }
     }
 
-    async fn refuse_foreign_database(&self) -> anyhow::Result<()> {
-        let tables: Vec<String> = on_pool!(self, |pool| sqlx::query_scalar(match self.backend() {
+    /// The tables of the database's current schema.
+    pub(crate) async fn table_names(&self) -> Result<Vec<String>, sqlx::Error> {
+        on_pool!(self, |pool| sqlx::query_scalar(match self.backend() {
             Backend::Sqlite =>
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
             Backend::Postgres =>
                 "SELECT table_name::text FROM information_schema.tables \
-                                  WHERE table_schema = current_schema()",
+                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
         })
         .fetch_all(pool)
         .await)
-        .context("reading the database's list of tables")?;
+    }
+
+    async fn refuse_foreign_database(&self) -> anyhow::Result<()> {
+        let tables = self
+            .table_names()
+            .await
+            .context("reading the database's list of tables")?;
         let ours = tables.iter().any(|t| t == "_sqlx_migrations");
         anyhow::ensure!(
             ours || tables.is_empty(),

@@ -135,7 +135,7 @@ pub async fn every_row(db: &crate::Db) -> std::collections::BTreeMap<String, Vec
 }
 
 async fn table_names(db: &crate::Db) -> Vec<String> {
-    crate::backup::tables(db)
+    db.table_names()
         .await
         .unwrap()
         .into_iter()

@@ -461,7 +461,7 @@ async fn refuse_data_in(
     };
     let holds_tables = exists && {
         let db = Db::connect(target.url, 1).await?;
-        let tables = tables(&db).await;
+        let tables = db.table_names().await;
         db.close().await;
         !tables?.is_empty()
     };
@@ -478,20 +478,6 @@ async fn refuse_data_in(
         );
     }
     Ok(())
-}
-
-/// The tables of `db`'s current schema.
-pub(crate) async fn tables(db: &Db) -> anyhow::Result<Vec<String>> {
-    let tables = on_pool!(db, |pool| sqlx::query_scalar(match db.backend() {
-        Backend::Sqlite =>
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-        Backend::Postgres =>
-            "SELECT table_name::text FROM information_schema.tables \
-             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
-    })
-    .fetch_all(pool)
-    .await)?;
-    Ok(tables)
 }
 
 /// Empties the current schema of tables (`--force` on PostgreSQL): tables a newer schema added
