@@ -14,7 +14,7 @@ DATA_DIR ?= data
 LISTEN ?= 127.0.0.1:3000
 COLLECTOR_LISTEN ?= 127.0.0.1:3002
 
-.PHONY: run test tools test-tools build site fmt-check clippy unit-test e2e clean-data upgrade-fixture
+.PHONY: run test tools test-tools build site fmt-check clippy unit-test package package-test e2e clean-data upgrade-fixture
 
 ## Build the release and run the dashboard on http://$(LISTEN) with its data in ./$(DATA_DIR),
 ## and a local collector on http://$(COLLECTOR_LISTEN) that the instance sends to.
@@ -26,7 +26,7 @@ run: tools build
 # for its integration tests, with the same dependency features as the tests, so the server's
 # dependency tree is compiled once (a plain release build, without the tests' features, would
 # compile most of it a second time). `site` adds the browser bundle and the stylesheet.
-test: test-tools fmt-check clippy unit-test site e2e
+test: test-tools fmt-check clippy unit-test site package-test e2e
 
 tools:
 	scripts/install-tools.sh
@@ -62,6 +62,16 @@ unit-test:
 	  SERVICE_PING_TEST_BACKEND=postgres cargo test --release --workspace --exclude service-ping-hydrate --features service-ping/ssr \
 	    --lib --test dashboard -- \
 	    --skip the_database_locked_longer_than_the_busy_timeout --skip parity::'
+
+## The Debian package, in target/debian/, checked as package-test checks it.
+package: build
+	scripts/install-tools.sh --package
+	scripts/test-package.sh
+
+# The package built from the binary and site just tested, unpacked into a throwaway root, its
+# files, modes, units and installed binary checked (scripts/test-package.sh).
+package-test:
+	scripts/test-package.sh
 
 # The browser suite's collector runs on PostgreSQL (start-collector.sh).
 e2e:

@@ -2,11 +2,13 @@
 # Installs what building and testing Service Ping needs, skipping whatever is already there at
 # the right version. Works on a machine that has only rustup's toolchain, Node and apt.
 #   scripts/install-tools.sh            build tools (wasm target, cargo-leptos, wasm-bindgen, wasm-opt)
-#   scripts/install-tools.sh --test     also Chromium, PostgreSQL and the Playwright packages
+#   scripts/install-tools.sh --package  also cargo-deb and what checking the package needs
+#   scripts/install-tools.sh --test     all of that, and Chromium, PostgreSQL and the Playwright packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_LEPTOS_VERSION=0.3.11
+CARGO_DEB_VERSION=3.8.0
 WASM_OPT_VERSION=0.116.1
 # The wasm-bindgen CLI must match the library version the lockfile resolved.
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
@@ -55,6 +57,23 @@ fi
 if [ "$(command -v wasm-opt)" != "$cargo_bin/wasm-opt" ]; then
   echo "error: $(command -v wasm-opt) comes before $cargo_bin/wasm-opt on PATH; it breaks hydration" >&2
   exit 1
+fi
+
+if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--package" ]; then
+  if ! have_version cargo-deb "$CARGO_DEB_VERSION"; then
+    say "installing cargo-deb $CARGO_DEB_VERSION (about a minute)"
+    cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked --force
+  fi
+  # scripts/test-package.sh: dpkg-deb, systemd-analyze, curl, python3.
+  missing=()
+  for tool in dpkg-deb:dpkg systemd-analyze:systemd curl:curl python3:python3; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]} from Debian"
+    as_root apt-get update -q
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q "${missing[@]}"
+  fi
 fi
 
 if [ "${1:-}" = "--test" ]; then

@@ -2,8 +2,8 @@
 //! server runs, and their restore.
 //!
 //! A backup is one file, written readable by its owner only: a zstd-compressed tar of
-//! - `database.sqlite3`: SQLite's `VACUUM INTO` copy, one read transaction, so a consistent
-//!   snapshot while writers go on; or `database.pgdump`: `pg_dump --format=custom`, also one
+//! - `database.sqlite3`: SQLite's online backup, in one step and so one read transaction: a
+//!   consistent snapshot while writers go on; or `database.pgdump`: `pg_dump --format=custom`, also one
 //!   snapshot, restored by `pg_restore`;
 //! - `secrets/NAME` with `--include-secrets`: the data directory's own files (generated keys and
 //!   passwords), never its databases;
@@ -117,13 +117,15 @@ pub async fn backup(
         .with_context(|| format!("creating a staging directory in {}", directory.display()))?;
     let schema_version = schema_version(db).await?;
     let database = match db {
-        Db::Sqlite(pool) => {
+        Db::Sqlite(_) => {
             let copy = staging.path().join(SQLITE_PART);
-            sqlx::query("VACUUM INTO $1")
-                .bind(copy.to_string_lossy().as_ref())
-                .execute(pool)
-                .await
-                .context("copying the SQLite database (VACUUM INTO)")?;
+            let source = crate::sqlite::options(target.url)?
+                .get_filename()
+                .to_path_buf();
+            let destination = copy.clone();
+            tokio::task::spawn_blocking(move || copy_sqlite(&source, &destination))
+                .await?
+                .context("copying the SQLite database (online backup)")?;
             copy
         }
         Db::Postgres(_) => {
@@ -173,16 +175,23 @@ fn write_archive(
     let file = private_file(&partial)?;
     let mut archive = tar::Builder::new(zstd::Encoder::new(file, 3)?);
     for (name, path) in files {
-        let (bytes, sha256) = digest_of(path)?;
+        // Hashed as it is written: one read of each part, however large.
+        let file = std::fs::File::open(path)?;
+        let bytes = file.metadata()?.len();
+        let mut source = Hashing::new(file);
+        archive
+            .append_data(&mut entry_header(bytes), name, &mut source)
+            .with_context(|| format!("writing {name} into the backup"))?;
+        ensure!(
+            source.bytes == bytes,
+            "{} changed while it was written into the backup",
+            path.display()
+        );
         manifest.parts.push(Part {
             name: name.clone(),
             bytes,
-            sha256,
+            sha256: hex::encode(source.hasher.finalize()),
         });
-        let source = std::fs::File::open(path)?;
-        archive
-            .append_data(&mut entry_header(bytes), name, source)
-            .with_context(|| format!("writing {name} into the backup"))?;
     }
     let text = serde_json::to_vec_pretty(&manifest)?;
     archive.append_data(
@@ -361,22 +370,19 @@ fn unpack(file: &Path, staging: &Path) -> anyhow::Result<Manifest> {
             std::fs::create_dir_all(parent)?;
         }
         let mut out = private_file(&destination)?;
-        let mut hasher = Sha256::new();
+        let mut source = Hashing::new(&mut entry);
         let mut buffer = vec![0; 1 << 16];
-        let mut bytes = 0;
         loop {
-            let n = entry.read(&mut buffer).with_context(damaged)?;
+            let n = source.read(&mut buffer).with_context(damaged)?;
             if n == 0 {
                 break;
             }
-            hasher.update(&buffer[..n]);
             out.write_all(&buffer[..n])?;
-            bytes += n as u64;
         }
         seen.push(Part {
             name,
-            bytes,
-            sha256: hex::encode(hasher.finalize()),
+            bytes: source.bytes,
+            sha256: hex::encode(source.hasher.finalize()),
         });
     }
     let manifest = manifest.with_context(|| format!("{} (no manifest)", damaged()))?;
@@ -588,7 +594,7 @@ fn conninfo_dbname(url: &SecretString) -> anyhow::Result<String> {
 }
 
 /// The data directory's own files: everything at its top level but the databases (and their
-/// journals) and staging directories.
+/// journals), backups and directories.
 fn secrets_in(data_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut secrets = Vec::new();
     for entry in std::fs::read_dir(data_dir)
@@ -604,7 +610,9 @@ fn secrets_in(data_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         ]
         .iter()
         .any(|suffix| name.ends_with(suffix));
-        if entry.file_type()?.is_file() && !is_database {
+        // A backup left beside the database is not a secret, and would grow every later one.
+        let is_backup = name.ends_with(".tar.zst");
+        if entry.file_type()?.is_file() && !is_database && !is_backup {
             secrets.push(entry.path());
         }
     }
@@ -623,12 +631,61 @@ fn private_file(path: &Path) -> anyhow::Result<std::fs::File> {
         .with_context(|| format!("creating {}", path.display()))
 }
 
-/// A file's size and sha256 (hex).
-fn digest_of(path: &Path) -> anyhow::Result<(u64, String)> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let bytes = std::io::copy(&mut file, &mut hasher)?;
-    Ok((bytes, hex::encode(hasher.finalize())))
+/// Copies the SQLite database at `source` page by page with SQLite's online backup, in one step:
+/// one read transaction, so a consistent snapshot while the server goes on writing (in WAL mode
+/// writers do not wait for it). Several times faster than `VACUUM INTO`, which rebuilds every
+/// table and index.
+fn copy_sqlite(source: &Path, destination: &Path) -> anyhow::Result<()> {
+    use rusqlite::backup::{Backup, StepResult};
+    use rusqlite::{Connection, OpenFlags};
+    let source = Connection::open_with_flags(
+        source,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    source.busy_timeout(std::time::Duration::from_secs(30))?;
+    let mut copy = Connection::open(destination)?;
+    {
+        let backup = Backup::new(&source, &mut copy)?;
+        // -1: every page in one step. Busy or locked (a checkpoint holding the lock): wait, retry.
+        let mut done = false;
+        for _ in 0..300 {
+            if backup.step(-1)? == StepResult::Done {
+                done = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        ensure!(done, "the database stayed locked for 30 seconds");
+    }
+    // The copy stands alone: one file, no journal beside it.
+    copy.pragma_update(None, "journal_mode", "DELETE")?;
+    Ok(())
+}
+
+/// A reader that hashes and counts what is read through it.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<R> Hashing<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buffer)?;
+        self.hasher.update(&buffer[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
 }
 
 fn file_name(path: &Path) -> String {
