@@ -76,6 +76,15 @@ impl Source {
         std::fs::create_dir_all(&backups).unwrap();
         backups.join("instance.tar.zst")
     }
+
+    /// A backup of the source as it is, its file and manifest.
+    async fn backed_up(&self, include_secrets: bool) -> (PathBuf, backup::Manifest) {
+        let file = self.backup_file();
+        let manifest = backup::backup(&self.db, &self.target(), &ROLE, &file, include_secrets)
+            .await
+            .unwrap();
+        (file, manifest)
+    }
 }
 
 /// An empty database of the backend under test and a data directory that does not exist yet.
@@ -227,10 +236,7 @@ async fn a_backup_taken_during_a_generation_and_a_send_restores_a_consistent_cop
 #[tokio::test]
 async fn secrets_stay_out_unless_asked_for() {
     let source = Source::new().await;
-    let file = source.backup_file();
-    let manifest = backup::backup(&source.db, &source.target(), &ROLE, &file, false)
-        .await
-        .unwrap();
+    let (file, manifest) = source.backed_up(false).await;
     assert!(!manifest.secrets_included);
     assert!(
         manifest
@@ -260,10 +266,7 @@ async fn refused(file: &Path, reason: &str) {
 #[tokio::test]
 async fn a_damaged_backup_is_refused_and_changes_nothing() {
     let source = Source::new().await;
-    let file = source.backup_file();
-    backup::backup(&source.db, &source.target(), &ROLE, &file, false)
-        .await
-        .unwrap();
+    let (file, _) = source.backed_up(false).await;
     let whole = std::fs::read(&file).unwrap();
 
     let truncated = file.with_extension("truncated");
@@ -302,10 +305,7 @@ fn with_manifest(file: &Path, manifest: &backup::Manifest, out: &Path) {
 #[tokio::test]
 async fn a_backup_of_a_newer_schema_or_another_role_is_refused() {
     let source = Source::new().await;
-    let file = source.backup_file();
-    let manifest = backup::backup(&source.db, &source.target(), &ROLE, &file, false)
-        .await
-        .unwrap();
+    let (file, manifest) = source.backed_up(false).await;
     let rewritten = |change: &dyn Fn(&mut backup::Manifest)| {
         let mut manifest = manifest.clone();
         change(&mut manifest);
@@ -322,10 +322,7 @@ async fn a_backup_of_a_newer_schema_or_another_role_is_refused() {
 #[tokio::test]
 async fn a_target_that_holds_data_is_replaced_only_with_force() {
     let source = Source::new().await;
-    let file = source.backup_file();
-    backup::backup(&source.db, &source.target(), &ROLE, &file, true)
-        .await
-        .unwrap();
+    let (file, _) = source.backed_up(true).await;
     let expected = every_row(&source.db).await;
 
     let target = Source::new().await;

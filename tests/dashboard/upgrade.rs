@@ -50,13 +50,6 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/upgrade")
 }
 
-fn backend_name(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgresql",
-    }
-}
-
 /// The names of `table`'s columns, in order.
 async fn columns_of(db: &Db, table: &str) -> Vec<String> {
     on_pool!(db, |pool| sqlx::query_scalar(match db.backend() {
@@ -169,7 +162,7 @@ async fn write_upgrade_fixture() {
     let expected = expected_of(&db).await;
     let dir = fixtures().join(format!("v{}", expected.version));
     std::fs::create_dir_all(&dir).unwrap();
-    let backend = backend_name(db.backend());
+    let backend = db.backend().name();
     let url = crate::support::settings(app.data_dir.path()).database_url();
     let target = Target {
         url: &url,
@@ -186,7 +179,7 @@ async fn write_upgrade_fixture() {
 
 #[tokio::test]
 async fn every_release_upgrades_keeping_its_history_bytes_audit_log_tokens_and_licenses() {
-    let backend = backend_name(backend_under_test());
+    let backend = backend_under_test().name();
     let mut upgraded = Vec::new();
     for release in std::fs::read_dir(fixtures()).unwrap() {
         let dir = release.unwrap().path();

@@ -54,6 +54,14 @@ impl Backend {
             ),
         }
     }
+
+    /// `sqlite` or `postgresql`: the payload's `database.adapter`, and a backup's backend.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgresql",
+        }
+    }
 }
 
 /// A pool on either backend. Cloning shares the pool.

@@ -94,7 +94,7 @@ pub(crate) async fn facts(pool: &PgPool) -> sqlx::Result<crate::DatabaseFacts> {
         .inspect_err(|error| tracing::warn!(%error, "the PostgreSQL system identifier cannot be read; database.pg_system_id is reported as null"))
         .ok();
     Ok(crate::DatabaseFacts {
-        adapter: "postgresql".into(),
+        adapter: crate::Backend::Postgres.name().into(),
         version: version_number(&version).to_string(),
         flavor: flavor(aurora, rds, cloud_sql, azure, alloy_db).map(str::to_string),
         system_id,
