@@ -1,6 +1,6 @@
 //! Command-line tools that work on the instance's database: seeding the demo platform,
-//! generating, printing and listing payloads, and backups. They print for people on standard output; logs go
-//! to standard error.
+//! generating, printing and listing payloads, and backups. They print for people on standard
+//! output; logs go to standard error.
 
 use std::io::Write;
 

@@ -3,8 +3,8 @@
 //!
 //! A backup is one file, written readable by its owner only: a zstd-compressed tar of
 //! - `database.sqlite3`: SQLite's online backup, in one step and so one read transaction: a
-//!   consistent snapshot while writers go on; or `database.pgdump`: `pg_dump --format=custom`, also one
-//!   snapshot, restored by `pg_restore`;
+//!   consistent snapshot while writers go on; or `database.pgdump`: `pg_dump --format=custom`,
+//!   also one snapshot, restored by `pg_restore`;
 //! - `secrets/NAME` with `--include-secrets`: the data directory's own files (generated keys and
 //!   passwords), never its databases;
 //! - `manifest.json` last: the product version and commit that wrote it, the role, the backend,
