@@ -54,6 +54,11 @@ pub(crate) async fn connect_url(
         .context("opening the database")
 }
 
+/// The database file an SQLite URL names.
+pub(crate) fn file_of(url: &SecretString) -> anyhow::Result<std::path::PathBuf> {
+    Ok(options(url)?.get_filename().to_path_buf())
+}
+
 /// The connection settings of every SQLite pool of ours.
 pub(crate) fn options(url: &SecretString) -> anyhow::Result<SqliteConnectOptions> {
     Ok(SqliteConnectOptions::from_str(url.expose_secret())

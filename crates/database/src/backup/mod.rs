@@ -80,11 +80,9 @@ pub async fn backup(
         .with_context(|| format!("creating a staging directory in {}", directory.display()))?;
     let schema_version = schema_version(db).await?;
     let database = match db {
-        Db::Sqlite(_) => {
+        Db::Sqlite(pool) => {
             let copy = staging.path().join(SQLITE_PART);
-            let source = crate::sqlite::options(target.url)?
-                .get_filename()
-                .to_path_buf();
+            let source = pool.connect_options().get_filename().to_path_buf();
             let destination = copy.clone();
             tokio::task::spawn_blocking(move || sqlite::copy(&source, &destination))
                 .await?
@@ -250,7 +248,7 @@ async fn refuse_data_in(
     secrets: &[&Part],
 ) -> anyhow::Result<()> {
     let exists = match backend {
-        Backend::Sqlite => crate::sqlite::options(target.url)?.get_filename().exists(),
+        Backend::Sqlite => crate::sqlite::file_of(target.url)?.exists(),
         Backend::Postgres => true,
     };
     let holds_tables = exists && {

@@ -45,12 +45,13 @@ async fn drop_every_table(db: &Db) -> anyhow::Result<()> {
     let Db::Postgres(pool) = db else {
         return Ok(());
     };
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT quote_ident(table_name) FROM information_schema.tables \
-         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
-    )
-    .fetch_all(pool)
-    .await?;
+    // Quoted as identifiers: `"` doubled, the name kept as it is spelled.
+    let tables: Vec<String> = db
+        .table_names()
+        .await?
+        .iter()
+        .map(|name| format!("\"{}\"", name.replace('"', "\"\"")))
+        .collect();
     if !tables.is_empty() {
         sqlx::query(&format!("DROP TABLE {} CASCADE", tables.join(", ")))
             .execute(pool)

@@ -39,7 +39,7 @@ pub(super) fn copy(source: &Path, destination: &Path) -> anyhow::Result<()> {
 /// Puts the restored database file `staged` in place of the one `url` names, removing that one's
 /// write-ahead log and shared memory, which belong to the old file.
 pub(super) fn replace(url: &SecretString, staged: &Path) -> anyhow::Result<()> {
-    let database = crate::sqlite::options(url)?.get_filename().to_path_buf();
+    let database = crate::sqlite::file_of(url)?;
     for stale in [suffixed(&database, "-wal"), suffixed(&database, "-shm")] {
         match std::fs::remove_file(&stale) {
             Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
