@@ -163,6 +163,7 @@ async fn store_devops_score(
         accepted.usage_data_id,
         score.overall,
         &accepted.conv_index,
+        accepted.cohort.as_ref(),
         Utc::now(),
     )
     .await

@@ -10,6 +10,7 @@ use axum::{Extension, Json};
 use chrono::Utc;
 use serde_json::json;
 
+use service_ping_protocol::cohort::CohortReport;
 use service_ping_protocol::devops_score;
 use service_ping_protocol::documents::{ErrorDocument, MetadataDocument};
 use service_ping_protocol::ingest::{self, Rejection};
@@ -47,39 +48,70 @@ fn require_json(headers: &HeaderMap) -> Result<(), Refusal> {
 }
 
 /// The answer to an accepted ping: `conv_index` with GitLab's 30 DevOps Score numbers and
-/// `usage_data_id`.
-pub fn accepted(status: StatusCode, conv_index: serde_json::Value) -> Response {
-    (status, Json(json!({ "conv_index": conv_index }))).into_response()
+/// `usage_data_id`, exactly as GitLab's collector answers; and, when cohorts are on, `cohort`:
+/// where the instance stands among organizations of its size (a client that knows only GitLab's
+/// reply ignores it).
+pub fn accepted(
+    status: StatusCode,
+    conv_index: serde_json::Value,
+    cohort: Option<CohortReport>,
+) -> Response {
+    let mut reply = json!({ "conv_index": conv_index });
+    if let Some(cohort) = cohort {
+        reply["cohort"] = json!(cohort);
+    }
+    (status, Json(reply)).into_response()
+}
+
+/// A ping the collector accepted (or had received before).
+pub struct Received {
+    /// 201 for a new ping, 200 for an exact resend.
+    pub status: StatusCode,
+    pub id: i64,
+    /// What the reply is computed from.
+    pub usage: devops_score::Values,
+    pub active_users: i64,
+    pub edition: Option<String>,
 }
 
 /// Validates, rate-limits and stores a ping; the same path for the API and the upload page.
 /// Answers 201 for a new ping and 200 for an exact resend (same id, nothing stored), with the
-/// stored id and the ping's DevOps Score inputs (a resend's bytes, hence inputs, are the same).
+/// stored id and what the reply reads of the ping (a resend's bytes, hence inputs, are the
+/// same).
 pub async fn ingest(
     state: &CollectorState,
     body: Bytes,
     source: Source,
     address: ClientAddress,
-) -> Result<(StatusCode, i64, devops_score::Values), Refusal> {
+) -> Result<Received, Refusal> {
     state.admit_bytes(address, body.len())?;
     let ping = ingest::validate(&body, state.limits)?;
     state.admit("usage_data", &ping.uuid, address)?;
-    let usage = devops_score::usage_from_ping(&ping.usage);
-    let new =
-        db::NewPing::new(ping, body.clone(), source, Utc::now()).map_err(Refusal::internal)?;
+    let pending = db::Pending::new(
+        db::NewPing::new(ping, body.clone(), source, Utc::now()).map_err(Refusal::internal)?,
+    );
+    let (usage, active_users) = (pending.usage, pending.active_users);
+    let edition = pending.new.ping.edition.clone();
+    let received = |status, id| Received {
+        status,
+        id,
+        usage,
+        active_users,
+        edition,
+    };
     match state
         .pings
-        .store(db::Pending { new, usage })
+        .store(pending)
         .await
         .map_err(Refusal::internal)?
     {
         Stored::Created(id) => {
             tracing::info!(id, size = body.len(), "collector: ping received");
-            Ok((StatusCode::CREATED, id, usage))
+            Ok(received(StatusCode::CREATED, id))
         }
         Stored::AlreadyReceived(id) => {
             tracing::info!(id, "collector: ping resent; nothing new stored");
-            Ok((StatusCode::OK, id, usage))
+            Ok(received(StatusCode::OK, id))
         }
         Stored::Conflict => Err(Refusal::new(
             StatusCode::CONFLICT,
@@ -107,9 +139,22 @@ pub async fn receive_usage_data(
 ) -> Result<Response, Refusal> {
     let body = read_body(body, state.limits.max_body_bytes)?;
     require_json(&headers)?;
-    let (status, id, usage) = ingest(&state, body, Source::Api, address).await?;
-    let score = state.score(&usage).await.map_err(Refusal::internal)?;
-    Ok(accepted(status, devops_score::conv_index(&score, id)))
+    let received = ingest(&state, body, Source::Api, address).await?;
+    let figures = state.figures().await.map_err(Refusal::internal)?;
+    let score = devops_score::compute(&received.usage, &figures.leaders);
+    let cohort = state.cohorts_enabled().then(|| {
+        figures.cohorts.report(
+            received.active_users as f64,
+            received.edition.as_deref(),
+            &received.usage,
+            score.overall,
+        )
+    });
+    Ok(accepted(
+        received.status,
+        devops_score::conv_index(&score, received.id),
+        cohort,
+    ))
 }
 
 /// Reads a metadata or error document straight into its type (no JSON tree is built, and

@@ -9,7 +9,6 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use service_ping_database::Db;
-use service_ping_protocol::devops_score;
 use service_ping_protocol::ingest::{self, IngestLimits};
 use service_ping_protocol::time::format_timestamp;
 
@@ -114,9 +113,8 @@ pub async fn seed_fleet(
             let at = now - chrono::Duration::days(1 + 7 * week as i64);
             let bytes = serde_json::to_vec(&ping(&mut rng, &uuid, index, users, &habits, at))?;
             let valid = ingest::validate(&bytes, limits)?;
-            let usage = devops_score::usage_from_ping(&valid.usage);
             let new = NewPing::new(valid, bytes.into(), Source::Api, at)?;
-            batch.push(Pending { new, usage });
+            batch.push(Pending::new(new));
             pings += 1;
             if batch.len() == MAX_BATCH {
                 db::store_pings_in_transaction(tx.conn(), &batch, u64::MAX).await?;

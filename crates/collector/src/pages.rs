@@ -226,7 +226,7 @@ pub async fn receive_upload(
         Err(refusal) => Err(refusal),
     };
     match outcome {
-        Ok((status, id, _)) => {
+        Ok(crate::api::Received { status, id, .. }) => {
             let message = if status == StatusCode::CREATED {
                 format!("Payload stored as ping #{id}.")
             } else {

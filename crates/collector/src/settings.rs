@@ -43,8 +43,16 @@ pub struct CollectorSettings {
     /// issues, notes, milestones, boards, merge_requests, ci_pipelines, environments,
     /// deployments, projects_prometheus_active, service_desk_issues.
     pub baseline_leaders: [f64; 10],
-    /// How long computed leaders are reused before they are computed again.
+    /// How long computed leaders (and cohorts) are reused before they are computed again.
     pub leaders_refresh_seconds: u64,
+    /// Whether each reply compares the instance with organizations of its size (the `cohort`
+    /// object beside `conv_index`).
+    pub cohorts: bool,
+    /// Instances a cohort must hold before any figure of it is reported; a smaller cohort's
+    /// members are compared with a wider group (see `service_ping_protocol::cohort`).
+    pub min_cohort_size: usize,
+    /// Cohorts by size band and edition, rather than by size band alone.
+    pub cohorts_by_edition: bool,
 }
 
 impl Default for CollectorSettings {
@@ -63,9 +71,15 @@ impl Default for CollectorSettings {
             min_fleet_for_leaders: 10,
             baseline_leaders: [3.0, 15.0, 0.3, 0.2, 4.0, 25.0, 0.5, 6.0, 0.3, 0.5],
             leaders_refresh_seconds: 300,
+            cohorts: true,
+            min_cohort_size: 10,
+            cohorts_by_edition: false,
         }
     }
 }
+
+/// The smallest `collector.min_cohort_size` accepted.
+pub const MIN_COHORT_SIZE: usize = 5;
 
 impl CollectorSettings {
     /// The instance's whole-request timeout for each request to the collector.
@@ -90,6 +104,10 @@ impl CollectorSettings {
                     .iter()
                     .all(|v| v.is_finite() && *v > 0.0),
             "collector.leader_window_weeks must be at least 1 and every collector.baseline_leaders value positive"
+        );
+        anyhow::ensure!(
+            self.min_cohort_size >= MIN_COHORT_SIZE,
+            "collector.min_cohort_size must be at least {MIN_COHORT_SIZE}: a smaller cohort's percentiles are nearly its members' own values"
         );
         anyhow::ensure!(
             self.rate_limit_per_hour > 0 && self.rate_limit_per_address_per_hour > 0,

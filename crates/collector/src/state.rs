@@ -1,5 +1,5 @@
 //! What the collector's handlers share: the database (a pool to read, one connection to write),
-//! the ingest limits, the rate limiters and the DevOps Score leaders.
+//! the ingest limits, the rate limiters, and the DevOps Score leaders and cohorts.
 //!
 //! Three limits stand between the internet and the disk: requests per client address (all
 //! endpoints, counted before a body is read), body bytes per client address, and requests per
@@ -15,7 +15,8 @@ use axum::http::StatusCode;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use service_ping_database::Db;
-use service_ping_protocol::devops_score::{self, Score, Values};
+use service_ping_protocol::cohort::Cohorts;
+use service_ping_protocol::devops_score::{self, Values};
 use service_ping_protocol::ingest::IngestLimits;
 
 use service_ping_web::client::{ClientAddress, TrustedProxies};
@@ -48,13 +49,34 @@ pub struct CollectorState {
     scoring: Arc<Scoring>,
 }
 
-/// How the collector computes DevOps Scores, and the leaders it computed last.
+/// How the collector computes DevOps Scores and cohorts, and the figures it computed last.
 struct Scoring {
     window: chrono::Duration,
     min_fleet: usize,
     baseline: Values,
     refresh: Duration,
-    cached: std::sync::Mutex<Option<(std::time::Instant, Values)>>,
+    cohorts: CohortRules,
+    cached: std::sync::Mutex<Option<(std::time::Instant, Arc<FleetFigures>)>>,
+    /// Held while the figures are computed, so that requests finding them stale wait for one
+    /// computation instead of each starting its own.
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+/// `collector.cohorts`, `min_cohort_size` and `cohorts_by_edition`.
+#[derive(Debug, Clone, Copy)]
+struct CohortRules {
+    enabled: bool,
+    min_size: usize,
+    by_edition: bool,
+}
+
+/// What each reply is computed against: the fleet's leaders and its cohorts' distributions, as
+/// of one refresh.
+#[derive(Debug)]
+pub struct FleetFigures {
+    pub leaders: Values,
+    /// Empty when cohorts are off.
+    pub cohorts: Cohorts,
 }
 
 impl CollectorState {
@@ -96,28 +118,69 @@ impl CollectorState {
                 min_fleet: settings.min_fleet_for_leaders,
                 baseline: settings.baseline_leaders,
                 refresh: Duration::from_secs(settings.leaders_refresh_seconds),
+                cohorts: CohortRules {
+                    enabled: settings.cohorts,
+                    min_size: settings.min_cohort_size,
+                    by_edition: settings.cohorts_by_edition,
+                },
                 cached: std::sync::Mutex::new(None),
+                refreshing: tokio::sync::Mutex::new(()),
             }),
         }
     }
 
-    /// The fleet's current leaders, computed again when the last ones are older than the
-    /// refresh interval.
-    pub async fn leaders(&self) -> Result<Values, sqlx::Error> {
+    /// The fleet's current leaders and cohorts, computed again when the last ones are older
+    /// than the refresh interval.
+    pub async fn figures(&self) -> Result<Arc<FleetFigures>, sqlx::Error> {
         let scoring = &self.scoring;
-        let fresh = |cached: &Option<(std::time::Instant, Values)>| {
-            cached
+        let fresh = || {
+            scoring
+                .cached
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
                 .as_ref()
                 .filter(|(at, _)| at.elapsed() < scoring.refresh)
-                .map(|(_, leaders)| *leaders)
+                .map(|(_, figures)| figures.clone())
         };
-        if let Some(leaders) = fresh(&scoring.cached.lock().unwrap_or_else(|p| p.into_inner())) {
-            return Ok(leaders);
+        if let Some(figures) = fresh() {
+            return Ok(figures);
         }
-        let leaders = self.compute_leaders(chrono::Utc::now()).await?;
+        let _refreshing = scoring.refreshing.lock().await;
+        // Another request may have computed them while this one waited.
+        if let Some(figures) = fresh() {
+            return Ok(figures);
+        }
+        let figures = Arc::new(self.compute_figures(chrono::Utc::now()).await?);
         *scoring.cached.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((std::time::Instant::now(), leaders));
-        Ok(leaders)
+            Some((std::time::Instant::now(), figures.clone()));
+        Ok(figures)
+    }
+
+    /// The fleet's current leaders (see [`Self::figures`]).
+    pub async fn leaders(&self) -> Result<Values, sqlx::Error> {
+        Ok(self.figures().await?.leaders)
+    }
+
+    /// Leaders and cohorts from the latest ping of each instance received within the window
+    /// before `now`.
+    pub async fn compute_figures(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<FleetFigures, sqlx::Error> {
+        let leaders = self.compute_leaders(now).await?;
+        let rules = self.scoring.cohorts;
+        let cohorts = if rules.enabled {
+            let members = db::fleet_members(&self.db, now - self.scoring.window).await?;
+            Cohorts::build(&members, &leaders, rules.min_size, rules.by_edition)
+        } else {
+            Cohorts::default()
+        };
+        Ok(FleetFigures { leaders, cohorts })
+    }
+
+    /// Whether replies carry the cohort comparison.
+    pub fn cohorts_enabled(&self) -> bool {
+        self.scoring.cohorts.enabled
     }
 
     /// Leaders from the latest ping of each instance received within the window before `now`:
@@ -142,11 +205,6 @@ impl CollectorState {
                 devops_score::leaders(&fleet, baseline, min_fleet)
             }
         })
-    }
-
-    /// The DevOps Score of a ping with these inputs against the current leaders.
-    pub async fn score(&self, usage: &Values) -> Result<Score, sqlx::Error> {
-        Ok(devops_score::compute(usage, &self.leaders().await?))
     }
 
     /// Counts a request from instance `uuid` at `address` to `endpoint`; refuses with 429 over

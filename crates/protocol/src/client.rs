@@ -51,6 +51,9 @@ pub struct Accepted {
     pub http_status: u16,
     /// The whole `conv_index` object: the DevOps Score numbers come in it.
     pub conv_index: Value,
+    /// The `cohort` object beside it, as received: how the instance compares with organizations
+    /// of its size (`crate::cohort::CohortReport`). Our collector sends it; GitLab's does not.
+    pub cohort: Option<Value>,
 }
 
 /// The HTTP client for the collector's endpoints.
@@ -163,6 +166,7 @@ impl CollectorClient {
                 usage_data_id,
                 http_status,
                 conv_index,
+                cohort: reply.get("cohort").filter(|c| c.is_object()).cloned(),
             }),
             _ => Err(SendError::InvalidUsageDataId(
                 id.map_or_else(|| "missing".into(), Value::to_string),

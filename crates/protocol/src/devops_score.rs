@@ -192,8 +192,7 @@ pub fn leaders_from_p90(
 /// (failed) value counts as 0; so does everything when there are no active users. Each value is
 /// kept within its bound ([`MAX_USAGE_PER_USER`], 1 for monitoring).
 pub fn usage_from_ping(ping: &PingUsage) -> Values {
-    let positive = |v: Option<f64>| v.filter(|v| *v > 0.0).unwrap_or(0.0);
-    let users = positive(ping.counts_monthly.active_users.or(ping.active_user_count));
+    let users = active_users(ping);
     let per_user = |v: Option<f64>| {
         if users > 0.0 {
             round2(positive(v) / users)
@@ -221,6 +220,17 @@ pub fn usage_from_ping(ping: &PingUsage) -> Values {
         per_user(m.service_desk_issues),
     ];
     std::array::from_fn(|i| within_bound(i, usage[i]))
+}
+
+/// A missing or negative (failed) value counts as 0.
+fn positive(value: Option<f64>) -> f64 {
+    value.filter(|v| *v > 0.0).unwrap_or(0.0)
+}
+
+/// The active users a ping's usage is divided by: `counts_monthly.active_users`, else
+/// `active_user_count`; 0 when missing or failed.
+pub fn active_users(ping: &PingUsage) -> f64 {
+    positive(ping.counts_monthly.active_users.or(ping.active_user_count))
 }
 
 /// The parts of a ping the score reads; everything else is skipped when parsing.

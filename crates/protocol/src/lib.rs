@@ -9,6 +9,7 @@
 
 #[cfg(feature = "client")]
 pub mod client;
+pub mod cohort;
 pub mod devops_score;
 pub mod documents;
 pub mod edition;

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use service_ping_database::backup::Role;
 use service_ping_database::{Db, on_pool};
+use service_ping_protocol::cohort::Member;
 use service_ping_protocol::devops_score::{self, Values};
 use service_ping_protocol::documents::ErrorReport;
 use service_ping_protocol::time::format_timestamp;
@@ -75,6 +76,31 @@ pub async fn fleet(db: &Db, since: DateTime<Utc>) -> Result<Vec<(String, Values)
             .await?;
         rows.iter()
             .map(|row| Ok((row.try_get(0)?, values_of(row, 1)?)))
+            .collect()
+    })
+}
+
+/// What puts each instance last heard from since `since` in a cohort, from its latest ping:
+/// active users (none before they were recorded: no cohort), edition and DevOps Score inputs.
+pub async fn fleet_members(db: &Db, since: DateTime<Utc>) -> Result<Vec<Member>, sqlx::Error> {
+    let sql = format!(
+        "SELECT active_users, edition, {FEATURE_COLUMNS} FROM instances WHERE last_received_at >= $1"
+    );
+    on_pool!(db, |pool| {
+        use sqlx::Row;
+        let rows = sqlx::query(&sql)
+            .bind(format_timestamp(since))
+            .fetch_all(pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let users: Option<i64> = row.try_get(0)?;
+                Ok(Member {
+                    active_users: users.unwrap_or(0) as f64,
+                    edition: row.try_get(1)?,
+                    usage: values_of(row, 2)?,
+                })
+            })
             .collect()
     })
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use service_ping_database::{Conn, Db};
-use service_ping_protocol::devops_score::Values;
+use service_ping_protocol::devops_score::{self, Values};
 use service_ping_protocol::ingest::Ping;
 use service_ping_protocol::time::format_timestamp;
 
@@ -80,11 +80,24 @@ impl NewPing {
     }
 }
 
-/// A validated ping with its DevOps Score inputs, on its way to the database.
+/// A validated ping with its DevOps Score inputs and active users (its size cohort), on its way
+/// to the database.
 #[derive(Debug, Clone)]
 pub struct Pending {
     pub new: NewPing,
     pub usage: Values,
+    pub active_users: i64,
+}
+
+impl Pending {
+    /// `new` with what the fleet's questions read of it.
+    pub fn new(new: NewPing) -> Self {
+        Self {
+            usage: devops_score::usage_from_ping(&new.ping.usage),
+            active_users: devops_score::active_users(&new.ping.usage).round() as i64,
+            new,
+        }
+    }
 }
 
 /// Stores a batch of validated pings in one transaction, each once per (uuid, recorded_at)
@@ -174,7 +187,7 @@ async fn store_pings_postgres(
     };
     let mut query = sqlx::query_as::<_, (i32, String, Option<i64>)>(
         "SELECT ping, stored, stored_id FROM collector_store_pings($1, $2, $3, $4, $5, $6, $7, \
-         $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) \
+         $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) \
          ORDER BY ping",
     )
     .bind(lock_keys(batch))
@@ -210,6 +223,7 @@ async fn store_pings_postgres(
     for feature in 0..10 {
         query = query.bind(batch.iter().map(|p| p.usage[feature]).collect::<Vec<_>>());
     }
+    query = query.bind(batch.iter().map(|p| p.active_users).collect::<Vec<_>>());
     let rows = query.fetch_all(conn).await?;
     if rows.len() != batch.len() {
         return Err(sqlx::Error::Protocol(format!(
@@ -383,11 +397,12 @@ async fn look_up(
     Ok((copies, stored))
 }
 
-/// A ping's columns: what it is, its bytes, and its DevOps Score inputs (as `FEATURE_COLUMNS`).
+/// A ping's columns: what it is, its bytes, its DevOps Score inputs (as `FEATURE_COLUMNS`) and
+/// active users.
 const PING_COLUMNS: &str = "uuid, recorded_at, hostname, version, edition, payload, \
     payload_encoding, sha256, size_bytes, source, received_at, issues, notes, milestones, boards, \
     merge_requests, ci_pipelines, environments, deployments, projects_prometheus_active, \
-    service_desk_issues";
+    service_desk_issues, active_users";
 
 /// Inserts the pings of `batch` at `accepted` (with their DevOps Score inputs) and their
 /// instances' rows; the pings' ids, in their order.
@@ -404,10 +419,15 @@ async fn insert(
         "ON CONFLICT (uuid, recorded_at) DO NOTHING RETURNING id, uuid, recorded_at";
     let sql = format!(
         "INSERT INTO usage_data ({PING_COLUMNS}) VALUES {} {RETURNING}",
-        placeholders(rows.len(), 21, 1)
+        placeholders(rows.len(), 22, 1)
     );
     let mut query = sqlx::query_as(&sql);
-    for Pending { new: p, usage } in &rows {
+    for Pending {
+        new: p,
+        usage,
+        active_users,
+    } in &rows
+    {
         query = query
             .bind(&p.ping.uuid)
             .bind(&p.ping.recorded_at)
@@ -423,6 +443,7 @@ async fn insert(
         for value in usage {
             query = query.bind(*value);
         }
+        query = query.bind(*active_users);
     }
     let ids = ids_in_order(&rows, query.fetch_all(&mut *conn).await?)?;
     upsert_instances_sqlite(conn, &rows, &ids).await?;
@@ -434,7 +455,7 @@ async fn insert(
 const INSTANCE_COLUMNS: &str = "uuid, first_received_at, pings, last_received_at, \
     latest_usage_data_id, hostname, version, edition, issues, notes, milestones, boards, \
     merge_requests, ci_pipelines, environments, deployments, projects_prometheus_active, \
-    service_desk_issues";
+    service_desk_issues, active_users";
 
 /// An instance already known keeps its first time, adds the new pings to its count and takes
 /// the rest from its newest ping (a ping just stored has the highest id there is).
@@ -479,12 +500,16 @@ async fn upsert_instances_sqlite(
     let instances = instances_of(rows);
     let sql = format!(
         "INSERT INTO instances ({INSTANCE_COLUMNS}) VALUES {} {}",
-        placeholders(instances.len(), 18, 1),
+        placeholders(instances.len(), 19, 1),
         upsert_instance()
     );
     let mut query = sqlx::query(&sql);
     for (first, pings, latest) in instances {
-        let Pending { new, usage } = rows[latest];
+        let Pending {
+            new,
+            usage,
+            active_users,
+        } = rows[latest];
         query = query
             .bind(&new.ping.uuid)
             .bind(first)
@@ -497,6 +522,7 @@ async fn upsert_instances_sqlite(
         for value in usage {
             query = query.bind(*value);
         }
+        query = query.bind(*active_users);
     }
     query.execute(conn).await.map(|_| ())
 }

@@ -151,11 +151,9 @@ fn pending(uuid: &str, recorded_at: &str, hostname: &str, issues: u32) -> db::Pe
         max_depth: 32,
     };
     let valid = service_ping_protocol::ingest::validate(&bytes, limits).unwrap();
-    let usage = service_ping_protocol::devops_score::usage_from_ping(&valid.usage);
-    db::Pending {
-        new: db::NewPing::new(valid, bytes.into(), db::Source::Api, chrono::Utc::now()).unwrap(),
-        usage,
-    }
+    db::Pending::new(
+        db::NewPing::new(valid, bytes.into(), db::Source::Api, chrono::Utc::now()).unwrap(),
+    )
 }
 
 on_both_backends! {
