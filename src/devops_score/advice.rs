@@ -179,7 +179,10 @@ mod tests {
         let keys: Vec<&str> = advice.iter().map(|a| a.key.as_str()).collect();
         assert_eq!(keys, ["service_desk_issues", "boards", "environments"]);
         assert_eq!(advice[0].level, "Low");
-        assert_eq!(advice[0].standing, 0.0);
+        assert_eq!(
+            advice[0].standing, 5.0,
+            "one of the 20 at or below 0.05: this instance's own value"
+        );
         assert!(advice[0].first_step.contains("Service Desk"));
         assert!(
             advice[0]
