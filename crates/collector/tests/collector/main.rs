@@ -477,6 +477,41 @@ async fn the_reply_carries_the_30_devops_score_numbers_against_the_baseline_for_
 }
 
 on_both_backends! {
+async fn the_reply_compares_with_a_cohort_only_when_it_is_large_enough_and_stays_gitlab_valid(backend: Backend) {
+    let collector = spawn_collector_on(backend, |settings| {
+        settings.leaders_refresh_seconds = 0;
+        settings.min_cohort_size = 10;
+    })
+    .await;
+    // Ten instances of 10 users with 1..=10 issues per user, and nine of 5 000 users.
+    for i in 1..=10u32 {
+        post(&collector, "/usage_data", ping_with_usage(&format!("small-{i}"), 10, i * 10, 0)).await;
+    }
+    for i in 1..=9u32 {
+        post(&collector, "/usage_data", ping_with_usage(&format!("large-{i}"), 5000, i * 5000, 0)).await;
+    }
+    let (status, reply) = post(&collector, "/usage_data", ping_with_usage("small-5", 10, 50, 0)).await;
+    assert_eq!(status, StatusCode::OK, "a resend");
+    assert_eq!(reply["conv_index"].as_object().unwrap().len(), 31, "GitLab's 30 numbers and the id, unchanged");
+    assert!(service_ping_protocol::devops_score::from_conv_index(&reply["conv_index"]).is_some());
+    let cohort = &reply["cohort"];
+    assert_eq!(cohort["cohort"]["size"], "users_1_10");
+    assert_eq!(cohort["comparison"]["group"]["kind"], "cohort");
+    assert_eq!(cohort["comparison"]["group"]["instances"], 10);
+    let issues = &cohort["comparison"]["features"][0];
+    assert_eq!((issues["key"].as_str(), issues["median"].as_f64(), issues["p90"].as_f64(), issues["percentile"].as_f64()),
+        (Some("issues"), Some(5.0), Some(9.0), Some(50.0)));
+
+    let (_, reply) = post(&collector, "/usage_data", ping_with_usage("large-9", 5000, 9 * 5000, 0)).await;
+    let cohort = &reply["cohort"];
+    assert_eq!(cohort["cohort"]["size"], "users_1001_10000");
+    assert_eq!(cohort["comparison"]["group"]["kind"], "fleet", "a cohort of 9 is never reported");
+    assert_eq!(cohort["comparison"]["group"]["instances"], 19);
+    assert!(cohort["fallback"].as_str().unwrap().contains("whole fleet"));
+}
+}
+
+on_both_backends! {
 async fn leaders_are_the_fleets_90th_percentile_once_the_fleet_is_big_enough(backend: Backend) {
     let collector = spawn_collector_on(backend, |settings| {
         settings.min_fleet_for_leaders = 10;
