@@ -12,4 +12,6 @@ if [ -n "${SERVICE_PING_TEST_POSTGRES_URL:-}" ]; then
   psql -q "$SERVICE_PING_TEST_POSTGRES_URL" -c "DROP DATABASE IF EXISTS e2e_collector" -c "CREATE DATABASE e2e_collector"
   export SERVICE_PING__DATABASE__URL="${SERVICE_PING_TEST_POSTGRES_URL%/*}/e2e_collector"
 fi
+# A demo fleet, so the instance's DevOps Score is compared with organizations of its size.
+"$bin" --data-dir "$data" collector seed-fleet --instances 200 > /dev/null
 exec "$bin" --data-dir "$data" --listen 127.0.0.1:3101 collector

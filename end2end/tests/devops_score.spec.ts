@@ -25,6 +25,31 @@ test('after Send now the DevOps Score page shows the score, ten features and a l
   await expect(rows.first()).toContainText('Issues');
   await expect(rows.nth(8)).toContainText('Monitoring');
   await expect(page.getByTestId('score-history').locator('tbody tr')).toHaveCount(1);
+
+  // The collector's demo fleet (200 instances) is large enough to compare this instance with
+  // organizations of its size, so neither a fallback nor a missing comparison is shown.
+  const peers = page.getByTestId('peers');
+  await expect(peers.getByRole('heading', { name: 'Organizations of your size' })).toBeVisible();
+  await expect(page.getByTestId('cohort-label')).toHaveText(/active users/);
+  await expect(page.getByTestId('cohort-fallback')).toHaveCount(0);
+  expect(Number(await page.getByTestId('peer-count').textContent())).toBeGreaterThanOrEqual(10);
+  await expect(page.getByTestId('overall-percentile')).toHaveText(/^\d+(st|nd|rd|th) percentile$/);
+  const bars = page.getByTestId('percentile-bar');
+  await expect(bars).toHaveCount(10);
+  for (const bar of await bars.all()) {
+    const percentile = Number(await bar.getAttribute('data-percentile'));
+    expect(percentile).toBeGreaterThanOrEqual(0);
+    expect(percentile).toBeLessThanOrEqual(100);
+  }
+
+  // Advice for the three weakest features, each concrete: a first step and where it starts.
+  const advice = page.getByTestId('advice-item');
+  await expect(advice).toHaveCount(3);
+  const features = await advice.evaluateAll((items) => items.map((item) => item.getAttribute('data-feature')));
+  expect(new Set(features).size).toBe(3);
+  await expect(advice.first().getByText('First step')).toBeVisible();
+  await expect(advice.first().getByText('Where it starts')).toBeVisible();
+  await expect(advice.first().getByText('What leaders do')).toBeVisible();
   expect(errors).toEqual([]);
 });
 
