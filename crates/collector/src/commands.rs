@@ -13,6 +13,7 @@ use crate::db::{ROLE, open_database};
 use crate::licenses;
 use crate::server::Collector;
 use crate::settings::CollectorConfig;
+use crate::state::CollectorState;
 use service_ping_database::backup::{self, Target};
 
 /// Runs one collector command; `shutdown` stops the server.
@@ -56,7 +57,7 @@ pub async fn run(
 
 /// `service-ping collector seed-fleet`: a deterministic fleet for the collector.
 async fn seed_fleet(config: &CollectorConfig, args: SeedFleetArgs) -> anyhow::Result<()> {
-    let (db, _) = open_database(config).await?;
+    let (db, writer) = open_database(config).await?;
     let (pings, _, _) = crate::db::counts(&db).await?;
     if pings > 0 {
         if args.if_empty {
@@ -65,16 +66,19 @@ async fn seed_fleet(config: &CollectorConfig, args: SeedFleetArgs) -> anyhow::Re
         }
         anyhow::bail!("the collector already has {pings} pings; seed a fleet into an empty one");
     }
-    let started = std::time::Instant::now();
-    let report = crate::fleet::seed_fleet(
-        &db,
-        args.instances as usize,
-        args.weeks as usize,
-        Utc::now(),
-    )
-    .await?;
+    let (started, now) = (std::time::Instant::now(), Utc::now());
+    let report =
+        crate::fleet::seed_fleet(&db, args.instances as usize, args.weeks as usize, now).await?;
+    // The weeks the fleet's pings cover, for the cohorts' history on the fleet page.
+    let weeks = if config.settings.cohorts {
+        CollectorState::new(db, writer, &config.settings)
+            .backfill_cohort_history(args.weeks, now)
+            .await?
+    } else {
+        0
+    };
     println!(
-        "Seeded a fleet of {} instances with {} pings in {:.1} s.",
+        "Seeded a fleet of {} instances with {} pings and {weeks} weeks of cohort history in {:.1} s.",
         report.instances,
         report.pings,
         started.elapsed().as_secs_f64()

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod cohorts_view;
 pub mod commands;
 pub mod db;
 pub mod fleet;

@@ -10,9 +10,10 @@ use service_ping_protocol::devops_score::{self, FEATURES, Score, Values, format_
 
 use service_ping_web::client::ClientAddress;
 
+use crate::cohorts_view::{Cohorts, CohortsView, HISTORY_WEEKS};
 use crate::db::{self, ReceivedPing, Source};
 use crate::refusal::Refusal;
-use crate::state::CollectorState;
+use crate::state::{CollectorState, week_of};
 
 /// A small stylesheet so the pages read well; served at `/collector.css` (the page policy
 /// forbids inline styles).
@@ -24,6 +25,7 @@ section{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:16px 
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #eaeef2;font-size:14px}\
 code{font-family:ui-monospace,monospace;font-size:13px}.muted{color:#59636e}\
 .ok{color:#1a7f37;font-weight:600}.error{color:#cf222e;font-weight:600}\
+.scroll{overflow-x:auto}th.num,td.num{text-align:right;white-space:nowrap}.group{white-space:nowrap}\
 button{background:#1f6feb;color:#fff;border:0;border-radius:6px;padding:8px 14px;font-size:14px;cursor:pointer}";
 
 /// Page policy: no script at all, styles and forms from this origin only.
@@ -81,7 +83,7 @@ pub async fn index(State(state): State<CollectorState>) -> Response {
             }
         };
     let (pings_total, metadata_total, errors_total) = counts;
-    let scores = match fleet_scores(&state).await {
+    let scores = match fleet_view(&state).await {
         Ok(scores) => scores,
         Err(error) => {
             tracing::error!(%error, "collector: computing the fleet's scores failed");
@@ -92,8 +94,9 @@ pub async fn index(State(state): State<CollectorState>) -> Response {
             );
         }
     };
+    let (scores, cohorts) = scores;
     let body = view! {
-        <FleetScores scores/>
+        <FleetScores scores cohorts/>
         <section>
             <p>
                 <span data-testid="pings-total">{pings_total}</span>" pings, "
@@ -115,8 +118,10 @@ struct FleetView {
     instances: Vec<(String, Option<String>, String, Score)>,
 }
 
-async fn fleet_scores(state: &CollectorState) -> anyhow::Result<FleetView> {
-    let leaders = state.leaders().await?;
+/// The fleet's leaders and latest scores, and its cohorts now and week by week.
+async fn fleet_view(state: &CollectorState) -> anyhow::Result<(FleetView, CohortsView)> {
+    let figures = state.figures().await?;
+    let leaders = figures.leaders;
     let instances = db::latest_instances(&state.db, 50)
         .await?
         .into_iter()
@@ -124,11 +129,18 @@ async fn fleet_scores(state: &CollectorState) -> anyhow::Result<FleetView> {
             (uuid, hostname, at, devops_score::compute(&usage, &leaders))
         })
         .collect();
-    Ok(FleetView { leaders, instances })
+    let since = week_of(chrono::Utc::now()) - chrono::Duration::weeks(HISTORY_WEEKS - 1);
+    let cohorts = CohortsView {
+        min_size: state.min_cohort_size(),
+        now: figures.cohorts.summaries(),
+        history: db::cohort_history(&state.db, since).await?,
+    };
+    Ok((FleetView { leaders, instances }, cohorts))
 }
 
+/// The fleet's leaders, its cohorts, then the latest score of the most recently seen instances.
 #[component]
-fn FleetScores(scores: FleetView) -> impl IntoView {
+fn FleetScores(scores: FleetView, cohorts: CohortsView) -> impl IntoView {
     let FleetView { leaders, instances } = scores;
     view! {
         <section>
@@ -138,6 +150,7 @@ fn FleetScores(scores: FleetView) -> impl IntoView {
                 <tbody><tr>{leaders.iter().map(|v| view! { <td>{format_usage(*v)}</td> }).collect_view()}</tr></tbody>
             </table>
         </section>
+        <Cohorts cohorts/>
         <section>
             <h2>"Latest score per instance"</h2>
             {if instances.is_empty() {

@@ -62,6 +62,29 @@ struct Scoring {
     refreshing: tokio::sync::Mutex<()>,
 }
 
+impl Scoring {
+    fn new(settings: &CollectorSettings) -> Self {
+        Self {
+            window: chrono::Duration::weeks(i64::from(settings.leader_window_weeks)),
+            min_fleet: settings.min_fleet_for_leaders,
+            baseline: settings.baseline_leaders,
+            refresh: Duration::from_secs(settings.leaders_refresh_seconds),
+            cohorts: CohortRules {
+                enabled: settings.cohorts,
+                min_size: settings.min_cohort_size,
+                by_edition: settings.cohorts_by_edition,
+            },
+            cached: std::sync::Mutex::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+/// The Monday of `at`'s ISO week: what `cohort_history` is keyed by.
+pub fn week_of(at: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+    at.date_naive().week(chrono::Weekday::Mon).first_day()
+}
+
 /// `collector.cohorts`, `min_cohort_size` and `cohorts_by_edition`.
 #[derive(Debug, Clone, Copy)]
 struct CohortRules {
@@ -113,19 +136,7 @@ impl CollectorState {
             address_bytes: Arc::new(RateLimiter::keyed(per_hour(
                 settings.max_bytes_per_address_per_hour / 1024,
             ))),
-            scoring: Arc::new(Scoring {
-                window: chrono::Duration::weeks(i64::from(settings.leader_window_weeks)),
-                min_fleet: settings.min_fleet_for_leaders,
-                baseline: settings.baseline_leaders,
-                refresh: Duration::from_secs(settings.leaders_refresh_seconds),
-                cohorts: CohortRules {
-                    enabled: settings.cohorts,
-                    min_size: settings.min_cohort_size,
-                    by_edition: settings.cohorts_by_edition,
-                },
-                cached: std::sync::Mutex::new(None),
-                refreshing: tokio::sync::Mutex::new(()),
-            }),
+            scoring: Arc::new(Scoring::new(settings)),
         }
     }
 
@@ -150,9 +161,21 @@ impl CollectorState {
         if let Some(figures) = fresh() {
             return Ok(figures);
         }
-        let figures = Arc::new(self.compute_figures(chrono::Utc::now()).await?);
+        let now = chrono::Utc::now();
+        let figures = Arc::new(self.compute_figures(now).await?);
         *scoring.cached.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((std::time::Instant::now(), figures.clone()));
+        if scoring.cohorts.enabled {
+            // The history is for the vendor's page; a reply does not wait on it or fail with it.
+            let (writer, groups) = (self.writer.clone(), figures.cohorts.summaries());
+            tokio::spawn(async move {
+                if let Err(error) =
+                    db::record_cohort_week(&writer, week_of(now), &groups, now).await
+                {
+                    tracing::warn!(%error, "collector: recording the cohorts' week failed");
+                }
+            });
+        }
         Ok(figures)
     }
 
@@ -178,9 +201,46 @@ impl CollectorState {
         Ok(FleetFigures { leaders, cohorts })
     }
 
+    /// Writes the cohorts' history for each of the `weeks` ISO weeks before the current one (a
+    /// week's figures as they stood at its end, from the pings then stored), as the refreshes
+    /// would have had the collector been running: what `seed-fleet` does for its demo history.
+    /// Returns how many weeks had a reportable group.
+    pub async fn backfill_cohort_history(
+        &self,
+        weeks: u32,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize, sqlx::Error> {
+        let scoring = &self.scoring;
+        let mut recorded = 0;
+        for back in (1..=i64::from(weeks)).rev() {
+            let week = week_of(now) - chrono::Duration::weeks(back);
+            let end = (week + chrono::Duration::weeks(1))
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight exists")
+                .and_utc();
+            let members = db::fleet_members_between(&self.db, end - scoring.window, end).await?;
+            let usage: Vec<Values> = members.iter().map(|m| m.usage).collect();
+            let leaders = devops_score::leaders(&usage, &scoring.baseline, scoring.min_fleet);
+            let rules = scoring.cohorts;
+            let groups =
+                Cohorts::build(&members, &leaders, rules.min_size, rules.by_edition).summaries();
+            if !groups.is_empty() {
+                db::record_cohort_week(&self.writer, week, &groups, end).await?;
+                recorded += 1;
+            }
+        }
+        Ok(recorded)
+    }
+
     /// Whether replies carry the cohort comparison.
     pub fn cohorts_enabled(&self) -> bool {
         self.scoring.cohorts.enabled
+    }
+
+    /// The fewest instances a reported group holds; None when cohorts are off.
+    pub fn min_cohort_size(&self) -> Option<usize> {
+        let rules = self.scoring.cohorts;
+        rules.enabled.then_some(rules.min_size)
     }
 
     /// Leaders from the latest ping of each instance received within the window before `now`:

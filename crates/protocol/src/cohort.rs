@@ -244,6 +244,19 @@ pub struct GroupSummary {
     pub medians: Values,
 }
 
+impl GroupSummary {
+    /// How groups are listed: the fleet first, then the size bands smallest first, each
+    /// followed by its editions by name.
+    pub fn order(&self) -> (usize, Option<&str>) {
+        (self.size.map_or(0, |s| s + 1), self.edition.as_deref())
+    }
+
+    /// The group as people read it.
+    pub fn label(&self) -> String {
+        group_label(self.size, self.edition.as_deref())
+    }
+}
+
 impl Cohorts {
     /// The distributions of `members` (values kept within their bounds, overall scores against
     /// `leaders`), by size band, by band and edition when `by_edition`, and over the fleet;
@@ -347,8 +360,7 @@ impl Cohorts {
         }
     }
 
-    /// Every reportable group: the fleet first, then the size bands smallest first (each
-    /// followed by its editions, by name).
+    /// Every reportable group, in [`GroupSummary::order`].
     pub fn summaries(&self) -> Vec<GroupSummary> {
         let mut summaries: Vec<GroupSummary> = self
             .groups
@@ -363,10 +375,7 @@ impl Cohorts {
                 }),
             })
             .collect();
-        summaries.sort_by(|a, b| {
-            (a.size.map_or(0, |s| s + 1), &a.edition)
-                .cmp(&(b.size.map_or(0, |s| s + 1), &b.edition))
-        });
+        summaries.sort_by(|a, b| a.order().cmp(&b.order()));
         summaries
     }
 }

@@ -1,6 +1,10 @@
 //! What the collector's benchmarks share: their settings from the environment, the backends to
 //! run on, and a collector's configuration on a fresh database.
 
+// Only the ingest benchmarks use it.
+#[allow(dead_code)]
+pub mod ingest;
+
 use service_ping_collector::{CollectorConfig, CollectorSettings};
 use service_ping_database::Backend;
 

@@ -3,7 +3,6 @@
 use chrono::{DateTime, Utc};
 use service_ping_database::backup::Role;
 use service_ping_database::{Db, on_pool};
-use service_ping_protocol::cohort::Member;
 use service_ping_protocol::devops_score::{self, Values};
 use service_ping_protocol::documents::ErrorReport;
 use service_ping_protocol::time::format_timestamp;
@@ -44,12 +43,16 @@ pub static ROLE: Role = Role {
     postgres: &POSTGRES_MIGRATIONS,
 };
 
+mod cohorts;
 mod store;
 
 /// The DevOps Score inputs, in the order of `devops_score::FEATURES`.
 pub(crate) const FEATURE_COLUMNS: &str = "issues, notes, milestones, boards, merge_requests, ci_pipelines, \
     environments, deployments, projects_prometheus_active, service_desk_issues";
 
+pub use cohorts::{
+    CohortWeek, cohort_history, fleet_members, fleet_members_between, record_cohort_week,
+};
 pub use store::{NewPing, Pending, Source, Stored, store_pings, store_pings_in_transaction};
 
 /// The ten feature values of `row` from column `first` on.
@@ -76,31 +79,6 @@ pub async fn fleet(db: &Db, since: DateTime<Utc>) -> Result<Vec<(String, Values)
             .await?;
         rows.iter()
             .map(|row| Ok((row.try_get(0)?, values_of(row, 1)?)))
-            .collect()
-    })
-}
-
-/// What puts each instance last heard from since `since` in a cohort, from its latest ping:
-/// active users (none before they were recorded: no cohort), edition and DevOps Score inputs.
-pub async fn fleet_members(db: &Db, since: DateTime<Utc>) -> Result<Vec<Member>, sqlx::Error> {
-    let sql = format!(
-        "SELECT active_users, edition, {FEATURE_COLUMNS} FROM instances WHERE last_received_at >= $1"
-    );
-    on_pool!(db, |pool| {
-        use sqlx::Row;
-        let rows = sqlx::query(&sql)
-            .bind(format_timestamp(since))
-            .fetch_all(pool)
-            .await?;
-        rows.iter()
-            .map(|row| {
-                let users: Option<i64> = row.try_get(0)?;
-                Ok(Member {
-                    active_users: users.unwrap_or(0) as f64,
-                    edition: row.try_get(1)?,
-                    usage: values_of(row, 2)?,
-                })
-            })
             .collect()
     })
 }

@@ -3,6 +3,7 @@
 
 mod backup;
 mod bad_input;
+mod cohorts;
 mod instances;
 mod postgres;
 mod support;
