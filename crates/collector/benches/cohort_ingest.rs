@@ -13,7 +13,7 @@ use std::time::Duration;
 
 mod support;
 
-use support::ingest::{median, realistic_payload, round, start_collector};
+use support::ingest::{client, median, realistic_payload, round, start_collector};
 use support::{backends, env_number};
 
 #[tokio::main]
@@ -23,11 +23,7 @@ async fn main() {
     let rounds = env_number("INGEST_ROUNDS", 9);
     let fleet = env_number("COHORT_FLEET", 1000);
     let template = realistic_payload();
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(256)
-        .build()
-        .unwrap();
+    let client = client();
     println!(
         "payload {} bytes; fleet of {fleet}; {count} pings per round, {concurrency} senders, {rounds} rounds, alternating",
         template.len()

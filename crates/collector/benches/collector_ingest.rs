@@ -13,14 +13,13 @@
 //! Every request goes to 127.0.0.1 only.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 mod support;
 
-use support::ingest::{median, realistic_payload, round, start_collector};
+use support::ingest::{client, median, realistic_payload, round, start_collector};
 use support::{backends, env_number};
 
 async fn bare_handler(body: axum::body::Bytes) -> (StatusCode, axum::Json<Value>) {
@@ -60,11 +59,7 @@ async fn main() {
     let rounds = env_number("INGEST_ROUNDS", 3);
     let template = realistic_payload();
     let bare = start_bare().await;
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(256)
-        .build()
-        .unwrap();
+    let client = client();
     println!(
         "payload {} bytes; {count} pings per round, {rounds} rounds each, alternating with the bare handler",
         template.len()

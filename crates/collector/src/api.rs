@@ -142,7 +142,7 @@ pub async fn receive_usage_data(
     let received = ingest(&state, body, Source::Api, address).await?;
     let figures = state.figures().await.map_err(Refusal::internal)?;
     let score = devops_score::compute(&received.usage, &figures.leaders);
-    let cohort = state.cohorts_enabled().then(|| {
+    let cohort = state.min_cohort_size().is_some().then(|| {
         figures.cohorts.report(
             received.active_users as f64,
             received.edition.as_deref(),

@@ -106,10 +106,41 @@ pub fn document() -> Value {
             },
             "Accepted": {
                 "type": "object", "required": ["conv_index"],
-                "properties": { "conv_index": {
-                    "type": "object", "required": ["usage_data_id"],
-                    "properties": { "usage_data_id": { "type": "integer", "minimum": 1 } }
-                }}
+                "properties": {
+                    "conv_index": {
+                        "type": "object", "required": ["usage_data_id"],
+                        "properties": { "usage_data_id": { "type": "integer", "minimum": 1 } }
+                    },
+                    "cohort": {
+                        "description": "Where the instance stands among organizations of its size (absent when collector.cohorts is off). Groups of fewer than collector.min_cohort_size instances are never reported: `fallback` says which wider group was used instead, and `comparison` is absent when none is large enough.",
+                        "type": "object",
+                        "properties": {
+                            "cohort": { "type": ["object", "null"], "properties": {
+                                "size": { "type": "string" }, "label": { "type": "string" }, "edition": { "type": "string" }
+                            }},
+                            "fallback": { "type": ["string", "null"] },
+                            "comparison": { "type": ["object", "null"], "properties": {
+                                "group": { "type": "object", "properties": {
+                                    "kind": { "enum": ["cohort", "size", "fleet"] },
+                                    "label": { "type": "string" },
+                                    "instances": { "type": "integer" }
+                                }},
+                                "overall": { "$ref": "#/components/schemas/Standing" },
+                                "features": { "type": "array", "items": { "allOf": [
+                                    { "$ref": "#/components/schemas/Standing" },
+                                    { "type": "object", "properties": { "key": { "type": "string" } } }
+                                ]}}
+                            }}
+                        }
+                    }
+                }
+            },
+            "Standing": {
+                "type": "object", "required": ["percentile", "median", "p75", "p90"],
+                "properties": {
+                    "percentile": { "type": "number", "description": "The share of the group at or below this instance, 0 to 100." },
+                    "median": { "type": "number" }, "p75": { "type": "number" }, "p90": { "type": "number" }
+                }
             },
             "Refusal": {
                 "type": "object", "required": ["reason"],

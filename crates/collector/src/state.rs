@@ -179,11 +179,6 @@ impl CollectorState {
         Ok(figures)
     }
 
-    /// The fleet's current leaders (see [`Self::figures`]).
-    pub async fn leaders(&self) -> Result<Values, sqlx::Error> {
-        Ok(self.figures().await?.leaders)
-    }
-
     /// Leaders and cohorts from the latest ping of each instance received within the window
     /// before `now`.
     pub async fn compute_figures(
@@ -232,12 +227,8 @@ impl CollectorState {
         Ok(recorded)
     }
 
-    /// Whether replies carry the cohort comparison.
-    pub fn cohorts_enabled(&self) -> bool {
-        self.scoring.cohorts.enabled
-    }
-
-    /// The fewest instances a reported group holds; None when cohorts are off.
+    /// The fewest instances a reported group holds; None when cohorts are off (replies carry
+    /// no comparison).
     pub fn min_cohort_size(&self) -> Option<usize> {
         let rules = self.scoring.cohorts;
         rules.enabled.then_some(rules.min_size)

@@ -88,6 +88,15 @@ pub async fn start_collector(
     (address, db)
 }
 
+/// The senders' HTTP client: keeps enough connections for every sender.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap()
+}
+
 /// Sends `count` pings with distinct uuids, `concurrency` at a time; returns pings per second.
 pub async fn round(
     client: &reqwest::Client,
