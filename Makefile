@@ -34,11 +34,13 @@ tools:
 test-tools:
 	scripts/install-tools.sh --test
 
+# --precompress writes a brotli and a gzip copy beside each file of the site, which the server
+# sends to browsers that accept them (src/server/assets.rs): no compression per request.
 build:
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 
 site:
-	cargo leptos build --release --frontend-only
+	cargo leptos build --release --frontend-only --precompress
 
 fmt-check:
 	cargo fmt --all -- --check

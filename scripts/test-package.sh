@@ -100,10 +100,16 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 curl -fs "http://127.0.0.1:$port/-/health" >/dev/null || { cat "$work/serve.log" >&2; fail "the installed server does not answer"; }
-wasm_bytes=$(curl -fs "http://127.0.0.1:$port/pkg/service-ping.wasm" | wc -c)
-[ "$wasm_bytes" = "$(stat -c %s "$root/usr/share/service-ping/site/pkg/service-ping.wasm")" ] ||
+# The page names the bundle by its content hash; that name serves the packaged bytes, and their
+# packaged brotli copy to a browser that accepts it.
+script=$(curl -fs "http://127.0.0.1:$port/users/sign_in" | grep -o 'pkg/service-ping\.[0-9a-f]\{16\}\.js' | head -n 1) ||
+  fail "the sign-in page does not load a content-hashed bundle"
+packaged=$root/usr/share/service-ping/site/pkg/service-ping.wasm
+wasm_bytes=$(curl -fs "http://127.0.0.1:$port/${script%.js}.wasm" | wc -c)
+[ "$wasm_bytes" = "$(stat -c %s "$packaged")" ] ||
   fail "the installed server serves a $wasm_bytes-byte bundle, not the packaged one"
-curl -fs "http://127.0.0.1:$port/users/sign_in" | grep -q 'pkg/service-ping.js' ||
-  fail "the sign-in page does not load the packaged bundle"
+brotli_bytes=$(curl -fs -H 'Accept-Encoding: br' "http://127.0.0.1:$port/${script%.js}.wasm" | wc -c)
+[ "$brotli_bytes" = "$(stat -c %s "$packaged.br")" ] ||
+  fail "the installed server sends $brotli_bytes bytes for brotli, not the packaged $packaged.br"
 echo "served the dashboard and its packaged bundle on port $port"
 say "package ok: $deb"

@@ -1,7 +1,7 @@
 //! The HTML shell and the routes of the dashboard.
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::path;
 
@@ -33,6 +33,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                // The bundle's stylesheet, by the same content-hashed name as its script.
+                <link rel="stylesheet" href=format!("/pkg/{}.css", options.output_name)/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -69,10 +71,11 @@ fn set_page_content_security_policy() {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="leptos" href="/pkg/service-ping.css"/>
         <Title text="Service Ping"/>
         <Router>
             <Routes fallback=NotFound>
+                // The server answers `/` with a redirect before any of this runs (routes.rs);
+                // this keeps client-side navigation to `/` working.
                 <Route path=path!("/") view=|| view! { <Redirect path="/admin"/> }/>
                 <Route path=path!("/users/sign_in") view=SignInPage/>
                 <ParentRoute path=path!("/admin") view=AdminLayout>

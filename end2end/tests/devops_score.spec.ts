@@ -25,6 +25,10 @@ test('after Send now the DevOps Score page shows the score, ten features and a l
   await expect(rows.first()).toContainText('Issues');
   await expect(rows.nth(8)).toContainText('Monitoring');
   await expect(page.getByTestId('score-history').locator('tbody tr')).toHaveCount(1);
+  const points = page.getByTestId('score-chart').getByTestId('chart-point');
+  await expect(points).toHaveCount(1);
+  const overall = (await page.getByTestId('overall-score').textContent())!.replace('%', '');
+  expect(Number(await points.first().getAttribute('data-value')) / 10).toBeCloseTo(Number(overall), 1);
 
   // The collector's demo fleet (200 instances) is large enough to compare this instance with
   // organizations of its size, so neither a fallback nor a missing comparison is shown.

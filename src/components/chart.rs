@@ -47,8 +47,34 @@ pub fn format_count(value: i64) -> String {
     if value < 0 { format!("-{out}") } else { out }
 }
 
-/// A line chart of `lines` over `categories` (e.g. months), with a legend, a table view of the
-/// same numbers and, when given, a CSV download.
+/// What a chart's values count, which decides how they read and where the axis ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Unit {
+    /// Things counted: the axis ends on a nice number above the largest value.
+    #[default]
+    Count,
+    /// A percentage in tenths (388 reads 38.8%): the axis runs from 0% to 100%.
+    TenthsOfPercent,
+}
+
+impl Unit {
+    pub fn format(self, value: i64) -> String {
+        match self {
+            Unit::Count => format_count(value),
+            Unit::TenthsOfPercent => format!("{:.1}%", value as f64 / 10.0),
+        }
+    }
+
+    fn axis_max(self, largest: i64) -> i64 {
+        match self {
+            Unit::Count => nice_ceiling(largest),
+            Unit::TenthsOfPercent => 1000,
+        }
+    }
+}
+
+/// A line chart of `lines` over `categories` (months by default, as `category_label` says), with
+/// a legend, a table view of the same numbers and, when given, a CSV download.
 #[component]
 pub fn LineChart(
     title: String,
@@ -56,8 +82,10 @@ pub fn LineChart(
     lines: Vec<Line>,
     #[prop(optional, into)] csv_href: Option<String>,
     test_id: String,
+    #[prop(optional)] unit: Unit,
+    #[prop(optional, into)] category_label: Option<String>,
 ) -> impl IntoView {
-    let max = nice_ceiling(
+    let max = unit.axis_max(
         lines
             .iter()
             .flat_map(|l| l.values.iter().flatten())
@@ -81,7 +109,7 @@ pub fn LineChart(
         view! {
             <g class="chart-grid">
                 <line x1=LEFT x2=WIDTH - RIGHT y1=y(value) y2=y(value)></line>
-                <text x=LEFT - 6.0 y=y(value) + 4.0 text-anchor="end">{format_count(value)}</text>
+                <text x=LEFT - 6.0 y=y(value) + 4.0 text-anchor="end">{unit.format(value)}</text>
             </g>
         }
     }).collect_view();
@@ -130,7 +158,7 @@ pub fn LineChart(
             move || {
                 hovered.get().and_then(|(s, i)| {
             let value = lines.get(s)?.values.get(i).copied().flatten()?;
-            let text = format!("{} · {}: {}", lines[s].label, categories[i], format_count(value));
+            let text = format!("{} · {}: {}", lines[s].label, categories[i], unit.format(value));
             let width = 7.0 * text.chars().count() as f64 + 16.0;
             let left = (x(i) - width / 2.0).clamp(0.0, WIDTH - width);
             let top = (y(value) - 34.0).max(0.0);
@@ -157,7 +185,7 @@ pub fn LineChart(
         .enumerate()
         .map(|(i, c)| {
             let cells = lines.iter().map(|l| view! {
-            <td class="numeric">{l.values[i].map(format_count).unwrap_or_else(|| "—".into())}</td>
+            <td class="numeric">{l.values[i].map(|v| unit.format(v)).unwrap_or_else(|| "—".into())}</td>
         }).collect_view();
             view! { <tr><th scope="row">{c.clone()}</th>{cells}</tr> }
         })
@@ -181,7 +209,7 @@ pub fn LineChart(
                 <summary>"Table view"</summary>
                 <div class="table-scroll">
                     <table class="data-table" data-testid="chart-table">
-                        <thead><tr><th>"Month"</th>{headers}</tr></thead>
+                        <thead><tr><th>{category_label.unwrap_or_else(|| "Month".to_string())}</th>{headers}</tr></thead>
                         <tbody>{table_rows}</tbody>
                     </table>
                 </div>

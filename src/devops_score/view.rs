@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use service_ping_protocol::devops_score::{FEATURES, Score, format_usage, level};
 
 use super::{Advice, DevOpsReport, ScoreReport, get_devops_report};
+use crate::components::chart::{Line, LineChart, Unit};
 use crate::components::{ErrorNotice, PageHeader, loaded};
 use crate::settings::{Setting, update_setting};
 
@@ -335,24 +336,31 @@ fn ScoreBar(percentage: f64) -> impl IntoView {
     }
 }
 
+/// The overall score of every report, as a line over the reports' dates.
 #[component]
 fn History(history: Vec<(String, f64)>) -> impl IntoView {
+    // "2026-12-04 01:23": a report a minute, at most, and the minute tells same-day ones apart.
+    let categories = history
+        .iter()
+        .map(|(at, _)| at.get(..16).unwrap_or(at).replace('T', " "))
+        .collect();
+    let line = Line {
+        label: "Overall score".to_string(),
+        values: history
+            .iter()
+            .map(|(_, overall)| Some((overall * 10.0).round() as i64))
+            .collect(),
+    };
     view! {
-        <section class="card" aria-labelledby="history-heading">
-            <h2 id="history-heading">"Score over time"</h2>
-            <div class="table-scroll">
-                <table class="data-table" data-testid="score-history">
-                    <thead><tr><th>"Date"</th><th>"Score"</th></tr></thead>
-                    <tbody>
-                        {history.into_iter().rev().map(|(at, overall)| view! {
-                            <tr>
-                                <td><code>{at}</code></td>
-                                <td class="score-cell"><ScoreBar percentage=overall/></td>
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
+        <section class="card" data-testid="score-history">
+            <LineChart
+                title="Score over time".to_string()
+                categories
+                lines=vec![line]
+                unit=Unit::TenthsOfPercent
+                category_label="Date"
+                test_id="score-chart".to_string()
+            />
         </section>
     }
 }

@@ -80,13 +80,16 @@ impl Instance {
 pub async fn payload(settings: &Settings, locks: &Locks, args: PayloadArgs) -> anyhow::Result<()> {
     let instance = Instance::open(settings).await?;
     let deps = instance.deps(settings, locks);
-    let progress = |done: usize, total: usize| eprint!("\rgenerating: {done}/{total} metrics");
+    let progress = GenerationProgress::new();
     let trigger = Trigger {
         kind: TriggerKind::Cli,
         account_id: None,
     };
-    let stored = service_ping::generate_and_store(deps, trigger, Utc::now(), &progress).await?;
-    eprintln!();
+    let stored = service_ping::generate_and_store(deps, trigger, Utc::now(), &|done, total| {
+        progress.metrics(done, total)
+    })
+    .await?;
+    progress.finish();
     let generated = &stored.payload;
     match &args.out {
         Some(path) => std::fs::write(path, &generated.bytes)
@@ -122,9 +125,13 @@ pub async fn submit(settings: &Settings, locks: &Locks) -> anyhow::Result<()> {
     use crate::service_ping::submit::Stage;
     let instance = Instance::open(settings).await?;
     let client = service_ping::collector_client(&settings.collector)?;
+    let generation = GenerationProgress::new();
     let progress = |stage: Stage| match stage {
-        Stage::Generating { done, total } => eprint!("\rgenerating: {done}/{total} metrics"),
-        Stage::Sending => eprintln!("\nsending to the collector…"),
+        Stage::Generating { done, total } => generation.metrics(done, total),
+        Stage::Sending => {
+            generation.finish();
+            eprintln!("sending to the collector…");
+        }
     };
     let trigger = Trigger {
         kind: TriggerKind::Cli,
@@ -138,6 +145,55 @@ pub async fn submit(settings: &Settings, locks: &Locks) -> anyhow::Result<()> {
         sent.payload_id, sent.accepted.usage_data_id
     );
     Ok(())
+}
+
+/// How a command shows a payload's generation on stderr: a bar with counts and elapsed time on
+/// a terminal; when stderr is a pipe or a log, a line when it starts and one when it ends.
+struct GenerationProgress {
+    bar: indicatif::ProgressBar,
+    started: std::time::Instant,
+    announced: std::sync::atomic::AtomicBool,
+}
+
+impl GenerationProgress {
+    fn new() -> Self {
+        let style = indicatif::ProgressStyle::with_template(
+            "generating [{bar:30}] {pos}/{len} metrics, {elapsed}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> ");
+        Self {
+            // Hidden (draws nothing) when stderr is not a terminal.
+            bar: indicatif::ProgressBar::new(0).with_style(style),
+            started: std::time::Instant::now(),
+            announced: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn metrics(&self, done: usize, total: usize) {
+        if self.bar.is_hidden()
+            && !self
+                .announced
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            eprintln!("generating {total} metrics…");
+        }
+        self.bar.set_length(total as u64);
+        self.bar.set_position(done as u64);
+    }
+
+    /// Clears the bar and says how long it took, once.
+    fn finish(&self) {
+        if self.bar.is_finished() {
+            return;
+        }
+        self.bar.finish_and_clear();
+        eprintln!(
+            "generated {} metrics in {:.1} s",
+            self.bar.position(),
+            self.started.elapsed().as_secs_f64()
+        );
+    }
 }
 
 /// `service-ping history`: the stored payloads, newest first.

@@ -1,6 +1,7 @@
 //! The composition root: the command line, start-up, the background jobs and the router. It
 //! names every slice; nothing below names it.
 
+pub mod assets;
 pub mod cli;
 pub mod commands;
 pub mod forms;
@@ -61,7 +62,15 @@ impl Application {
             .await
             .with_context(|| format!("listening on {}", settings.server.listen))?;
         let address = listener.local_addr()?;
-        let leptos_options = leptos_options(&settings, address);
+        let assets = Arc::new(
+            assets::SiteAssets::load(&settings.server.site_root).with_context(|| {
+                format!(
+                    "reading the browser bundle under {}",
+                    settings.server.site_root.display()
+                )
+            })?,
+        );
+        let leptos_options = leptos_options(&settings, address, assets.output_name());
         let collector = Arc::new(crate::service_ping::collector_client(&settings.collector)?);
         let vendor_key = settings.licensing.vendor_key();
         let state = AppState {
@@ -76,7 +85,7 @@ impl Application {
             schedule_owner: format!("serve-{}", uuid::Uuid::new_v4()),
             vendor_key,
         };
-        let router = router(state.clone(), session_store.clone());
+        let router = router(state.clone(), session_store.clone(), assets);
         Ok(Self {
             listener,
             router,
@@ -190,10 +199,11 @@ fn log_task_end(task: &str, result: Result<std::io::Result<()>, tokio::task::Joi
 }
 
 /// Leptos options from our configuration, so the binary needs none of cargo-leptos's
-/// environment variables and runs from the repository root as it is.
-fn leptos_options(settings: &Settings, address: SocketAddr) -> LeptosOptions {
+/// environment variables and runs from the repository root as it is. `output_name` is the
+/// bundle's content-hashed name ([`assets::SiteAssets`]).
+fn leptos_options(settings: &Settings, address: SocketAddr, output_name: &str) -> LeptosOptions {
     LeptosOptions::builder()
-        .output_name("service-ping")
+        .output_name(output_name)
         .site_root(settings.server.site_root.display().to_string())
         .site_pkg_dir("pkg")
         .site_addr(address)

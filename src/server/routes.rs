@@ -2,20 +2,26 @@
 //! health check, and the layers every request passes (session, the admin-page guard, security
 //! headers, a trace span keyed on the matched route).
 
+use std::sync::Arc;
+
 use super::sessions::Sessions;
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{MatchedPath, State};
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::response::Redirect;
 use axum::routing::get;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use service_ping_web::client::{TrustedProxies, with_client_address};
 
+use super::assets::SiteAssets;
 use super::security;
 use crate::app::{App, shell};
 use crate::config::Settings;
@@ -32,11 +38,20 @@ pub const SESSION_COOKIE: &str = "_service_ping_session";
 pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
 /// All routes, with their layers.
-pub fn router(state: AppState, session_store: Sessions) -> Router {
-    let routes = generate_route_list(App);
+pub fn router(state: AppState, session_store: Sessions, assets: Arc<SiteAssets>) -> Router {
+    // `/` is answered here with a redirect that works without JavaScript, not by the app.
+    let routes: Vec<_> = generate_route_list(App)
+        .into_iter()
+        .filter(|route| route.path() != "/")
+        .collect();
     let leptos_state = state.clone();
     let pages = Router::new()
         .route("/-/health", get(health))
+        .route(
+            "/pkg/{*file}",
+            get(move |request: Request<Body>| assets.clone().serve(request)),
+        )
+        .route("/", get(|| async { Redirect::to("/admin") }))
         .merge(crate::usage_statistics::routes())
         .merge(crate::access_tokens::routes())
         .merge(crate::user_permissions::routes())
@@ -74,6 +89,12 @@ pub fn router(state: AppState, session_store: Sessions) -> Router {
         ));
     let proxies = TrustedProxies::new(&state.settings.server.trusted_proxies);
     let pages = with_client_address(pages, proxies).with_state(state);
+    // Pages and API answers are for one signed-in person: no shared cache keeps them, and a
+    // browser asks again each time (the bundle sets its own, immutable, policy).
+    let pages = pages.layer(SetResponseHeaderLayer::if_not_present(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    ));
     service_ping_web::with_security_headers(pages).layer(TraceLayer::new_for_http().make_span_with(
         |request: &Request<_>| {
             let route = request

@@ -1,0 +1,55 @@
+import { test, expect, Page, CDPSession } from '@playwright/test';
+import { collectErrors, signInAsRoot, waitForHydration } from './helpers';
+
+/** Bytes received per URL while `visit` runs, as Chromium counts them on the wire (a response
+ *  served from the browser's cache counts 0). */
+async function bytesOnTheWire(page: Page, visit: () => Promise<void>): Promise<Map<string, number>> {
+  const cdp: CDPSession = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  const urls = new Map<string, string>();
+  const bytes = new Map<string, number>();
+  cdp.on('Network.requestWillBeSent', (e) => urls.set(e.requestId, e.request.url));
+  cdp.on('Network.loadingFinished', (e) => {
+    const url = urls.get(e.requestId);
+    if (url) bytes.set(url, (bytes.get(url) ?? 0) + e.encodedDataLength);
+  });
+  await visit();
+  await cdp.detach();
+  return bytes;
+}
+
+const isBundle = (url: string) => new URL(url).pathname.startsWith('/pkg/');
+
+test('without JavaScript / redirects on the server to the sign-in page', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  const response = await page.goto('/');
+  expect(new URL(page.url()).pathname).toBe('/users/sign_in');
+  expect(response?.status()).toBe(200);
+  await expect(page.getByRole('button', { name: 'Sign in' })).toBeVisible();
+  await context.close();
+});
+
+test('the bundle comes compressed with brotli under a hashed name, and a second visit fetches none of it', async ({ page }) => {
+  const errors = collectErrors(page);
+  const wasm = page.waitForResponse((r) => r.url().endsWith('.wasm'));
+  await signInAsRoot(page, '/users/sign_in?redirect_to=/admin');
+  const response = await wasm;
+  expect(new URL(response.url()).pathname).toMatch(/^\/pkg\/service-ping\.[0-9a-f]{16}\.wasm$/);
+  const headers = await response.allHeaders();
+  expect(headers['content-encoding']).toBe('br');
+  expect(headers['cache-control']).toBe('public, max-age=31536000, immutable');
+  const stylesheet = await page.locator('link[rel=stylesheet]').getAttribute('href');
+  expect(stylesheet).toMatch(/^\/pkg\/service-ping\.[0-9a-f]{16}\.css$/);
+
+  // A later visit to another page: only its HTML and data travel.
+  const second = await bytesOnTheWire(page, async () => {
+    await page.goto('/admin/usage_trends');
+    await waitForHydration(page);
+  });
+  const bundle = [...second].filter(([url]) => isBundle(url));
+  expect(bundle.reduce((sum, [, n]) => sum + n, 0)).toBe(0);
+  const html = [...second].find(([url]) => new URL(url).pathname === '/admin/usage_trends');
+  expect(html?.[1]).toBeGreaterThan(0);
+  expect(errors).toEqual([]);
+});
