@@ -40,7 +40,8 @@ test('Service Ping can be turned off and on, and the choice persists and is audi
   await page.reload();
   await waitForHydration(page);
   await expect(page.getByTestId('toggle-service-ping')).toBeChecked();
-  await expect(page.getByTestId('next-send')).toHaveText(/^\d{4}-\d\d-\d\dT/);
+  await expect(page.getByTestId('next-send')).toHaveAttribute('datetime', /^\d{4}-\d\d-\d\dT/);
+  await expect(page.getByTestId('next-send')).toHaveText(/^in \d+ (minute|hour|day)s?$/);
   expect(errors).toEqual([]);
 });
 

@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use super::{
     AccessToken, CreatedToken, SCOPES, create_access_token, get_access_tokens, revoke_access_token,
 };
+use crate::components::time::Time;
 use crate::components::{ErrorNotice, PageHeader, loaded};
 
 #[component]
@@ -146,10 +147,13 @@ fn TokenTable(tokens: Vec<AccessToken>, on_revoked: Callback<()>) -> impl IntoVi
                             <tr data-testid="token-row">
                                 <td>{token.name}</td>
                                 <td><code>{token.scopes.join(" ")}</code></td>
-                                <td><code>{token.created_at}</code></td>
-                                <td>{token.expires_at.unwrap_or_else(|| "Never".into())}</td>
-                                <td>{token.last_used_at.unwrap_or_else(|| "Never".into())}</td>
-                                <td>{if active { "Active".to_string() } else { format!("Revoked {}", token.revoked_at.unwrap_or_default()) }}</td>
+                                <td><Time at=token.created_at/></td>
+                                <td><Time at=token.expires_at.unwrap_or_else(|| "Never".into())/></td>
+                                <td><Time at=token.last_used_at.unwrap_or_else(|| "Never".into())/></td>
+                                <td>{match token.revoked_at {
+                                    None => "Active".into_any(),
+                                    Some(at) => view! { "Revoked "<Time at/> }.into_any(),
+                                }}</td>
                                 <td>
                                     {active.then(|| view! {
                                         <button type="button" class="button button-ghost" data-testid="revoke-token"

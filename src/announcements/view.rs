@@ -8,6 +8,7 @@ use super::{
     THEMES, create_announcement, delete_announcement, email_all_users, get_announcements,
     get_outbox,
 };
+use crate::components::time::Time;
 use crate::components::{ErrorNotice, PageHeader, loaded, plural};
 use crate::licensing::Feature;
 use crate::licensing::view::PaidFeature;
@@ -126,7 +127,7 @@ fn BannerList(messages: Vec<Announcement>, on_change: Callback<()>) -> impl Into
                                     <tr>
                                         <td>{m.message}</td>
                                         <td>{m.theme}</td>
-                                        <td>{m.ends_at}</td>
+                                        <td><Time at=m.ends_at/></td>
                                         <td>{if m.active { "Showing" } else { "Ended" }}</td>
                                         <td><button type="button" class="button button-secondary" data-testid="banner-delete"
                                             on:click=move |_| { delete.dispatch(id); }>"Delete"</button></td>
@@ -213,7 +214,7 @@ fn SentEmails(
                                         <td data-testid="email-recipients">{e.recipients}</td>
                                         <td data-testid="email-delivered">{e.delivered}</td>
                                         <td>{e.failed}</td>
-                                        <td>{e.created_at}</td>
+                                        <td><Time at=e.created_at/></td>
                                         <td><button type="button" class="button button-secondary" data-testid="email-show-outbox"
                                             on:click=move |_| show.set(Some(id))>"Messages"</button></td>
                                     </tr>

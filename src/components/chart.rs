@@ -113,8 +113,15 @@ pub fn LineChart(
             </g>
         }
     }).collect_view();
+    // The first and last labels are anchored inward, so a long one stays inside the chart.
+    let anchor = move |i: usize| match i {
+        _ if count == 1 => "middle",
+        0 => "start",
+        i if i == count - 1 => "end",
+        _ => "middle",
+    };
     let axis = categories.iter().enumerate().filter(|(i, _)| i.is_multiple_of(label_every)).map(|(i, c)| view! {
-        <text class="chart-axis" x=x(i) y=HEIGHT - 8.0 text-anchor="middle">{c.clone()}</text>
+        <text class="chart-axis" x=x(i) y=HEIGHT - 8.0 text-anchor=anchor(i)>{c.clone()}</text>
     }).collect_view();
     let paths = lines.iter().enumerate().map(|(s, line)| {
         let points: Vec<String> = line.values.iter().enumerate()

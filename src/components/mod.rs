@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use crate::error::ApiError;
 
 pub mod chart;
+pub mod time;
 
 /// The title block at the top of a page.
 #[component]

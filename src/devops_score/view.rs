@@ -7,6 +7,7 @@ use service_ping_protocol::devops_score::{FEATURES, Score, format_usage, level};
 
 use super::{Advice, DevOpsReport, ScoreReport, get_devops_report};
 use crate::components::chart::{Line, LineChart, Unit};
+use crate::components::time::Time;
 use crate::components::{ErrorNotice, PageHeader, loaded};
 use crate::settings::{Setting, update_setting};
 
@@ -109,7 +110,7 @@ fn Overall(latest: ScoreReport, previous: Option<ScoreReport>) -> impl IntoView 
         let points = score.overall - previous.score.overall;
         view! {
             <p class="muted" data-testid="overall-change">
-                {signed(points, " points")}" since the report of "{previous.created_at}"."
+                {signed(points, " points")}" since the report of "<Time at=previous.created_at/>"."
             </p>
         }
     });
@@ -121,7 +122,7 @@ fn Overall(latest: ScoreReport, previous: Option<ScoreReport>) -> impl IntoView 
                 " "
                 <span class=overall_badge(score.overall) data-testid="overall-level">{level(score.overall)}</span>
             </p>
-            <p class="muted">"Based on usage over the last 28 days. Last updated: " {latest.created_at}"."</p>
+            <p class="muted">"Based on usage over the last 28 days. Last updated: "<Time at=latest.created_at/>"."</p>
             {change}
         </section>
     }

@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use super::{
     LicenseDetails, LicenseOverview, get_license_overview, remove_license, upload_license,
 };
+use crate::components::time::Time;
 use crate::components::{ErrorNotice, Fact, PageHeader, loaded};
 use crate::licensing::model::Access;
 use crate::licensing::view::granted_by;
@@ -87,7 +88,7 @@ fn LicenseFacts(license: LicenseDetails, active_users: i64) -> impl IntoView {
             <Fact label="Expires"><span data-testid="license-expires">{license.expires_at}</span></Fact>
             <Fact label="License id"><code>{license.id}</code></Fact>
             <Fact label="SHA-256"><code class="hash">{license.sha256}</code></Fact>
-            <Fact label="Uploaded">{license.uploaded_at}</Fact>
+            <Fact label="Uploaded"><Time at=license.uploaded_at/></Fact>
         </dl>
     }
 }

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{InstanceOverview, get_instance_overview};
+use crate::components::time::Time;
 use crate::components::{Fact, PageHeader, ServicePingBadge, loaded};
 
 #[component]
@@ -29,7 +30,7 @@ fn OverviewCards(overview: InstanceOverview) -> impl IntoView {
                     <Fact label="Version">{overview.version}</Fact>
                     <Fact label="Edition">{overview.edition}</Fact>
                     <Fact label="Database">{format!("{} {}", overview.database_adapter, overview.database_version)}</Fact>
-                    <Fact label="First started">{overview.instance_created_at}</Fact>
+                    <Fact label="First started"><Time at=overview.instance_created_at/></Fact>
                 </dl>
             </section>
             <section class="card" aria-labelledby="service-ping-heading">
@@ -48,7 +49,7 @@ fn OverviewCards(overview: InstanceOverview) -> impl IntoView {
                 <dl class="facts">
                     {match overview.latest_payload {
                         Some(payload) => view! {
-                            <Fact label="Latest payload"><code data-testid="latest-recorded-at">{payload.recorded_at.clone()}</code></Fact>
+                            <Fact label="Latest payload"><Time at=payload.recorded_at.clone() test_id="latest-recorded-at"/></Fact>
                             <Fact label="SHA-256"><code class="hash">{payload.sha256.clone()}</code></Fact>
                         }.into_any(),
                         None => view! { <Fact label="Latest payload">"None generated yet"</Fact> }.into_any(),

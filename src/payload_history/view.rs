@@ -8,10 +8,11 @@ use super::{
     KeyChange, PayloadDetail, PayloadDiff, SubmissionRow, get_payload_detail, get_payload_diff,
     get_payload_history,
 };
+use crate::components::time::Time;
 use crate::components::{Fact, PageHeader, loaded, plural};
 use crate::error::ApiError;
 use crate::usage_statistics::PayloadSummary;
-use crate::usage_statistics::view::{Preview, describe_trigger, format_size, sent_state};
+use crate::usage_statistics::view::{Preview, SentState, describe_trigger, format_size};
 
 fn payload_path(id: i64) -> String {
     format!("/admin/service_ping/history/{id}")
@@ -68,10 +69,10 @@ fn HistoryTable(rows: Vec<PayloadSummary>) -> impl IntoView {
                             let status = row.submission_status.clone().unwrap_or_else(|| "not sent".into());
                             view! {
                                 <tr data-testid="history-row">
-                                    <td><a href=payload_path(id)><code>{row.recorded_at.clone()}</code></a></td>
+                                    <td><a href=payload_path(id)><Time at=row.recorded_at.clone()/></a></td>
                                     <td><code title=row.sha256.clone() data-sha256=row.sha256.clone() data-testid="row-sha256">{format!("{}…", &row.sha256[..12])}</code></td>
                                     <td class="numeric">{format_size(row.size_bytes)}</td>
-                                    <td>{row.sent_at.clone().unwrap_or_else(|| "—".into())}</td>
+                                    <td>{row.sent_at.clone().map_or_else(|| "—".into_any(), |at| view! { <Time at/> }.into_any())}</td>
                                     <td data-testid="row-status">{status}</td>
                                     <td>{row.usage_data_id.map(|id| id.to_string()).unwrap_or_else(|| "—".into())}</td>
                                     <td data-testid="row-trigger">{trigger}</td>
@@ -145,7 +146,7 @@ fn Submissions(submissions: Vec<SubmissionRow>) -> impl IntoView {
                 <tbody>
                     {submissions.into_iter().map(|s| view! {
                         <tr>
-                            <td><code>{s.started_at}</code></td>
+                            <td><Time at=s.started_at/></td>
                             <td>{describe_trigger(&s.trigger, s.triggered_by.as_deref())}</td>
                             <td>{s.status}</td>
                             <td>{s.http_status.map(|c| c.to_string()).unwrap_or_else(|| "—".into())}</td>
@@ -197,12 +198,12 @@ fn DiffCards(diff: PayloadDiff) -> impl IntoView {
         unchanged,
     } = diff;
     let side = |label: &'static str, summary: PayloadSummary| {
-        let sent = sent_state(&summary, true);
+        let sent = view! { <SentState summary=summary.clone() service_ping_on=true/> };
         view! {
             <section class="card">
                 <h2><a href=payload_path(summary.id)>{label}</a></h2>
                 <dl class="facts">
-                    <Fact label="Recorded at"><code>{summary.recorded_at.clone()}</code></Fact>
+                    <Fact label="Recorded at"><Time at=summary.recorded_at.clone()/></Fact>
                     <Fact label="SHA-256"><code class="hash">{summary.sha256.clone()}</code></Fact>
                     <Fact label="Sent">{sent}</Fact>
                 </dl>
