@@ -7,7 +7,9 @@
 // Chromium's network emulation (1.6 Mbit/s down, 750 kbit/s up, 150 ms latency), the time until
 // the overview is hydrated on a first visit (empty cache) and on a repeat visit (same browser,
 // a new tab), with the bytes received each time; then the median and 99th percentile of the
-// server time of /admin and /admin/usage_trends with 8 concurrent signed-in clients.
+// server time of /admin and /admin/usage_trends with 8 concurrent signed-in clients. Between
+// the two, how long the pages with large tables (metric dictionary, payload history) hold the
+// main thread while they hydrate.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -87,6 +89,28 @@ async function visit(context, url) {
   return { elapsed, bytes };
 }
 
+/** Loads `path` in a new tab of `context` (no emulation: the bundle is cached by then) and
+ *  returns the ms until hydrated and the longest task the main thread ran meanwhile (input waits
+ *  for it), from Chromium's long-task entries (tasks over 50 ms). */
+async function blocking(context, url, path) {
+  const page = await context.newPage();
+  await page.addInitScript(() => {
+    window.__longTasks = [];
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) window.__longTasks.push(entry.duration);
+    }).observe({ type: 'longtask', buffered: true });
+  });
+  const started = Date.now();
+  await page.goto(`${url}${path}`);
+  await page.waitForFunction(() => document.body.dataset.hydrated === 'true', null, { timeout: 120_000 });
+  const elapsed = Date.now() - started;
+  // Let the tasks queued by hydration (resources resolving) run and be counted.
+  await page.waitForTimeout(500);
+  const tasks = await page.evaluate(() => window.__longTasks);
+  await page.close();
+  return { elapsed, longest: Math.max(0, ...tasks), total: tasks.reduce((a, b) => a + b, 0) };
+}
+
 function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
@@ -143,6 +167,11 @@ try {
   console.log(`\noverview over 1.6 Mbit/s, 150 ms (time until hydrated, bytes received):`);
   console.log(`first visit   ${(first.elapsed / 1000).toFixed(2)} s   ${(first.bytes / 1024).toFixed(0)} KB`);
   console.log(`repeat visit  ${(repeat.elapsed / 1000).toFixed(2)} s   ${(repeat.bytes / 1024).toFixed(0)} KB`);
+  console.log(`\npages with large tables, bundle cached, no emulation (time until hydrated; longest main-thread task):`);
+  for (const path of ['/admin/service_ping/metrics', '/admin/service_ping/history']) {
+    const { elapsed, longest, total } = await blocking(context, url, path);
+    console.log(`${path.padEnd(28)} ${elapsed} ms   longest task ${longest.toFixed(0)} ms   long tasks in all ${total.toFixed(0)} ms`);
+  }
   await browser.close();
 
   console.log(`\nserver time over loopback, ${CONCURRENCY} concurrent clients, ${REQUESTS} requests each (target p99 < 10 ms):`);

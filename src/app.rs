@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 use crate::access_tokens::view::AccessTokensPage;
 use crate::announcements::view::AnnouncementsPage;
@@ -77,8 +77,12 @@ pub fn App() -> impl IntoView {
                 // The server answers `/` with a redirect before any of this runs (routes.rs);
                 // this keeps client-side navigation to `/` working.
                 <Route path=path!("/") view=|| view! { <Redirect path="/admin"/> }/>
-                <Route path=path!("/users/sign_in") view=SignInPage/>
-                <ParentRoute path=path!("/admin") view=AdminLayout>
+                // Every page is rendered whole before it is sent (not streamed out of order, which
+                // needs the bundle to put each part in place): it reads, and its forms post,
+                // before the bundle has loaded or where it never does. The data behind a page is
+                // a few local queries, so waiting for them delays the first byte little.
+                <Route path=path!("/users/sign_in") view=SignInPage ssr=SsrMode::Async/>
+                <ParentRoute path=path!("/admin") view=AdminLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=OverviewPage/>
                     <Route path=path!("application_settings/metrics_and_profiling") view=UsageStatisticsPage/>
                     <Route path=path!("service_ping/metrics") view=MetricDictionaryPage/>

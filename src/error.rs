@@ -58,11 +58,7 @@ impl FromServerFnError for ApiError {
             ServerFnErrorErr::Args(reason) | ServerFnErrorErr::MissingArg(reason) => {
                 // A malformed request is the client's mistake: 422, not the default 500.
                 #[cfg(feature = "ssr")]
-                if let Some(response) =
-                    leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
-                {
-                    response.set_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY);
-                }
+                server_side::set_error_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY);
                 ApiError::Validation(format!("The request was malformed: {reason}"))
             }
             other => ApiError::Transport(other.to_string()),
@@ -128,11 +124,35 @@ mod server_side {
         fn from(error: AppError) -> Self {
             log_if_internal(&error);
             let api = ApiError::from_ref(&error);
-            if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-                response.set_status(error.status());
-            }
+            set_error_status(error.status());
             api
         }
+    }
+
+    /// Sets the status of the response being made, but for a form posted without JavaScript
+    /// to a server function: that one is answered with a redirect back to the form's page,
+    /// carrying the error in the address, and a browser follows a redirect only with a 3xx.
+    pub(super) fn set_error_status(status: StatusCode) {
+        use leptos::prelude::use_context;
+        if use_context::<axum::http::request::Parts>()
+            .is_some_and(|request| is_plain_form_post(&request))
+        {
+            return;
+        }
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(status);
+        }
+    }
+
+    /// A browser's own form post to a server function (it asks for HTML back), as opposed to
+    /// the bundle's call (JSON) or a page being rendered.
+    fn is_plain_form_post(request: &axum::http::request::Parts) -> bool {
+        request.uri.path().starts_with("/api/")
+            && request
+                .headers
+                .get(axum::http::header::ACCEPT)
+                .and_then(|accept| accept.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"))
     }
 
     /// Axum routes answer errors as JSON `{"reason": ...}`.
@@ -151,6 +171,30 @@ mod server_side {
     fn log_if_internal(error: &AppError) {
         if matches!(error, AppError::Database(_) | AppError::Internal(_)) {
             tracing::error!(error = ?error, "request failed");
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::is_plain_form_post;
+
+        fn request(path: &str, accept: &str) -> axum::http::request::Parts {
+            let request = axum::http::Request::post(path)
+                .header(axum::http::header::ACCEPT, accept)
+                .body(())
+                .unwrap();
+            request.into_parts().0
+        }
+
+        #[test]
+        fn only_a_browser_form_post_to_a_server_function_is_answered_with_a_redirect() {
+            let html = "text/html,application/xhtml+xml,*/*;q=0.8";
+            assert!(is_plain_form_post(&request("/api/update_setting", html)));
+            assert!(!is_plain_form_post(&request(
+                "/api/update_setting",
+                "application/json"
+            )));
+            assert!(!is_plain_form_post(&request("/admin/license", html)));
         }
     }
 }

@@ -1,4 +1,4 @@
-import { test, expect, Page, CDPSession } from '@playwright/test';
+import { test, expect, Browser, BrowserContext, Page, CDPSession } from '@playwright/test';
 import { collectErrors, signInAsRoot, waitForHydration } from './helpers';
 
 /** Bytes received per URL while `visit` runs, as Chromium counts them on the wire (a response
@@ -52,4 +52,47 @@ test('the bundle comes compressed with brotli under a hashed name, and a second 
   const html = [...second].find(([url]) => new URL(url).pathname === '/admin/usage_trends');
   expect(html?.[1]).toBeGreaterThan(0);
   expect(errors).toEqual([]);
+});
+
+const USAGE_STATISTICS = '/admin/application_settings/metrics_and_profiling';
+
+/** A browser without JavaScript, signed in as root (the sign-in itself done with JavaScript). */
+async function signedInWithoutJavaScript(browser: Browser): Promise<BrowserContext> {
+  const signing = await browser.newContext();
+  await signInAsRoot(await signing.newPage());
+  const storageState = await signing.storageState();
+  await signing.close();
+  return browser.newContext({ javaScriptEnabled: false, storageState });
+}
+
+test('without JavaScript the Service Ping switch saves as a form, and a refusal is shown', async ({ browser }) => {
+  const context = await signedInWithoutJavaScript(browser);
+  const page = await context.newPage();
+  await page.goto(USAGE_STATISTICS);
+  const toggle = page.getByTestId('toggle-service-ping');
+  await expect(toggle).toBeChecked();
+  await expect(page.getByTestId('service-ping-state')).toHaveText('Enabled');
+
+  // A second tab still shows Service Ping on, so its Registration Features switch can be used.
+  const stale = await context.newPage();
+  await stale.goto(USAGE_STATISTICS);
+
+  await toggle.uncheck();
+  await page.getByTestId('toggle-service-ping-save').click();
+  await expect.poll(() => new URL(page.url()).pathname).toBe(USAGE_STATISTICS);
+  await expect(page.getByTestId('service-ping-state')).toHaveText('Disabled');
+  await expect(page.getByTestId('toggle-service-ping')).not.toBeChecked();
+  await expect(page.getByTestId('audit-log').locator('tbody tr').first()).toContainText('on → off');
+
+  // The stale tab asks for Registration Features, which now need Service Ping: refused, said why.
+  await stale.getByTestId('toggle-registration-features').check();
+  await stale.getByTestId('toggle-registration-features-save').click();
+  await expect(stale.getByTestId('form-refused')).toContainText('turn on Service Ping first');
+  await expect(stale.getByTestId('toggle-registration-features')).not.toBeChecked();
+
+  await page.getByTestId('toggle-service-ping').check();
+  await page.getByTestId('toggle-service-ping-save').click();
+  await expect(page.getByTestId('service-ping-state')).toHaveText('Enabled');
+  await expect(page.getByTestId('audit-log').locator('tbody tr').first()).toContainText('off → on');
+  await context.close();
 });

@@ -116,8 +116,23 @@ pub async fn account_in(
     Ok(account)
 }
 
+/// The account the admin-page guard (`server::security`) verified at the start of this request,
+/// kept in the request's extensions: a page's server functions, run while it renders, use it
+/// instead of each reading the account again.
+#[derive(Debug, Clone)]
+pub struct VerifiedAccount(pub AccountRecord);
+
+fn verified_in_this_request() -> Option<AccountRecord> {
+    let request = leptos::prelude::use_context::<axum::http::request::Parts>()?;
+    let VerifiedAccount(account) = request.extensions.get::<VerifiedAccount>()?;
+    Some(account.clone())
+}
+
 /// The signed-in account, or 401.
 pub async fn require_account() -> Result<AccountRecord, AppError> {
+    if let Some(account) = verified_in_this_request() {
+        return Ok(account);
+    }
     let state = crate::state::app_state()?;
     let session = extract().await?;
     account_in(&session, &state)

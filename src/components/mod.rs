@@ -78,6 +78,19 @@ pub fn ErrorNotice(error: ApiError) -> impl IntoView {
     view! { <p class="flash flash-alert" role="alert">{error.to_string()}</p> }
 }
 
+/// The refusal of a form posted without JavaScript to the server function at `path`: the server
+/// redirected back here with it in the address (`__path`, `__err`), and the router keeps it.
+#[component]
+pub fn FormRefusal(path: &'static str) -> impl IntoView {
+    use leptos::server_fn::error::ServerFnUrlError;
+    use_context::<ServerActionError>()
+        .filter(|refusal| refusal.path() == path)
+        .map(|refusal| {
+            let error = ServerFnUrlError::<ApiError>::decode_err(refusal.err());
+            view! { <div data-testid="form-refused"><ErrorNotice error/></div> }
+        })
+}
+
 /// While `resource` loads, says so; then renders its value, or the error.
 pub fn loaded<T, V>(
     resource: Resource<Result<T, ApiError>>,

@@ -40,10 +40,11 @@ pub async fn get_maintenance_mode() -> Result<MaintenanceMode, ApiError> {
     Ok(server::load(state.licensing()).await?)
 }
 
-/// Turns maintenance mode on or off with the banner message; audit-logged.
+/// Turns maintenance mode on or off with the banner message; audit-logged. A plain form posts
+/// `enabled` only when its box is ticked, so a missing `enabled` means off.
 #[server(endpoint = "update_maintenance_mode")]
 pub async fn update_maintenance_mode(
-    enabled: bool,
+    #[server(default)] enabled: bool,
     message: String,
 ) -> Result<MaintenanceMode, ApiError> {
     use crate::licensing::entitlement;

@@ -6,17 +6,18 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
-use crate::auth::session::account_in;
+use crate::auth::session::{VerifiedAccount, account_in};
 use crate::auth::sign_in_path_returning_to;
 use crate::state::AppState;
 
 /// Sends a signed-out visitor of any `/admin` page to sign in, and back afterwards. Runs before
 /// the page renders, so nothing of an admin page reaches someone without a session. Whether a
-/// signed-in account is an administrator is checked by the page's own server functions.
+/// signed-in account is an administrator is checked by the page's own server functions, which
+/// find the account this guard verified in the request rather than reading it again.
 pub async fn require_session_for_admin_pages(
     State(state): State<AppState>,
     session: Session,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let path = request.uri().path();
@@ -24,7 +25,11 @@ pub async fn require_session_for_admin_pages(
         return next.run(request).await;
     }
     match account_in(&session, &state).await {
-        Ok(Some(_)) => next.run(request).await,
+        Ok(Some(account)) => {
+            // The page's own server functions, run while it renders, take it from here.
+            request.extensions_mut().insert(VerifiedAccount(account));
+            next.run(request).await
+        }
         Ok(None) => {
             let here = request
                 .uri()

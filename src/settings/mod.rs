@@ -19,6 +19,15 @@ pub enum Setting {
 }
 
 impl Setting {
+    /// The value a form posts for this setting (its serde name, which the server function reads).
+    pub fn form_value(self) -> &'static str {
+        match self {
+            Setting::ServicePing => "ServicePing",
+            Setting::IncludeOptionalData => "IncludeOptionalData",
+            Setting::RegistrationFeatures => "RegistrationFeatures",
+        }
+    }
+
     /// The name people read, in the audit log too.
     pub fn label(self) -> &'static str {
         match self {
@@ -63,9 +72,13 @@ pub struct AuditEntry {
     pub created_at: String,
 }
 
-/// Turns `setting` on or off, unless the operator locked it; the change is audit-logged.
+/// Turns `setting` on or off, unless the operator locked it; the change is audit-logged. A plain
+/// form posts `enabled` only when its box is ticked, so a missing `enabled` means off.
 #[server(endpoint = "update_setting")]
-pub async fn update_setting(setting: Setting, enabled: bool) -> Result<Toggle, ApiError> {
+pub async fn update_setting(
+    setting: Setting,
+    #[server(default)] enabled: bool,
+) -> Result<Toggle, ApiError> {
     use crate::error::AppError;
     let account = crate::auth::session::require_admin().await?;
     let state = crate::state::app_state()?;
@@ -164,6 +177,20 @@ impl Toggle {
 mod tests {
     use super::*;
     use crate::config::Lock;
+
+    #[test]
+    fn a_setting_posts_under_its_serde_name() {
+        for setting in [
+            Setting::ServicePing,
+            Setting::IncludeOptionalData,
+            Setting::RegistrationFeatures,
+        ] {
+            assert_eq!(
+                serde_json::to_value(setting).unwrap(),
+                serde_json::Value::from(setting.form_value())
+            );
+        }
+    }
 
     #[test]
     fn a_lock_overrides_the_stored_choice_and_carries_its_reason() {

@@ -1,6 +1,7 @@
 //! The Usage statistics page.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
 use super::json_tree::{Expansion, JsonTree, leaf_paths, path_matches};
@@ -9,10 +10,12 @@ use super::{
     UsageStatistics, generate_preview, get_generation_status, get_usage_statistics, send_now,
 };
 use crate::components::time::Time;
-use crate::components::{ErrorNotice, Fact, PageHeader, SearchBox, ServicePingBadge, plural};
+use crate::components::{
+    ErrorNotice, Fact, FormRefusal, PageHeader, SearchBox, ServicePingBadge, plural,
+};
 use crate::error::ApiError;
 use crate::licensing::Feature;
-use crate::settings::{AuditEntry, Setting, Toggle, update_setting};
+use crate::settings::{AuditEntry, Setting, Toggle, UpdateSetting, update_setting};
 
 /// How often the page asks for progress while a payload is being generated.
 const POLL_INTERVAL_MS: u64 = 250;
@@ -113,6 +116,7 @@ fn UsageStatisticsCards(
                 <h2 id="service-ping-heading">"Service Ping"</h2>
                 <ServicePingBadge enabled/>
             </div>
+            <FormRefusal path={<UpdateSetting as ServerFn>::PATH}/>
             <SettingSwitch
                 setting=Setting::ServicePing
                 toggle=service_ping
@@ -222,6 +226,12 @@ fn RegistrationFeaturesCard(
 }
 
 /// A switch for one setting: greyed with its reason when the operator locked it.
+///
+/// It is a form posting to the `update_setting` server function, so it works before the bundle
+/// has loaded and without JavaScript: the switch and a Save button post the form, and the server
+/// answers with a redirect back to this page (with the refusal in the address when there is
+/// one, shown by [`FormRefusal`]). Once hydrated the Save button is hidden and flipping the
+/// switch saves at once.
 #[component]
 fn SettingSwitch(
     setting: Setting,
@@ -241,11 +251,20 @@ fn SettingSwitch(
     let locked = toggle.locked_reason.is_some() || disabled_reason.is_some();
     let help_id = format!("{test_id}-help");
     view! {
-        <div class="setting" class:setting-locked=locked>
+        <form
+            class="setting"
+            class:setting-locked=locked
+            method="post"
+            action=UpdateSetting::url()
+            on:submit=move |ev: leptos::ev::SubmitEvent| ev.prevent_default()
+        >
+            <input type="hidden" name="setting" value=setting.form_value()/>
             <label class="switch">
                 <input
                     type="checkbox"
                     role="switch"
+                    name="enabled"
+                    value="true"
                     data-testid=test_id
                     checked=toggle.enabled
                     disabled=move || locked || update.pending().get()
@@ -254,6 +273,9 @@ fn SettingSwitch(
                 />
                 <span class="setting-label">{setting.label()}</span>
             </label>
+            {(!locked).then(|| view! {
+                <button type="submit" class="button button-secondary until-hydrated" data-testid=format!("{test_id}-save")>"Save"</button>
+            })}
             <p class="muted setting-help" id=help_id>{help}</p>
             {toggle.locked_reason.map(|reason| view! {
                 <p class="setting-lock" data-testid=format!("{test_id}-lock")>"Locked by the operator: "{reason}</p>
@@ -265,7 +287,7 @@ fn SettingSwitch(
                 Some(Err(error)) => Some(view! { <ErrorNotice error/> }),
                 _ => None,
             }}
-        </div>
+        </form>
     }
 }
 

@@ -53,26 +53,14 @@ pub async fn first_missing_day(
 
 /// The page's data: the latest measurement of each identifier and, for the `months` months
 /// ending with `today`'s, the last measurement of each month.
+///
+/// Both are found by seeks on the primary key, one per identifier and month (the overview and
+/// the usage trends page read them on every visit): grouping a year of daily rows by month cost
+/// most of those pages' server time.
 pub async fn trends(db: &Db, today: NaiveDate, months: u32) -> Result<UsageTrends, sqlx::Error> {
     let months_list = month_range(today, months);
-    let first_day = format!("{}-01", months_list[0]);
-    let rows: Vec<(String, String, i64)> = on_pool!(db, |p| {
-        sqlx::query_as(
-        "SELECT m.identifier, substr(m.recorded_on, 1, 7), m.count FROM usage_trend_measurements AS m \
-         JOIN (SELECT identifier, max(recorded_on) AS last_day FROM usage_trend_measurements \
-               WHERE recorded_on >= $1 GROUP BY identifier, substr(recorded_on, 1, 7)) AS l \
-           ON l.identifier = m.identifier AND l.last_day = m.recorded_on \
-         ORDER BY m.recorded_on",
-    )
-    .bind(&first_day).fetch_all(p).await
-    })?;
-    let totals_rows: Vec<(String, String, i64)> = on_pool!(db, |p| {
-        sqlx::query_as(
-        "SELECT m.identifier, m.recorded_on, m.count FROM usage_trend_measurements AS m \
-         JOIN (SELECT identifier, max(recorded_on) AS last_day FROM usage_trend_measurements GROUP BY identifier) AS l \
-           ON l.identifier = m.identifier AND l.last_day = m.recorded_on",
-    ).fetch_all(p).await
-    })?;
+    let rows = last_of_each_month(db, &months_list).await?;
+    let totals_rows = latest_of_each(db).await?;
     let mut totals: Vec<(Identifier, String, i64)> = totals_rows
         .into_iter()
         .filter_map(|(id, day, count)| Some((Identifier::parse(&id)?, day, count)))
@@ -85,7 +73,7 @@ pub async fn trends(db: &Db, today: NaiveDate, months: u32) -> Result<UsageTrend
             points: rows
                 .iter()
                 .filter(|(id, _, _)| id == identifier.as_str())
-                .map(|(_, month, count)| (month.clone(), *count))
+                .filter_map(|(_, month, count)| Some((month.clone(), (*count)?)))
                 .collect(),
         })
         .collect();
@@ -94,4 +82,104 @@ pub async fn trends(db: &Db, today: NaiveDate, months: u32) -> Result<UsageTrend
         months: months_list,
         series,
     })
+}
+
+/// `VALUES ($first, …), (…)`: `rows` tuples of `width` parameters numbered from `$first`.
+fn values_list(first: usize, rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let params: Vec<String> = (0..width)
+                .map(|column| format!("${}", first + row * width + column))
+                .collect();
+            format!("({})", params.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// For each identifier and month of `months` (`YYYY-MM`, oldest first), the month's last
+/// measurement, or NULL for a month without one; in month order.
+async fn last_of_each_month(
+    db: &Db,
+    months: &[String],
+) -> Result<Vec<(String, String, Option<i64>)>, sqlx::Error> {
+    let bounds: Vec<[String; 3]> = months
+        .iter()
+        .map(|month| {
+            [
+                month.clone(),
+                format!("{month}-01"),
+                next_month_start(month),
+            ]
+        })
+        .collect();
+    let sql = format!(
+        "WITH months(month, first_day, next_first_day) AS (VALUES {}), \
+              identifiers(identifier) AS (VALUES {}) \
+         SELECT i.identifier, mo.month, \
+                (SELECT m.count FROM usage_trend_measurements AS m \
+                  WHERE m.identifier = i.identifier \
+                    AND m.recorded_on >= mo.first_day AND m.recorded_on < mo.next_first_day \
+                  ORDER BY m.recorded_on DESC LIMIT 1) \
+         FROM identifiers AS i CROSS JOIN months AS mo ORDER BY mo.month",
+        values_list(1, bounds.len(), 3),
+        values_list(1 + bounds.len() * 3, Identifier::ALL.len(), 1),
+    );
+    on_pool!(db, |p| {
+        let mut query = sqlx::query_as(&sql);
+        for value in bounds.iter().flatten() {
+            query = query.bind(value);
+        }
+        for identifier in Identifier::ALL {
+            query = query.bind(identifier.as_str());
+        }
+        query.fetch_all(p).await
+    })
+}
+
+/// Each identifier's latest measurement: (identifier, day, count).
+async fn latest_of_each(db: &Db) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    let sql = format!(
+        "WITH identifiers(identifier) AS (VALUES {}) \
+         SELECT i.identifier, l.recorded_on, l.count FROM identifiers AS i \
+         JOIN usage_trend_measurements AS l ON l.identifier = i.identifier \
+          AND l.recorded_on = (SELECT max(m.recorded_on) FROM usage_trend_measurements AS m \
+                               WHERE m.identifier = i.identifier)",
+        values_list(1, Identifier::ALL.len(), 1),
+    );
+    on_pool!(db, |p| {
+        let mut query = sqlx::query_as(&sql);
+        for identifier in Identifier::ALL {
+            query = query.bind(identifier.as_str());
+        }
+        query.fetch_all(p).await
+    })
+}
+
+/// The first day (`YYYY-MM-DD`) of the month after `month` (`YYYY-MM`).
+fn next_month_start(month: &str) -> String {
+    let (year, month) = month.split_once('-').unwrap_or_default();
+    let index = year.parse::<i32>().unwrap_or_default() * 12 + month.parse::<i32>().unwrap_or(1);
+    format!(
+        "{:04}-{:02}-01",
+        index.div_euclid(12),
+        index.rem_euclid(12) + 1
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_month_starts_on_its_first_day_across_a_year_end() {
+        assert_eq!(next_month_start("2026-11"), "2026-12-01");
+        assert_eq!(next_month_start("2026-12"), "2027-01-01");
+    }
+
+    #[test]
+    fn a_values_list_numbers_its_parameters_in_order() {
+        assert_eq!(values_list(1, 2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values_list(7, 2, 1), "($7), ($8)");
+    }
 }
