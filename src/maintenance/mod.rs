@@ -40,11 +40,10 @@ pub async fn get_maintenance_mode() -> Result<MaintenanceMode, ApiError> {
     Ok(server::load(state.licensing()).await?)
 }
 
-/// Turns maintenance mode on or off with the banner message; audit-logged. A plain form posts
-/// `enabled` only when its box is ticked, so a missing `enabled` means off.
+/// Turns maintenance mode on or off with the banner message; audit-logged.
 #[server(endpoint = "update_maintenance_mode")]
 pub async fn update_maintenance_mode(
-    #[server(default)] enabled: bool,
+    enabled: bool,
     message: String,
 ) -> Result<MaintenanceMode, ApiError> {
     use crate::licensing::entitlement;

@@ -3,13 +3,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use leptos::server_fn::ServerFn;
-
-use super::{
-    MAX_MESSAGE_CHARS, MaintenanceMode, UpdateMaintenanceMode, get_maintenance_mode,
-    update_maintenance_mode,
-};
-use crate::components::{ErrorNotice, FormRefusal, PageHeader, loaded};
+use super::{MAX_MESSAGE_CHARS, MaintenanceMode, get_maintenance_mode, update_maintenance_mode};
+use crate::components::{ErrorNotice, PageHeader, loaded};
 use crate::licensing::Feature;
 use crate::licensing::view::PaidFeature;
 
@@ -29,8 +24,6 @@ pub fn MaintenanceModePage() -> impl IntoView {
 
 #[component]
 fn MaintenanceForm(mode: MaintenanceMode) -> impl IntoView {
-    // What the form holds, for the enhanced save; the markup carries the stored values (as
-    // attributes and text, not properties) so the form also works before hydration.
     let (enabled, set_enabled) = signal(mode.enabled);
     let (message, set_message) = signal(mode.message.unwrap_or_default());
     let save = Action::new(|(enabled, message): &(bool, String)| {
@@ -50,23 +43,20 @@ fn MaintenanceForm(mode: MaintenanceMode) -> impl IntoView {
                     view! { <span class="badge badge-muted" data-testid="maintenance-state">"Off"</span> }
                 }}
             </div>
-            <FormRefusal path={<UpdateMaintenanceMode as ServerFn>::PATH}/>
-            // A plain form the server takes without JavaScript too (redirecting back here).
-            <form class="form-stack" method="post" action=UpdateMaintenanceMode::url()
-                on:submit=move |ev: leptos::ev::SubmitEvent| {
-                    ev.prevent_default();
-                    save.dispatch((enabled.get_untracked(), message.get_untracked()));
-                }>
+            <form class="form-stack" on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                save.dispatch((enabled.get_untracked(), message.get_untracked()));
+            }>
                 <label class="switch">
-                    <input type="checkbox" role="switch" name="enabled" value="true" data-testid="maintenance-enabled"
-                        checked=mode.enabled on:change=move |ev| set_enabled.set(event_target_checked(&ev))/>
+                    <input type="checkbox" role="switch" data-testid="maintenance-enabled"
+                        prop:checked=enabled on:change=move |ev| set_enabled.set(event_target_checked(&ev))/>
                     <span class="setting-label">"Enable maintenance mode"</span>
                 </label>
                 <p class="muted">"Until you turn it off, writes are refused with a message: Send now, new previews, new access tokens, licenses, announcements, emails, password rules and password changes. Signing in, the Service Ping settings and revoking tokens still work; the weekly ping keeps running."</p>
                 <label for="maintenance-message">"Banner message (optional)"</label>
-                <textarea id="maintenance-message" name="message" rows="2" maxlength=MAX_MESSAGE_CHARS.to_string()
+                <textarea id="maintenance-message" rows="2" maxlength=MAX_MESSAGE_CHARS.to_string()
                     data-testid="maintenance-message"
-                    on:input=move |ev| set_message.set(event_target_value(&ev))>{message.get_untracked()}</textarea>
+                    prop:value=message on:input=move |ev| set_message.set(event_target_value(&ev))></textarea>
                 <div>
                     <button type="submit" class="button button-primary" data-testid="maintenance-save"
                         disabled=move || save.pending().get()>"Save"</button>

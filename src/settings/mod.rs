@@ -72,13 +72,9 @@ pub struct AuditEntry {
     pub created_at: String,
 }
 
-/// Turns `setting` on or off, unless the operator locked it; the change is audit-logged. A plain
-/// form posts `enabled` only when its box is ticked, so a missing `enabled` means off.
+/// Turns `setting` on or off, unless the operator locked it; the change is audit-logged.
 #[server(endpoint = "update_setting")]
-pub async fn update_setting(
-    setting: Setting,
-    #[server(default)] enabled: bool,
-) -> Result<Toggle, ApiError> {
+pub async fn update_setting(setting: Setting, enabled: bool) -> Result<Toggle, ApiError> {
     use crate::error::AppError;
     let account = crate::auth::session::require_admin().await?;
     let state = crate::state::app_state()?;

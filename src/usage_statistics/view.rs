@@ -228,10 +228,12 @@ fn RegistrationFeaturesCard(
 /// A switch for one setting: greyed with its reason when the operator locked it.
 ///
 /// It is a form posting to the `update_setting` server function, so it works before the bundle
-/// has loaded and without JavaScript: the switch and a Save button post the form, and the server
-/// answers with a redirect back to this page (with the refusal in the address when there is
-/// one, shown by [`FormRefusal`]). Once hydrated the Save button is hidden and flipping the
-/// switch saves at once.
+/// has loaded and without JavaScript: its button ("Turn on" / "Turn off") posts the opposite of
+/// the stored value, and the server answers with a redirect back to this page (with the refusal
+/// in the address when there is one, shown by [`FormRefusal`]). The value travels on the button,
+/// not the checkbox, so every post names it (an unticked box would send nothing, and a body
+/// without `enabled` is refused as malformed). Once hydrated the button is hidden and flipping
+/// the switch saves at once.
 #[component]
 fn SettingSwitch(
     setting: Setting,
@@ -263,8 +265,6 @@ fn SettingSwitch(
                 <input
                     type="checkbox"
                     role="switch"
-                    name="enabled"
-                    value="true"
                     data-testid=test_id
                     checked=toggle.enabled
                     disabled=move || locked || update.pending().get()
@@ -274,7 +274,15 @@ fn SettingSwitch(
                 <span class="setting-label">{setting.label()}</span>
             </label>
             {(!locked).then(|| view! {
-                <button type="submit" class="button button-secondary until-hydrated" data-testid=format!("{test_id}-save")>"Save"</button>
+                <button
+                    type="submit"
+                    class="button button-secondary until-hydrated"
+                    name="enabled"
+                    value=(!toggle.enabled).to_string()
+                    data-testid=format!("{test_id}-save")
+                >
+                    {if toggle.enabled { "Turn off" } else { "Turn on" }}
+                </button>
             })}
             <p class="muted setting-help" id=help_id>{help}</p>
             {toggle.locked_reason.map(|reason| view! {

@@ -2,6 +2,7 @@
 
 use crate::db::{Db, execute_in, on_pool};
 use chrono::NaiveDate;
+use service_ping_database::placeholders;
 
 use super::measure::Series;
 use super::{Identifier, MonthlySeries, UsageTrends, month_range};
@@ -84,19 +85,6 @@ pub async fn trends(db: &Db, today: NaiveDate, months: u32) -> Result<UsageTrend
     })
 }
 
-/// `VALUES ($first, …), (…)`: `rows` tuples of `width` parameters numbered from `$first`.
-fn values_list(first: usize, rows: usize, width: usize) -> String {
-    (0..rows)
-        .map(|row| {
-            let params: Vec<String> = (0..width)
-                .map(|column| format!("${}", first + row * width + column))
-                .collect();
-            format!("({})", params.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// For each identifier and month of `months` (`YYYY-MM`, oldest first), the month's last
 /// measurement, or NULL for a month without one; in month order.
 async fn last_of_each_month(
@@ -122,8 +110,8 @@ async fn last_of_each_month(
                     AND m.recorded_on >= mo.first_day AND m.recorded_on < mo.next_first_day \
                   ORDER BY m.recorded_on DESC LIMIT 1) \
          FROM identifiers AS i CROSS JOIN months AS mo ORDER BY mo.month",
-        values_list(1, bounds.len(), 3),
-        values_list(1 + bounds.len() * 3, Identifier::ALL.len(), 1),
+        placeholders(bounds.len(), 3, 1),
+        placeholders(Identifier::ALL.len(), 1, 1 + bounds.len() * 3),
     );
     on_pool!(db, |p| {
         let mut query = sqlx::query_as(&sql);
@@ -145,7 +133,7 @@ async fn latest_of_each(db: &Db) -> Result<Vec<(String, String, i64)>, sqlx::Err
          JOIN usage_trend_measurements AS l ON l.identifier = i.identifier \
           AND l.recorded_on = (SELECT max(m.recorded_on) FROM usage_trend_measurements AS m \
                                WHERE m.identifier = i.identifier)",
-        values_list(1, Identifier::ALL.len(), 1),
+        placeholders(Identifier::ALL.len(), 1, 1),
     );
     on_pool!(db, |p| {
         let mut query = sqlx::query_as(&sql);
@@ -175,11 +163,5 @@ mod tests {
     fn the_next_month_starts_on_its_first_day_across_a_year_end() {
         assert_eq!(next_month_start("2026-11"), "2026-12-01");
         assert_eq!(next_month_start("2026-12"), "2027-01-01");
-    }
-
-    #[test]
-    fn a_values_list_numbers_its_parameters_in_order() {
-        assert_eq!(values_list(1, 2, 3), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(values_list(7, 2, 1), "($7), ($8)");
     }
 }

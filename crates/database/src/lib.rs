@@ -199,6 +199,19 @@ macro_rules! execute_in {
     };
 }
 
+/// `($1, $2), ($3, $4)…` placeholders for `rows` rows of `columns` values from `$first` on.
+pub fn placeholders(rows: usize, columns: usize, first: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let values: Vec<String> = (0..columns)
+                .map(|column| format!("${}", first + row * columns + column))
+                .collect();
+            format!("({})", values.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Db {
     /// Connects to the database `url` names with `max_connections` at most, or says clearly
     /// which setting is wrong (an unreachable server, refused credentials, a missing database, a
@@ -370,4 +383,15 @@ pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("making the data directory {} private", dir.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn placeholders_number_their_parameters_row_by_row_from_the_first() {
+        assert_eq!(placeholders(2, 3, 1), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(placeholders(2, 1, 7), "($7), ($8)");
+    }
 }

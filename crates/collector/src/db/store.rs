@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use service_ping_database::{Conn, Db};
+use service_ping_database::{Conn, Db, placeholders};
 use service_ping_protocol::devops_score::{self, Values};
 use service_ping_protocol::ingest::Ping;
 use service_ping_protocol::time::format_timestamp;
@@ -318,19 +318,6 @@ enum Outcome {
 enum Earlier {
     Stored { id: i64, sha256: String },
     InThisBatch { index: usize },
-}
-
-/// `($1, $2), ($3, $4)…` placeholders for `rows` rows of `columns` values from `$first` on.
-fn placeholders(rows: usize, columns: usize, first: usize) -> String {
-    (0..rows)
-        .map(|row| {
-            let values: Vec<String> = (0..columns)
-                .map(|column| format!("${}", first + row * columns + column))
-                .collect();
-            format!("({})", values.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// What the database already holds for the batch: the stored pings holding the (uuid,
