@@ -60,7 +60,11 @@ pub async fn first_missing_day(
 /// most of those pages' server time.
 pub async fn trends(db: &Db, today: NaiveDate, months: u32) -> Result<UsageTrends, sqlx::Error> {
     let months_list = month_range(today, months);
-    let rows = last_of_each_month(db, &months_list).await?;
+    // Each month ends where the next begins: the same range, a month on.
+    let month_after = today
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap_or(NaiveDate::MAX);
+    let rows = last_of_each_month(db, &months_list, &month_range(month_after, months)).await?;
     let totals_rows = latest_of_each(db).await?;
     let mut totals: Vec<(Identifier, String, i64)> = totals_rows
         .into_iter()
@@ -86,20 +90,17 @@ pub async fn trends(db: &Db, today: NaiveDate, months: u32) -> Result<UsageTrend
 }
 
 /// For each identifier and month of `months` (`YYYY-MM`, oldest first), the month's last
-/// measurement, or NULL for a month without one; in month order.
+/// measurement, or NULL for a month without one; in month order. `following` holds the month
+/// after each of `months`.
 async fn last_of_each_month(
     db: &Db,
     months: &[String],
+    following: &[String],
 ) -> Result<Vec<(String, String, Option<i64>)>, sqlx::Error> {
     let bounds: Vec<[String; 3]> = months
         .iter()
-        .map(|month| {
-            [
-                month.clone(),
-                format!("{month}-01"),
-                next_month_start(month),
-            ]
-        })
+        .zip(following)
+        .map(|(month, next)| [month.clone(), format!("{month}-01"), format!("{next}-01")])
         .collect();
     let sql = format!(
         "WITH months(month, first_day, next_first_day) AS (VALUES {}), \
@@ -142,26 +143,4 @@ async fn latest_of_each(db: &Db) -> Result<Vec<(String, String, i64)>, sqlx::Err
         }
         query.fetch_all(p).await
     })
-}
-
-/// The first day (`YYYY-MM-DD`) of the month after `month` (`YYYY-MM`).
-fn next_month_start(month: &str) -> String {
-    let (year, month) = month.split_once('-').unwrap_or_default();
-    let index = year.parse::<i32>().unwrap_or_default() * 12 + month.parse::<i32>().unwrap_or(1);
-    format!(
-        "{:04}-{:02}-01",
-        index.div_euclid(12),
-        index.rem_euclid(12) + 1
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_next_month_starts_on_its_first_day_across_a_year_end() {
-        assert_eq!(next_month_start("2026-11"), "2026-12-01");
-        assert_eq!(next_month_start("2026-12"), "2027-01-01");
-    }
 }
