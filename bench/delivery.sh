@@ -3,7 +3,7 @@
 # release binary and the precompressed site, then prints the bundle's sizes, the overview's time
 # until hydrated on a first and a repeat visit at 1.6 Mbit/s and 150 ms, the bytes received each
 # time, and the median and p99 server time of /admin and /admin/usage_trends with 8 clients.
-#   bench/delivery.sh     (DELIVERY_REQUESTS per page, default 400)
+#   bench/delivery.sh     (DELIVERY_REQUESTS per page, default 2000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"

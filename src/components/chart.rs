@@ -94,25 +94,32 @@ pub fn LineChart(
             .unwrap_or(0),
     );
     let count = categories.len().max(1);
+    // Whole units of a 640-wide view box: finer is invisible, and formatting fractions cost a
+    // page of 14 charts more than drawing them (`bench/delivery.sh`).
     let x = move |i: usize| {
-        if count == 1 {
+        let x = if count == 1 {
             LEFT + (WIDTH - LEFT - RIGHT) / 2.0
         } else {
             LEFT + (WIDTH - LEFT - RIGHT) * i as f64 / (count - 1) as f64
-        }
+        };
+        x.round() as i32
     };
-    let y = move |v: i64| TOP + (HEIGHT - TOP - BOTTOM) * (1.0 - v as f64 / max as f64);
+    let y = move |v: i64| {
+        (TOP + (HEIGHT - TOP - BOTTOM) * (1.0 - v as f64 / max as f64)).round() as i32
+    };
     let hovered = RwSignal::new(None::<(usize, usize)>);
     let label_every = count.div_ceil(12);
-    let grid = (0..=4).map(move |step| {
-        let value = max * step / 4;
-        view! {
-            <g class="chart-grid">
-                <line x1=LEFT x2=WIDTH - RIGHT y1=y(value) y2=y(value)></line>
-                <text x=LEFT - 6.0 y=y(value) + 4.0 text-anchor="end">{unit.format(value)}</text>
-            </g>
-        }
-    }).collect_view();
+    let grid = (0..=4)
+        .map(move |step| {
+            let value = max * step / 4;
+            view! {
+                <g class="chart-grid">
+                    <line x1=LEFT x2=WIDTH - RIGHT y1=y(value) y2=y(value)></line>
+                    <text x=LEFT - 6.0 y=y(value) + 4 text-anchor="end">{unit.format(value)}</text>
+                </g>
+            }
+        })
+        .collect_view();
     // The first and last labels are anchored inward, so a long one stays inside the chart.
     let anchor = move |i: usize| match i {
         _ if count == 1 => "middle",
@@ -125,7 +132,7 @@ pub fn LineChart(
     }).collect_view();
     let paths = lines.iter().enumerate().map(|(s, line)| {
         let points: Vec<String> = line.values.iter().enumerate()
-            .filter_map(|(i, v)| v.map(|v| format!("{:.1},{:.1}", x(i), y(v))))
+            .filter_map(|(i, v)| v.map(|v| format!("{},{}", x(i), y(v))))
             .collect();
         view! { <polyline class=format!("chart-line series-{s}") points=points.join(" ")></polyline> }
     }).collect_view();
@@ -158,26 +165,30 @@ pub fn LineChart(
                 .collect::<Vec<_>>()
         })
         .collect_view();
-    let tooltip =
-        {
-            let lines = lines.clone();
-            let categories = categories.clone();
-            move || {
-                hovered.get().and_then(|(s, i)| {
-            let value = lines.get(s)?.values.get(i).copied().flatten()?;
-            let text = format!("{} · {}: {}", lines[s].label, categories[i], unit.format(value));
-            let width = 7.0 * text.chars().count() as f64 + 16.0;
-            let left = (x(i) - width / 2.0).clamp(0.0, WIDTH - width);
-            let top = (y(value) - 34.0).max(0.0);
-            Some(view! {
-                <g class="chart-tooltip" data-testid="chart-tooltip">
-                    <rect x=left y=top width=width height="24" rx="4"></rect>
-                    <text x=left + width / 2.0 y=top + 16.0 text-anchor="middle">{text}</text>
-                </g>
+    let tooltip = {
+        let lines = lines.clone();
+        let categories = categories.clone();
+        move || {
+            hovered.get().and_then(|(s, i)| {
+                let value = lines.get(s)?.values.get(i).copied().flatten()?;
+                let text = format!(
+                    "{} · {}: {}",
+                    lines[s].label,
+                    categories[i],
+                    unit.format(value)
+                );
+                let width = 7 * text.chars().count() as i32 + 16;
+                let left = (x(i) - width / 2).clamp(0, (WIDTH as i32 - width).max(0));
+                let top = (y(value) - 34).max(0);
+                Some(view! {
+                    <g class="chart-tooltip" data-testid="chart-tooltip">
+                        <rect x=left y=top width=width height="24" rx="4"></rect>
+                        <text x=left + width / 2 y=top + 16 text-anchor="middle">{text}</text>
+                    </g>
+                })
             })
-        })
-            }
-        };
+        }
+    };
     let legend = lines
         .iter()
         .enumerate()
@@ -235,11 +246,10 @@ pub fn Sparkline(values: Vec<i64>, label: String) -> impl IntoView {
         .iter()
         .enumerate()
         .map(|(i, v)| {
-            format!(
-                "{:.1},{:.1}",
-                120.0 * i as f64 / n as f64,
-                30.0 - 28.0 * *v as f64 / max
-            )
+            // Whole units, as the line chart's.
+            let x = (120.0 * i as f64 / n as f64).round();
+            let y = (30.0 - 28.0 * *v as f64 / max).round();
+            format!("{x},{y}")
         })
         .collect();
     view! {

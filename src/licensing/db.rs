@@ -2,6 +2,7 @@
 
 use crate::db::{Conn, Db, execute_in, on_conn, on_pool};
 use crate::settings::db::{Actor, record};
+use crate::state::page_reads::read_once;
 
 /// A license row as stored: the file text and when it was installed.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -11,22 +12,17 @@ pub struct StoredLicense {
     pub uploaded_at: String,
 }
 
-/// The license in use: the newest one not removed.
+/// The license in use: the newest one not removed (read once per page render:
+/// `state::page_reads`).
 pub async fn installed(db: &Db) -> Result<Option<StoredLicense>, sqlx::Error> {
-    on_pool!(db, |p| {
-        sqlx::query_as(
-        "SELECT id, data, uploaded_at FROM licenses WHERE removed_at IS NULL ORDER BY id DESC LIMIT 1",
-    ).fetch_optional(p).await
+    read_once(|| async {
+        on_pool!(db, |p| {
+            sqlx::query_as(
+            "SELECT id, data, uploaded_at FROM licenses WHERE removed_at IS NULL ORDER BY id DESC LIMIT 1",
+        ).fetch_optional(p).await
+        })
     })
-}
-
-/// The administrator's stored "Enable Registration Features" choice.
-pub async fn registration_features_enabled(db: &Db) -> Result<bool, sqlx::Error> {
-    on_pool!(db, |p| sqlx::query_scalar(
-        "SELECT registration_features_enabled FROM application_settings WHERE id = 1",
-    )
-    .fetch_one(p)
-    .await)
+    .await
 }
 
 /// Installs `data` (replacing the license in use) and audit-logs it, in one transaction.

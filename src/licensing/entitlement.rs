@@ -1,6 +1,6 @@
 //! The entitlement of this instance now: the installed license verified with the vendor key,
-//! the settings in force, and what they open. Read from the database on every call, so a change
-//! takes effect on the next request.
+//! the settings in force, and what they open. Read from the database on every call (once per page
+//! render: `state::page_reads`), so a change takes effect on the next request.
 
 use chrono::{DateTime, Utc};
 use ed25519_dalek::VerifyingKey;
@@ -70,7 +70,9 @@ pub async fn evaluate(
     let inputs = EntitlementInputs {
         license,
         service_ping_enabled: crate::settings::db::service_ping(db, locks).await?.enabled,
-        registration_features_enabled: super::db::registration_features_enabled(db).await?,
+        registration_features_enabled: crate::settings::db::stored_choices(db)
+            .await?
+            .registration_features_enabled,
     };
     Ok(Entitlement {
         installed,

@@ -9,6 +9,7 @@ use tower_sessions::Session;
 use crate::auth::session::{VerifiedAccount, account_in};
 use crate::auth::sign_in_path_returning_to;
 use crate::state::AppState;
+use crate::state::page_reads::PageReads;
 
 /// Sends a signed-out visitor of any `/admin` page to sign in, and back afterwards. Runs before
 /// the page renders, so nothing of an admin page reaches someone without a session. Whether a
@@ -26,8 +27,10 @@ pub async fn require_session_for_admin_pages(
     }
     match account_in(&session, &state).await {
         Ok(Some(account)) => {
-            // The page's own server functions, run while it renders, take it from here.
+            // The page's own server functions, run while it renders, take it from here, and
+            // share what they read (`state::page_reads`).
             request.extensions_mut().insert(VerifiedAccount(account));
+            request.extensions_mut().insert(PageReads::default());
             next.run(request).await
         }
         Ok(None) => {

@@ -3,26 +3,40 @@
 use super::{AuditEntry, Setting, Toggle};
 use crate::config::Locks;
 use crate::db::{Conn, Db, execute, execute_in, on_conn, on_pool};
+use crate::state::page_reads::read_once;
+
+/// The stored choices behind the dashboard's switches, before the operator's locks apply.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct StoredChoices {
+    pub service_ping_enabled: bool,
+    pub include_optional_data: bool,
+    pub registration_features_enabled: bool,
+}
+
+/// The stored choices, in one read (once per page render: `state::page_reads`).
+pub async fn stored_choices(db: &Db) -> Result<StoredChoices, sqlx::Error> {
+    read_once(|| async {
+        on_pool!(db, |p| sqlx::query_as(
+            "SELECT service_ping_enabled, include_optional_data, registration_features_enabled \
+             FROM application_settings WHERE id = 1"
+        )
+        .fetch_one(p)
+        .await)
+    })
+    .await
+}
 
 /// Whether Service Ping is on, as the rest of the product must treat it.
 #[tracing::instrument(skip_all, err)]
 pub async fn service_ping(db: &Db, locks: &Locks) -> Result<Toggle, sqlx::Error> {
-    let stored: bool = on_pool!(db, |p| sqlx::query_scalar(
-        "SELECT service_ping_enabled FROM application_settings WHERE id = 1"
-    )
-    .fetch_one(p)
-    .await)?;
+    let stored = stored_choices(db).await?.service_ping_enabled;
     Ok(Toggle::resolve(stored, locks.service_ping_enabled.as_ref()))
 }
 
 /// Whether metrics of the `optional` category go into payloads.
 #[tracing::instrument(skip_all, err)]
 pub async fn include_optional_data(db: &Db, locks: &Locks) -> Result<Toggle, sqlx::Error> {
-    let stored: bool = on_pool!(db, |p| sqlx::query_scalar(
-        "SELECT include_optional_data FROM application_settings WHERE id = 1"
-    )
-    .fetch_one(p)
-    .await)?;
+    let stored = stored_choices(db).await?.include_optional_data;
     Ok(Toggle::resolve(
         stored,
         locks.include_optional_data.as_ref(),

@@ -4,6 +4,7 @@
 //! slice may use it and it uses none.
 
 pub mod generation;
+pub mod page_reads;
 
 use std::sync::Arc;
 

@@ -55,33 +55,35 @@ pub async fn first_missing_day(
 /// The page's data: the latest measurement of each identifier and, for the `months` months
 /// ending with `today`'s, the last measurement of each month.
 ///
-/// Both are found by seeks on the primary key, one per identifier and month (the overview and
-/// the usage trends page read them on every visit): grouping a year of daily rows by month cost
-/// most of those pages' server time.
+/// One row per identifier, each value found by a seek on the primary key: grouping a year of
+/// daily rows by month cost most of the overview's and the usage trends page's server time, and
+/// a row per identifier and month (168 for a year) cost a handoff between threads each on SQLite.
 pub async fn trends(db: &Db, today: NaiveDate, months: u32) -> Result<UsageTrends, sqlx::Error> {
     let months_list = month_range(today, months);
     // Each month ends where the next begins: the same range, a month on.
     let month_after = today
         .checked_add_months(chrono::Months::new(1))
         .unwrap_or(NaiveDate::MAX);
-    let rows = last_of_each_month(db, &months_list, &month_range(month_after, months)).await?;
-    let totals_rows = latest_of_each(db).await?;
-    let mut totals: Vec<(Identifier, String, i64)> = totals_rows
-        .into_iter()
-        .filter_map(|(id, day, count)| Some((Identifier::parse(&id)?, day, count)))
-        .collect();
-    totals.sort_by_key(|(id, _, _)| Identifier::ALL.iter().position(|i| i == id));
-    let series = Identifier::ALL
-        .iter()
-        .map(|identifier| MonthlySeries {
-            identifier: *identifier,
-            points: rows
-                .iter()
-                .filter(|(id, _, _)| id == identifier.as_str())
-                .filter_map(|(_, month, count)| Some((month.clone(), (*count)?)))
-                .collect(),
-        })
-        .collect();
+    let rows = each_identifier(db, &months_list, &month_range(month_after, months)).await?;
+    let mut totals = Vec::new();
+    let mut series = Vec::new();
+    for identifier in Identifier::ALL {
+        let Some(row) = rows
+            .iter()
+            .find(|row| row.identifier == identifier.as_str())
+        else {
+            continue;
+        };
+        if let Some((day, count)) = row.latest.clone() {
+            totals.push((identifier, day, count));
+        }
+        let points = months_list
+            .iter()
+            .zip(&row.month_ends)
+            .filter_map(|(month, count)| Some((month.clone(), (*count)?)))
+            .collect();
+        series.push(MonthlySeries { identifier, points });
+    }
     Ok(UsageTrends {
         totals,
         months: months_list,
@@ -89,58 +91,73 @@ pub async fn trends(db: &Db, today: NaiveDate, months: u32) -> Result<UsageTrend
     })
 }
 
-/// For each identifier and month of `months` (`YYYY-MM`, oldest first), the month's last
-/// measurement, or NULL for a month without one; in month order. `following` holds the month
-/// after each of `months`.
-async fn last_of_each_month(
+/// What [`each_identifier`] finds for one identifier.
+struct IdentifierRow {
+    identifier: String,
+    /// The latest measurement: its day and count.
+    latest: Option<(String, i64)>,
+    /// The last measurement of each month, in the order of the months asked for.
+    month_ends: Vec<Option<i64>>,
+}
+
+/// For each identifier: its latest measurement and, for each of `months` (`YYYY-MM`), the
+/// month's last measurement (NULL for a month without one). `following` holds the month after
+/// each of `months`.
+async fn each_identifier(
     db: &Db,
     months: &[String],
     following: &[String],
-) -> Result<Vec<(String, String, Option<i64>)>, sqlx::Error> {
-    let bounds: Vec<[String; 3]> = months
-        .iter()
-        .zip(following)
-        .map(|(month, next)| [month.clone(), format!("{month}-01"), format!("{next}-01")])
+) -> Result<Vec<IdentifierRow>, sqlx::Error> {
+    let latest = |column: &str| {
+        format!(
+            "(SELECT l.{column} FROM usage_trend_measurements AS l WHERE l.identifier = i.identifier \
+              ORDER BY l.recorded_on DESC LIMIT 1)"
+        )
+    };
+    let month_ends = (0..months.len()).map(|month| {
+        let first_day = 1 + 2 * month;
+        format!(
+            "(SELECT m.count FROM usage_trend_measurements AS m WHERE m.identifier = i.identifier \
+              AND m.recorded_on >= ${first_day} AND m.recorded_on < ${} \
+              ORDER BY m.recorded_on DESC LIMIT 1)",
+            first_day + 1
+        )
+    });
+    let columns: Vec<String> = [latest("recorded_on"), latest("count")]
+        .into_iter()
+        .chain(month_ends)
         .collect();
     let sql = format!(
-        "WITH months(month, first_day, next_first_day) AS (VALUES {}), \
-              identifiers(identifier) AS (VALUES {}) \
-         SELECT i.identifier, mo.month, \
-                (SELECT m.count FROM usage_trend_measurements AS m \
-                  WHERE m.identifier = i.identifier \
-                    AND m.recorded_on >= mo.first_day AND m.recorded_on < mo.next_first_day \
-                  ORDER BY m.recorded_on DESC LIMIT 1) \
-         FROM identifiers AS i CROSS JOIN months AS mo ORDER BY mo.month",
-        placeholders(bounds.len(), 3, 1),
-        placeholders(Identifier::ALL.len(), 1, 1 + bounds.len() * 3),
+        "WITH identifiers(identifier) AS (VALUES {}) SELECT i.identifier, {} FROM identifiers AS i",
+        placeholders(Identifier::ALL.len(), 1, 1 + 2 * months.len()),
+        columns.join(", "),
     );
+    let bounds = months
+        .iter()
+        .zip(following)
+        .flat_map(|(month, next)| [format!("{month}-01"), format!("{next}-01")]);
     on_pool!(db, |p| {
-        let mut query = sqlx::query_as(&sql);
-        for value in bounds.iter().flatten() {
-            query = query.bind(value);
+        use sqlx::Row;
+        let mut query = sqlx::query(&sql);
+        for bound in bounds {
+            query = query.bind(bound);
         }
         for identifier in Identifier::ALL {
             query = query.bind(identifier.as_str());
         }
-        query.fetch_all(p).await
-    })
-}
-
-/// Each identifier's latest measurement: (identifier, day, count).
-async fn latest_of_each(db: &Db) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
-    let sql = format!(
-        "WITH identifiers(identifier) AS (VALUES {}) \
-         SELECT i.identifier, l.recorded_on, l.count FROM identifiers AS i \
-         JOIN usage_trend_measurements AS l ON l.identifier = i.identifier \
-          AND l.recorded_on = (SELECT max(m.recorded_on) FROM usage_trend_measurements AS m \
-                               WHERE m.identifier = i.identifier)",
-        placeholders(Identifier::ALL.len(), 1, 1),
-    );
-    on_pool!(db, |p| {
-        let mut query = sqlx::query_as(&sql);
-        for identifier in Identifier::ALL {
-            query = query.bind(identifier.as_str());
-        }
-        query.fetch_all(p).await
+        let rows = query.fetch_all(p).await?;
+        rows.iter()
+            .map(|row| {
+                let day: Option<String> = row.try_get(1)?;
+                let count: Option<i64> = row.try_get(2)?;
+                Ok(IdentifierRow {
+                    identifier: row.try_get(0)?,
+                    latest: day.zip(count),
+                    month_ends: (0..months.len())
+                        .map(|month| row.try_get(3 + month))
+                        .collect::<Result<_, _>>()?,
+                })
+            })
+            .collect()
     })
 }
