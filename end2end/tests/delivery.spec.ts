@@ -55,6 +55,7 @@ test('the bundle comes compressed with brotli under a hashed name, and a second 
 });
 
 const USAGE_STATISTICS = '/admin/application_settings/metrics_and_profiling';
+const MAINTENANCE = '/admin/maintenance_mode';
 
 /** A browser without JavaScript, signed in as root (the sign-in itself done with JavaScript). */
 async function signedInWithoutJavaScript(browser: Browser): Promise<BrowserContext> {
@@ -93,5 +94,41 @@ test('without JavaScript Service Ping is turned off and on by a form, and a refu
   await page.getByTestId('toggle-service-ping-save').click();
   await expect(page.getByTestId('service-ping-state')).toHaveText('Enabled');
   await expect(page.getByTestId('audit-log').locator('tbody tr').first()).toContainText('off → on');
+  await context.close();
+});
+
+test('without JavaScript maintenance mode is turned on and off by its form, message kept', async ({ browser }) => {
+  const context = await signedInWithoutJavaScript(browser);
+  const page = await context.newPage();
+  // Maintenance mode is a paid feature: Registration Features open it while Service Ping is on.
+  await page.goto(USAGE_STATISTICS);
+  await page.getByTestId('toggle-registration-features-save').click();
+  await expect(page.getByTestId('toggle-registration-features')).toBeChecked();
+
+  await page.goto(MAINTENANCE);
+  await expect(page.getByTestId('maintenance-state')).toHaveText('Off');
+  await expect(page.getByTestId('maintenance-save')).toBeHidden();
+  await expect(page.getByTestId('maintenance-toggle')).toHaveText('Turn on');
+  await page.getByTestId('maintenance-message').fill('Back at 18:00 UTC.');
+  await page.getByTestId('maintenance-toggle').click();
+  await expect.poll(() => new URL(page.url()).pathname).toBe(MAINTENANCE);
+  await expect(page.getByTestId('maintenance-state')).toHaveText('On');
+  await expect(page.getByTestId('maintenance-banner')).toContainText('read-only');
+  await expect(page.getByTestId('maintenance-message')).toHaveValue('Back at 18:00 UTC.');
+
+  // Saving the message keeps the state; turning off keeps the message for next time.
+  await page.getByTestId('maintenance-message').fill('Back at 19:00 UTC.');
+  await page.getByTestId('maintenance-save-message').click();
+  await expect(page.getByTestId('maintenance-state')).toHaveText('On');
+  await expect(page.getByTestId('maintenance-message')).toHaveValue('Back at 19:00 UTC.');
+  await expect(page.getByTestId('maintenance-toggle')).toHaveText('Turn off');
+  await page.getByTestId('maintenance-toggle').click();
+  await expect(page.getByTestId('maintenance-state')).toHaveText('Off');
+  await expect(page.getByTestId('maintenance-banner')).toHaveCount(0);
+  await expect(page.getByTestId('maintenance-message')).toHaveValue('Back at 19:00 UTC.');
+
+  await page.goto(USAGE_STATISTICS);
+  await page.getByTestId('toggle-registration-features-save').click();
+  await expect(page.getByTestId('toggle-registration-features')).not.toBeChecked();
   await context.close();
 });
