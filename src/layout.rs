@@ -126,7 +126,9 @@ pub fn AdminLayout() -> impl IntoView {
 #[component]
 fn ServicePingNotice() -> impl IntoView {
     let notice = Resource::new(|| (), |_| crate::settings::service_ping_notice());
-    let dismiss = Action::new(|_: &()| crate::settings::dismiss_service_ping_notice());
+    // A form, so that Dismiss also works before the bundle has loaded (the server then sends
+    // the browser back to this page, without the notice).
+    let dismiss = ServerAction::<crate::settings::DismissServicePingNotice>::new();
     let dismissed = move || dismiss.value().get().is_some_and(|r| r.is_ok());
     view! {
         <Suspense fallback=|| ()>
@@ -141,9 +143,11 @@ fn ServicePingNotice() -> impl IntoView {
                             "You can read exactly what is sent, or turn it off, in "
                             <a href="/admin/application_settings/metrics_and_profiling">"Usage statistics"</a>"."
                         </p>
-                        <button type="button" class="button button-secondary" data-testid="dismiss-notice" on:click=move |_| { dismiss.dispatch(()); }>
-                            "Dismiss"
-                        </button>
+                        <ActionForm action=dismiss>
+                            <button type="submit" class="button button-secondary" data-testid="dismiss-notice">
+                                "Dismiss"
+                            </button>
+                        </ActionForm>
                     </div>
                 })
             })}}

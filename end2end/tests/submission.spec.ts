@@ -87,13 +87,22 @@ test('the diff view lists what changed between two payloads', async ({ page }) =
   await expect(changed.locator('tr', { hasText: 'recorded_at' }).locator('td').nth(1)).toContainText(/"\d{4}-/);
 });
 
-test('the first administrator sees the Service Ping notice once', async ({ page }) => {
+test('the first administrator sees the Service Ping notice once, dismissed even without JavaScript', async ({ browser, page }) => {
   await signInAsRoot(page);
   await waitForHydration(page);
-  const notice = page.getByTestId('service-ping-notice');
-  await expect(notice).toContainText('Service Ping is on');
-  await page.getByTestId('dismiss-notice').click();
-  await expect(notice).toBeHidden();
+  await expect(page.getByTestId('service-ping-notice')).toContainText('Service Ping is on');
+
+  // Dismiss is a form: a browser without JavaScript posts it and is sent back to the page.
+  const noScript = await browser.newContext({ javaScriptEnabled: false, storageState: await page.context().storageState() });
+  const plain = await noScript.newPage();
+  await plain.goto(HISTORY);
+  await expect(plain.getByTestId('service-ping-notice')).toContainText('Service Ping is on');
+  await plain.getByTestId('dismiss-notice').click();
+  await expect.poll(() => new URL(plain.url()).pathname).toBe(HISTORY);
+  await expect(plain.getByRole('heading', { name: 'Payload history' })).toBeVisible();
+  await expect(plain.getByTestId('service-ping-notice')).toHaveCount(0);
+  await noScript.close();
+
   await page.reload();
   await waitForHydration(page);
   await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
