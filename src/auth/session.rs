@@ -3,7 +3,10 @@
 //! A session is bound to an account, to the account's *session epoch* and to the time of
 //! sign-in. Changing the password moves the epoch on, which ends every other session of the
 //! account at its next request; a session older than `server.session_lifetime_days` ends however
-//! active it has been (the cookie's own expiry is the idle limit).
+//! active it has been. The idle limit (`server.session_idle_minutes`) is the stored session's and
+//! the cookie's expiry, which tower-sessions moves on only when it saves the session: a request
+//! renews the binding once half the idle limit has passed since the last renewal, so an active
+//! person stays signed in at the cost of one write per half idle window.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -24,6 +27,10 @@ struct Binding {
     account_id: i64,
     epoch: i64,
     signed_in_at: DateTime<Utc>,
+    /// When a request last renewed the session's idle expiry (absent in sessions from before
+    /// renewals: the sign-in's time then).
+    #[serde(default)]
+    renewed_at: Option<DateTime<Utc>>,
 }
 
 impl From<AccountRecord> for Account {
@@ -51,6 +58,15 @@ impl Binding {
             && account.id == self.account_id
             && account.session_epoch == self.epoch
             && now - self.signed_in_at < lifetime
+    }
+
+    /// This binding renewed at `now`, when half of `idle` has passed since it was last renewed.
+    fn renewed(self, idle: chrono::Duration, now: DateTime<Utc>) -> Option<Binding> {
+        let since = now - self.renewed_at.unwrap_or(self.signed_in_at);
+        (since >= idle / 2).then_some(Binding {
+            renewed_at: Some(now),
+            ..self
+        })
     }
 }
 
@@ -82,6 +98,7 @@ pub async fn start(session: &Session, account: &AccountRecord) -> Result<(), App
         account_id: account.id,
         epoch: account.session_epoch,
         signed_in_at: Utc::now(),
+        renewed_at: None,
     };
     session
         .insert(SIGNED_IN, binding)
@@ -106,12 +123,23 @@ pub async fn account_in(
     else {
         return Ok(None);
     };
-    let lifetime = chrono::Duration::days(i64::from(state.settings.server.session_lifetime_days));
+    let server = &state.settings.server;
+    let lifetime = chrono::Duration::days(i64::from(server.session_lifetime_days));
+    let now = Utc::now();
     let account = db::find_by_id(&state.db, binding.account_id)
         .await?
-        .filter(|account| binding.is_current_for(account, lifetime, Utc::now()));
+        .filter(|account| binding.is_current_for(account, lifetime, now));
     if account.is_none() {
         end(session).await?;
+        return Ok(None);
+    }
+    let idle = chrono::Duration::minutes(i64::from(server.session_idle_minutes));
+    if let Some(renewed) = binding.renewed(idle, now) {
+        // Changed data makes the session layer save it with a new expiry and cookie.
+        session
+            .insert(SIGNED_IN, renewed)
+            .await
+            .map_err(session_error)?;
     }
     Ok(account)
 }
@@ -191,6 +219,7 @@ mod tests {
             account_id: 1,
             epoch: 3,
             signed_in_at,
+            renewed_at: None,
         };
         let day = chrono::Duration::days(1);
         let lifetime = chrono::Duration::days(30);
@@ -198,5 +227,30 @@ mod tests {
         assert!(!binding.is_current_for(&account(3, "active"), lifetime, signed_in_at + lifetime));
         assert!(!binding.is_current_for(&account(4, "active"), lifetime, signed_in_at + day));
         assert!(!binding.is_current_for(&account(3, "blocked"), lifetime, signed_in_at + day));
+    }
+
+    #[test]
+    fn a_session_is_renewed_once_half_its_idle_limit_has_passed() {
+        let signed_in_at: DateTime<Utc> = "2026-12-01T10:00:00Z".parse().unwrap();
+        let binding = Binding {
+            account_id: 1,
+            epoch: 3,
+            signed_in_at,
+            renewed_at: None,
+        };
+        let idle = chrono::Duration::days(7);
+        let hour = chrono::Duration::hours(1);
+        assert!(binding.renewed(idle, signed_in_at + hour).is_none());
+        let at = signed_in_at + idle / 2;
+        let renewed = binding
+            .renewed(idle, at)
+            .expect("renewed at half the idle limit");
+        assert_eq!(renewed.renewed_at, Some(at));
+        assert_eq!(
+            renewed.signed_in_at, signed_in_at,
+            "the absolute lifetime still counts from sign-in"
+        );
+        assert!(renewed.renewed(idle, at + hour).is_none());
+        assert!(renewed.renewed(idle, at + idle / 2).is_some());
     }
 }
