@@ -212,15 +212,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_sign_in_ends_at_its_lifetime_at_a_password_change_or_when_the_account_is_blocked() {
-        let signed_in_at: DateTime<Utc> = "2026-12-01T10:00:00Z".parse().unwrap();
-        let binding = Binding {
+    /// Account 1 signed in at epoch 3, never renewed.
+    fn signed_in() -> Binding {
+        Binding {
             account_id: 1,
             epoch: 3,
-            signed_in_at,
+            signed_in_at: "2026-12-01T10:00:00Z".parse().unwrap(),
             renewed_at: None,
-        };
+        }
+    }
+
+    #[test]
+    fn a_sign_in_ends_at_its_lifetime_at_a_password_change_or_when_the_account_is_blocked() {
+        let binding = signed_in();
+        let signed_in_at = binding.signed_in_at;
         let day = chrono::Duration::days(1);
         let lifetime = chrono::Duration::days(30);
         assert!(binding.is_current_for(&account(3, "active"), lifetime, signed_in_at + day));
@@ -231,13 +236,8 @@ mod tests {
 
     #[test]
     fn a_session_is_renewed_once_half_its_idle_limit_has_passed() {
-        let signed_in_at: DateTime<Utc> = "2026-12-01T10:00:00Z".parse().unwrap();
-        let binding = Binding {
-            account_id: 1,
-            epoch: 3,
-            signed_in_at,
-            renewed_at: None,
-        };
+        let binding = signed_in();
+        let signed_in_at = binding.signed_in_at;
         let idle = chrono::Duration::days(7);
         let hour = chrono::Duration::hours(1);
         assert!(binding.renewed(idle, signed_in_at + hour).is_none());
