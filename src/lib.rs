@@ -7,7 +7,8 @@
 //! components (`view.rs`) and, where it has plain routes, `routes()`.
 //!
 //! Layers, bottom up: the workspace's crates (`service_ping_protocol`, `service_ping_database`,
-//! `service_ping_engine`, `service_ping_collector`); `config`, `db`, `error`, `instance`;
+//! `service_ping_engine`, `service_ping_collector`); `config`, `db`, `error`, `instance`,
+//! `checkbox`;
 //! `state` (the shared `AppState`); the slices; `app` (the routes of the pages); `server` (the
 //! composition root: command line, start-up, background jobs, the router).
 #![forbid(unsafe_code)]
@@ -17,6 +18,7 @@ pub mod access_tokens;
 pub mod announcements;
 pub mod app;
 pub mod auth;
+pub mod checkbox;
 pub mod components;
 #[cfg(feature = "ssr")]
 pub mod config;

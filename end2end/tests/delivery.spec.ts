@@ -56,6 +56,7 @@ test('the bundle comes compressed with brotli under a hashed name, and a second 
 
 const USAGE_STATISTICS = '/admin/application_settings/metrics_and_profiling';
 const MAINTENANCE = '/admin/maintenance_mode';
+const PASSWORD_RULES = '/admin/password_rules';
 
 /** A browser without JavaScript, signed in as root (the sign-in itself done with JavaScript). */
 async function signedInWithoutJavaScript(browser: Browser): Promise<BrowserContext> {
@@ -113,6 +114,7 @@ test('without JavaScript maintenance mode is turned on and off by its form, mess
   await page.getByTestId('maintenance-toggle').click();
   await expect.poll(() => new URL(page.url()).pathname).toBe(MAINTENANCE);
   await expect(page.getByTestId('maintenance-state')).toHaveText('On');
+  await expect(page.getByTestId('maintenance-enabled')).toBeChecked();
   await expect(page.getByTestId('maintenance-banner')).toContainText('read-only');
   await expect(page.getByTestId('maintenance-message')).toHaveValue('Back at 18:00 UTC.');
 
@@ -127,6 +129,49 @@ test('without JavaScript maintenance mode is turned on and off by its form, mess
   await expect(page.getByTestId('maintenance-banner')).toHaveCount(0);
   await expect(page.getByTestId('maintenance-message')).toHaveValue('Back at 19:00 UTC.');
 
+  await page.goto(USAGE_STATISTICS);
+  await page.getByTestId('toggle-registration-features-save').click();
+  await expect(page.getByTestId('toggle-registration-features')).not.toBeChecked();
+  await context.close();
+});
+
+test('without JavaScript the password rules are saved by their form, cleared boxes included', async ({ browser }) => {
+  const context = await signedInWithoutJavaScript(browser);
+  const page = await context.newPage();
+  await page.goto(USAGE_STATISTICS);
+  await page.getByTestId('toggle-registration-features-save').click();
+  await expect(page.getByTestId('toggle-registration-features')).toBeChecked();
+
+  await page.goto(PASSWORD_RULES);
+  const save = () => page.getByTestId('password-rules-save').click();
+  const length = page.getByTestId('password-minimum-length');
+  const number = page.getByTestId('require-number');
+  const symbol = page.getByTestId('require-symbol');
+  // The stored rules are in the markup: what a post sends back unless the person changes it.
+  const before = { length: await length.inputValue(), number: await number.isChecked(), symbol: await symbol.isChecked() };
+  const longer = String(Number(before.length) + 2);
+  await length.fill(longer);
+  await number.setChecked(!before.number);
+  await symbol.setChecked(!before.symbol);
+  await save();
+  await expect.poll(() => new URL(page.url()).pathname).toBe(PASSWORD_RULES);
+  await expect(length).toHaveValue(longer);
+  expect(await number.isChecked()).toBe(!before.number);
+  expect(await symbol.isChecked()).toBe(!before.symbol);
+
+  // Each box posts its hidden false, so clearing one and checking another both take.
+  await number.setChecked(before.number);
+  await save();
+  await expect(length).toHaveValue(longer);
+  expect(await number.isChecked()).toBe(before.number);
+  expect(await symbol.isChecked()).toBe(!before.symbol);
+
+  await symbol.setChecked(before.symbol);
+  await length.fill(before.length);
+  await save();
+  await expect(length).toHaveValue(before.length);
+  expect(await number.isChecked()).toBe(before.number);
+  expect(await symbol.isChecked()).toBe(before.symbol);
   await page.goto(USAGE_STATISTICS);
   await page.getByTestId('toggle-registration-features-save').click();
   await expect(page.getByTestId('toggle-registration-features')).not.toBeChecked();

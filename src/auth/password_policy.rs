@@ -18,10 +18,15 @@ pub struct PasswordPolicy {
     // Stored as a 64-bit integer on both backends (PostgreSQL has no unsigned type).
     #[cfg_attr(feature = "ssr", sqlx(try_from = "i64"))]
     pub minimum_length: u32,
+    #[serde(deserialize_with = "crate::checkbox::deserialize")]
     pub require_lowercase: bool,
+    #[serde(deserialize_with = "crate::checkbox::deserialize")]
     pub require_uppercase: bool,
+    #[serde(deserialize_with = "crate::checkbox::deserialize")]
     pub require_number: bool,
+    #[serde(deserialize_with = "crate::checkbox::deserialize")]
     pub require_symbol: bool,
+    #[serde(deserialize_with = "crate::checkbox::deserialize")]
     pub reject_breached: bool,
 }
 

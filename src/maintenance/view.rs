@@ -61,7 +61,7 @@ fn MaintenanceForm(mode: MaintenanceMode) -> impl IntoView {
                 }>
                 <label class="switch">
                     <input type="checkbox" role="switch" data-testid="maintenance-enabled"
-                        prop:checked=enabled on:change=move |ev| set_enabled.set(event_target_checked(&ev))/>
+                        checked=current prop:checked=enabled on:change=move |ev| set_enabled.set(event_target_checked(&ev))/>
                     <span class="setting-label">"Enable maintenance mode"</span>
                 </label>
                 <p class="muted">"Until you turn it off, writes are refused with a message: Send now, new previews, new access tokens, licenses, announcements, emails, password rules and password changes. Signing in, the Service Ping settings and revoking tokens still work; the weekly ping keeps running."</p>

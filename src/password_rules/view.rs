@@ -1,13 +1,15 @@
 //! The Password rules page (paid) and the page where a person changes their password.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
 use super::{
-    BASIC_MINIMUM_LENGTH, MAX_MINIMUM_LENGTH, PasswordPolicy, PasswordRules, change_password,
-    get_password_policy, get_password_rules, update_password_rules,
+    BASIC_MINIMUM_LENGTH, MAX_MINIMUM_LENGTH, PasswordPolicy, PasswordRules, UpdatePasswordRules,
+    change_password, get_password_policy, get_password_rules, update_password_rules,
 };
-use crate::components::{ErrorNotice, PageHeader, loaded};
+use crate::checkbox;
+use crate::components::{ErrorNotice, FormRefusal, PageHeader, loaded};
 use crate::licensing::Feature;
 use crate::licensing::view::PaidFeature;
 
@@ -23,17 +25,27 @@ pub fn PasswordRulesPage() -> impl IntoView {
     }
 }
 
+/// With JavaScript, Save sends the policy on screen. Before the bundle has loaded (or without
+/// JavaScript) the form posts itself: every field is named as the server function's argument,
+/// each checkbox with its hidden `false` (`crate::checkbox`), and the stored values are in the
+/// markup, so a post changes only what the person changed.
 #[component]
 fn RulesForm(rules: PasswordRules) -> impl IntoView {
+    let stored = rules.configured.clone();
+    let stored_length = stored.minimum_length.to_string();
     let policy = RwSignal::new(rules.configured);
     let save = Action::new(|policy: &PasswordPolicy| update_password_rules(policy.clone()));
     let checkbox = move |label: &'static str,
+                         field: &'static str,
                          test_id: &'static str,
                          get: fn(&PasswordPolicy) -> bool,
                          set: fn(&mut PasswordPolicy, bool)| {
+        let name = checkbox::field_name("policy", field);
         view! {
             <label class="checkbox">
-                <input type="checkbox" data-testid=test_id
+                <input type="hidden" name=name.clone() value="false"/>
+                <input type="checkbox" name=name value="true" data-testid=test_id
+                    checked=get(&stored)
                     prop:checked=move || policy.with(get)
                     on:change=move |ev| policy.update(|p| set(p, event_target_checked(&ev)))/>
                 " "{label}
@@ -43,13 +55,17 @@ fn RulesForm(rules: PasswordRules) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="rules-heading">
             <h2 id="rules-heading">"Rules for new passwords"</h2>
-            <form class="form-stack" on:submit=move |ev: leptos::ev::SubmitEvent| {
-                ev.prevent_default();
-                save.dispatch(policy.get_untracked());
-            }>
+            <FormRefusal path={<UpdatePasswordRules as ServerFn>::PATH}/>
+            <form class="form-stack" method="post" action=UpdatePasswordRules::url()
+                on:submit=move |ev: leptos::ev::SubmitEvent| {
+                    ev.prevent_default();
+                    save.dispatch(policy.get_untracked());
+                }>
                 <label for="minimum-length">"Minimum length"</label>
-                <input id="minimum-length" type="number" data-testid="password-minimum-length"
+                <input id="minimum-length" type="number" name="policy[minimum_length]"
+                    data-testid="password-minimum-length"
                     min=BASIC_MINIMUM_LENGTH.to_string() max=MAX_MINIMUM_LENGTH.to_string()
+                    value=stored_length
                     prop:value=move || policy.with(|p| p.minimum_length.to_string())
                     on:input=move |ev| {
                         let value = event_target_value(&ev).parse().unwrap_or(0);
@@ -57,11 +73,11 @@ fn RulesForm(rules: PasswordRules) -> impl IntoView {
                     }/>
                 <fieldset>
                     <legend>"Require"</legend>
-                    {checkbox("a lowercase letter", "require-lowercase", |p| p.require_lowercase, |p, v| p.require_lowercase = v)}
-                    {checkbox("an uppercase letter", "require-uppercase", |p| p.require_uppercase, |p, v| p.require_uppercase = v)}
-                    {checkbox("a number", "require-number", |p| p.require_number, |p, v| p.require_number = v)}
-                    {checkbox("a symbol", "require-symbol", |p| p.require_symbol, |p, v| p.require_symbol = v)}
-                    {checkbox("refuse commonly breached passwords", "reject-breached", |p| p.reject_breached, |p, v| p.reject_breached = v)}
+                    {checkbox("a lowercase letter", "require_lowercase", "require-lowercase", |p| p.require_lowercase, |p, v| p.require_lowercase = v)}
+                    {checkbox("an uppercase letter", "require_uppercase", "require-uppercase", |p| p.require_uppercase, |p, v| p.require_uppercase = v)}
+                    {checkbox("a number", "require_number", "require-number", |p| p.require_number, |p, v| p.require_number = v)}
+                    {checkbox("a symbol", "require_symbol", "require-symbol", |p| p.require_symbol, |p, v| p.require_symbol = v)}
+                    {checkbox("refuse commonly breached passwords", "reject_breached", "reject-breached", |p| p.reject_breached, |p, v| p.reject_breached = v)}
                 </fieldset>
                 <div><button type="submit" class="button button-primary" data-testid="password-rules-save"
                     disabled=move || save.pending().get()>"Save rules"</button></div>

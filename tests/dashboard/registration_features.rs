@@ -831,6 +831,33 @@ async fn password_rules_apply_to_every_password_change() {
             .await
     };
     assert_eq!(strict_rules("16").await.status(), StatusCode::OK);
+    // The page's plain form (no JavaScript): each box posts a hidden false, then its true when
+    // checked; the last value counts, so the cleared symbol box turns that rule off.
+    let boxes = [
+        ("require_lowercase", true),
+        ("require_uppercase", true),
+        ("require_number", true),
+        ("require_symbol", false),
+        ("reject_breached", true),
+    ];
+    let names: Vec<String> = boxes
+        .iter()
+        .map(|(field, _)| format!("policy[{field}][]"))
+        .collect();
+    let mut plain_form = vec![("policy[minimum_length]", "16")];
+    for ((_, checked), name) in boxes.iter().zip(&names) {
+        plain_form.push((name, "false"));
+        if *checked {
+            plain_form.push((name, "true"));
+        }
+    }
+    let saved = admin.call("update_password_rules", &plain_form).await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    let configured = &json(saved).await["configured"];
+    assert_eq!(configured["require_symbol"], false);
+    assert_eq!(configured["require_lowercase"], true);
+    assert_eq!(configured["reject_breached"], true);
+    assert_eq!(strict_rules("16").await.status(), StatusCode::OK);
     let too_short = strict_rules("6").await;
     assert_eq!(too_short.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
