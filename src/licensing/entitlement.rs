@@ -67,12 +67,11 @@ pub async fn evaluate(
         }
     });
     let license = license_state(installed.as_ref(), vendor, now);
+    let choices = crate::settings::db::stored_choices(db).await?;
     let inputs = EntitlementInputs {
         license,
-        service_ping_enabled: crate::settings::db::service_ping(db, locks).await?.enabled,
-        registration_features_enabled: crate::settings::db::stored_choices(db)
-            .await?
-            .registration_features_enabled,
+        service_ping_enabled: choices.service_ping(locks).enabled,
+        registration_features_enabled: choices.registration_features_enabled,
     };
     Ok(Entitlement {
         installed,

@@ -74,10 +74,9 @@ pub async fn generate(
     strategy: Strategy<'_>,
     progress: Progress<'_>,
 ) -> Result<GeneratedPayload, sqlx::Error> {
-    let service_ping = crate::settings::db::service_ping(deps.db, deps.locks).await?;
-    let include_optional = crate::settings::db::include_optional_data(deps.db, deps.locks)
-        .await?
-        .enabled;
+    let choices = crate::settings::db::stored_choices(deps.db).await?;
+    let service_ping = choices.service_ping(deps.locks);
+    let include_optional = choices.include_optional_data(deps.locks).enabled;
     let categories = DataCategory::permitted(include_optional);
     let definitions: Vec<_> = deps
         .dictionary

@@ -13,6 +13,24 @@ pub struct StoredChoices {
     pub registration_features_enabled: bool,
 }
 
+impl StoredChoices {
+    /// Whether Service Ping is on, as the rest of the product must treat it.
+    pub fn service_ping(&self, locks: &Locks) -> Toggle {
+        Toggle::resolve(
+            self.service_ping_enabled,
+            locks.service_ping_enabled.as_ref(),
+        )
+    }
+
+    /// Whether metrics of the `optional` category go into payloads.
+    pub fn include_optional_data(&self, locks: &Locks) -> Toggle {
+        Toggle::resolve(
+            self.include_optional_data,
+            locks.include_optional_data.as_ref(),
+        )
+    }
+}
+
 /// The stored choices, in one read (once per page render: `state::page_reads`).
 pub async fn stored_choices(db: &Db) -> Result<StoredChoices, sqlx::Error> {
     read_once(|| async {
@@ -29,18 +47,7 @@ pub async fn stored_choices(db: &Db) -> Result<StoredChoices, sqlx::Error> {
 /// Whether Service Ping is on, as the rest of the product must treat it.
 #[tracing::instrument(skip_all, err)]
 pub async fn service_ping(db: &Db, locks: &Locks) -> Result<Toggle, sqlx::Error> {
-    let stored = stored_choices(db).await?.service_ping_enabled;
-    Ok(Toggle::resolve(stored, locks.service_ping_enabled.as_ref()))
-}
-
-/// Whether metrics of the `optional` category go into payloads.
-#[tracing::instrument(skip_all, err)]
-pub async fn include_optional_data(db: &Db, locks: &Locks) -> Result<Toggle, sqlx::Error> {
-    let stored = stored_choices(db).await?.include_optional_data;
-    Ok(Toggle::resolve(
-        stored,
-        locks.include_optional_data.as_ref(),
-    ))
+    Ok(stored_choices(db).await?.service_ping(locks))
 }
 
 /// Stores the administrator's choice for `setting` and writes the audit entry, in one

@@ -184,12 +184,11 @@ pub async fn get_usage_statistics() -> Result<UsageStatistics, ApiError> {
     crate::auth::session::require_admin().await?;
     let state = crate::state::app_state()?;
     let db = &state.db;
-    let service_ping = crate::settings::db::service_ping(db, &state.locks)
+    let choices = crate::settings::db::stored_choices(db)
         .await
         .map_err(crate::error::AppError::from)?;
-    let include_optional_data = crate::settings::db::include_optional_data(db, &state.locks)
-        .await
-        .map_err(crate::error::AppError::from)?;
+    let service_ping = choices.service_ping(&state.locks);
+    let include_optional_data = choices.include_optional_data(&state.locks);
     let entitlement =
         crate::licensing::entitlement::current(state.licensing(), chrono::Utc::now()).await?;
     let registration_features = RegistrationFeatures {
