@@ -98,13 +98,19 @@ test('without JavaScript Service Ping is turned off and on by a form, and a refu
   await context.close();
 });
 
+/** Turns Registration Features on or off with the switch's plain form: maintenance mode and
+ *  password rules are paid features, open through the program while Service Ping is on. */
+async function setRegistrationFeaturesWithoutJavaScript(page: Page, on: boolean) {
+  await page.goto(USAGE_STATISTICS);
+  await page.getByTestId('toggle-registration-features-save').click();
+  const toggle = expect(page.getByTestId('toggle-registration-features'));
+  await (on ? toggle.toBeChecked() : toggle.not.toBeChecked());
+}
+
 test('without JavaScript maintenance mode is turned on and off by its form, message kept', async ({ browser }) => {
   const context = await signedInWithoutJavaScript(browser);
   const page = await context.newPage();
-  // Maintenance mode is a paid feature: Registration Features open it while Service Ping is on.
-  await page.goto(USAGE_STATISTICS);
-  await page.getByTestId('toggle-registration-features-save').click();
-  await expect(page.getByTestId('toggle-registration-features')).toBeChecked();
+  await setRegistrationFeaturesWithoutJavaScript(page, true);
 
   await page.goto(MAINTENANCE);
   await expect(page.getByTestId('maintenance-state')).toHaveText('Off');
@@ -129,18 +135,14 @@ test('without JavaScript maintenance mode is turned on and off by its form, mess
   await expect(page.getByTestId('maintenance-banner')).toHaveCount(0);
   await expect(page.getByTestId('maintenance-message')).toHaveValue('Back at 19:00 UTC.');
 
-  await page.goto(USAGE_STATISTICS);
-  await page.getByTestId('toggle-registration-features-save').click();
-  await expect(page.getByTestId('toggle-registration-features')).not.toBeChecked();
+  await setRegistrationFeaturesWithoutJavaScript(page, false);
   await context.close();
 });
 
 test('without JavaScript the password rules are saved by their form, cleared boxes included', async ({ browser }) => {
   const context = await signedInWithoutJavaScript(browser);
   const page = await context.newPage();
-  await page.goto(USAGE_STATISTICS);
-  await page.getByTestId('toggle-registration-features-save').click();
-  await expect(page.getByTestId('toggle-registration-features')).toBeChecked();
+  await setRegistrationFeaturesWithoutJavaScript(page, true);
 
   await page.goto(PASSWORD_RULES);
   const save = () => page.getByTestId('password-rules-save').click();
@@ -172,8 +174,6 @@ test('without JavaScript the password rules are saved by their form, cleared box
   await expect(length).toHaveValue(before.length);
   expect(await number.isChecked()).toBe(before.number);
   expect(await symbol.isChecked()).toBe(before.symbol);
-  await page.goto(USAGE_STATISTICS);
-  await page.getByTestId('toggle-registration-features-save').click();
-  await expect(page.getByTestId('toggle-registration-features')).not.toBeChecked();
+  await setRegistrationFeaturesWithoutJavaScript(page, false);
   await context.close();
 });

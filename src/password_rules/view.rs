@@ -37,14 +37,13 @@ fn RulesForm(rules: PasswordRules) -> impl IntoView {
     let save = Action::new(|policy: &PasswordPolicy| update_password_rules(policy.clone()));
     let checkbox = move |label: &'static str,
                          field: &'static str,
-                         test_id: &'static str,
                          get: fn(&PasswordPolicy) -> bool,
                          set: fn(&mut PasswordPolicy, bool)| {
         let name = checkbox::field_name("policy", field);
         view! {
             <label class="checkbox">
                 <input type="hidden" name=name.clone() value="false"/>
-                <input type="checkbox" name=name value="true" data-testid=test_id
+                <input type="checkbox" name=name value="true" data-testid=field.replace('_', "-")
                     checked=get(&stored)
                     prop:checked=move || policy.with(get)
                     on:change=move |ev| policy.update(|p| set(p, event_target_checked(&ev)))/>
@@ -73,11 +72,11 @@ fn RulesForm(rules: PasswordRules) -> impl IntoView {
                     }/>
                 <fieldset>
                     <legend>"Require"</legend>
-                    {checkbox("a lowercase letter", "require_lowercase", "require-lowercase", |p| p.require_lowercase, |p, v| p.require_lowercase = v)}
-                    {checkbox("an uppercase letter", "require_uppercase", "require-uppercase", |p| p.require_uppercase, |p, v| p.require_uppercase = v)}
-                    {checkbox("a number", "require_number", "require-number", |p| p.require_number, |p, v| p.require_number = v)}
-                    {checkbox("a symbol", "require_symbol", "require-symbol", |p| p.require_symbol, |p, v| p.require_symbol = v)}
-                    {checkbox("refuse commonly breached passwords", "reject_breached", "reject-breached", |p| p.reject_breached, |p, v| p.reject_breached = v)}
+                    {checkbox("a lowercase letter", "require_lowercase", |p| p.require_lowercase, |p, v| p.require_lowercase = v)}
+                    {checkbox("an uppercase letter", "require_uppercase", |p| p.require_uppercase, |p, v| p.require_uppercase = v)}
+                    {checkbox("a number", "require_number", |p| p.require_number, |p, v| p.require_number = v)}
+                    {checkbox("a symbol", "require_symbol", |p| p.require_symbol, |p, v| p.require_symbol = v)}
+                    {checkbox("refuse commonly breached passwords", "reject_breached", |p| p.reject_breached, |p, v| p.reject_breached = v)}
                 </fieldset>
                 <div><button type="submit" class="button button-primary" data-testid="password-rules-save"
                     disabled=move || save.pending().get()>"Save rules"</button></div>
