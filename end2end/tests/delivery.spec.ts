@@ -57,6 +57,7 @@ test('the bundle comes compressed with brotli under a hashed name, and a second 
 const USAGE_STATISTICS = '/admin/application_settings/metrics_and_profiling';
 const MAINTENANCE = '/admin/maintenance_mode';
 const PASSWORD_RULES = '/admin/password_rules';
+const ANNOUNCEMENTS = '/admin/broadcast_messages';
 
 /** A browser without JavaScript, signed in as root (the sign-in itself done with JavaScript). */
 async function signedInWithoutJavaScript(browser: Browser): Promise<BrowserContext> {
@@ -175,5 +176,64 @@ test('without JavaScript the password rules are saved by their form, cleared box
   expect(await number.isChecked()).toBe(before.number);
   expect(await symbol.isChecked()).toBe(before.symbol);
   await setRegistrationFeaturesWithoutJavaScript(page, false);
+  await context.close();
+});
+
+test('without JavaScript a banner is added and deleted, and an email sent, by their forms', async ({ browser }) => {
+  const context = await signedInWithoutJavaScript(browser);
+  const page = await context.newPage();
+  await setRegistrationFeaturesWithoutJavaScript(page, true);
+
+  await page.goto(ANNOUNCEMENTS);
+  // An empty message is refused by the server, said above the form, and nothing is added.
+  await page.getByTestId('banner-message').evaluate((box) => box.removeAttribute('required'));
+  await page.getByTestId('banner-create').click();
+  await expect(page.getByTestId('form-refused')).toContainText('The message must not be empty');
+  const banners = page.getByTestId('banner-table').locator('tbody tr');
+  const before = await banners.count();
+
+  await page.getByTestId('banner-message').fill('Registry read-only tonight');
+  await page.getByTestId('banner-theme').selectOption('warning');
+  await page.getByTestId('banner-create').click();
+  await expect.poll(() => new URL(page.url()).pathname).toBe(ANNOUNCEMENTS);
+  await expect(page.getByTestId('announcement-banner')).toContainText(['Registry read-only tonight']);
+  const added = banners.filter({ hasText: 'Registry read-only tonight' });
+  await expect(added).toContainText('warning');
+  await expect(banners).toHaveCount(before + 1);
+
+  await page.getByTestId('email-subject').fill('Registry tonight');
+  await page.getByTestId('email-body').fill('The registry is read-only from 20:00 UTC.');
+  await page.getByTestId('email-send').click();
+  await expect(page.getByTestId('email-table').locator('tbody tr').first()).toContainText('Registry tonight');
+
+  await added.getByTestId('banner-delete').click();
+  await expect(banners.filter({ hasText: 'Registry read-only tonight' })).toHaveCount(0);
+  await expect(page.getByTestId('announcement-banner').filter({ hasText: 'Registry read-only tonight' })).toHaveCount(0);
+
+  await setRegistrationFeaturesWithoutJavaScript(page, false);
+  await context.close();
+});
+
+test('without JavaScript a token is revoked by its form, and creating one says it needs JavaScript', async ({ browser }) => {
+  const signing = await browser.newContext();
+  const withScript = await signing.newPage();
+  await signInAsRoot(withScript, '/users/sign_in?redirect_to=/admin/access_tokens');
+  await waitForHydration(withScript);
+  await withScript.getByTestId('token-name').fill('revoked without script');
+  await withScript.getByTestId('create-token').click();
+  await expect(withScript.getByTestId('new-token-secret')).toHaveText(/^spat-/);
+  const storageState = await signing.storageState();
+  await signing.close();
+
+  const context = await browser.newContext({ javaScriptEnabled: false, storageState });
+  const page = await context.newPage();
+  await page.goto('/admin/access_tokens');
+  await expect(page.getByText('Creating a token needs JavaScript')).toBeVisible();
+  const row = page.getByTestId('token-row').filter({ hasText: 'revoked without script' });
+  await expect(row).toContainText('Active');
+  await row.getByTestId('revoke-token').click();
+  await expect.poll(() => new URL(page.url()).pathname).toBe('/admin/access_tokens');
+  await expect(row).toContainText('Revoked');
+  await expect(row.getByTestId('revoke-token')).toHaveCount(0);
   await context.close();
 });

@@ -1,13 +1,15 @@
 //! The access tokens page: create a token (shown once), list and revoke them.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
 use super::{
-    AccessToken, CreatedToken, SCOPES, create_access_token, get_access_tokens, revoke_access_token,
+    AccessToken, CreatedToken, RevokeAccessToken, SCOPES, create_access_token, get_access_tokens,
+    revoke_access_token,
 };
 use crate::components::time::Time;
-use crate::components::{ErrorNotice, PageHeader, loaded};
+use crate::components::{ErrorNotice, FormRefusal, PageHeader, loaded};
 
 #[component]
 pub fn AccessTokensPage() -> impl IntoView {
@@ -39,6 +41,9 @@ struct NewToken {
     expires_in_days: Option<u32>,
 }
 
+/// Creating a token needs JavaScript: its secret is shown once, in the reply, and a plain form
+/// post is answered with a redirect that would lose it (keeping the secret anywhere on the
+/// server until the next page, even briefly, would undo storing only its digest).
 #[component]
 fn NewTokenForm(on_created: Callback<()>) -> impl IntoView {
     let (name, set_name) = signal(String::new());
@@ -99,6 +104,7 @@ fn NewTokenForm(on_created: Callback<()>) -> impl IntoView {
                         }
                     }).collect_view()}
                 </fieldset>
+                <p class="muted until-hydrated">"Creating a token needs JavaScript: its secret is shown once, on this page."</p>
                 <button type="submit" class="button button-primary" data-testid="create-token" disabled=move || create.pending().get()>
                     "Create token"
                 </button>
@@ -121,6 +127,8 @@ fn CreatedTokenNotice(created: CreatedToken) -> impl IntoView {
     }
 }
 
+/// Revoke posts itself before the bundle has loaded (or without JavaScript); the server sends the
+/// browser back here.
 #[component]
 fn TokenTable(tokens: Vec<AccessToken>, on_revoked: Callback<()>) -> impl IntoView {
     let revoke = Action::new(|id: &i64| revoke_access_token(*id));
@@ -130,6 +138,7 @@ fn TokenTable(tokens: Vec<AccessToken>, on_revoked: Callback<()>) -> impl IntoVi
         }
     });
     view! {
+        <FormRefusal path={<RevokeAccessToken as ServerFn>::PATH}/>
         {move || match revoke.value().get() {
             Some(Err(error)) => Some(view! { <ErrorNotice error/> }),
             _ => None,
@@ -156,8 +165,14 @@ fn TokenTable(tokens: Vec<AccessToken>, on_revoked: Callback<()>) -> impl IntoVi
                                 }}</td>
                                 <td>
                                     {active.then(|| view! {
-                                        <button type="button" class="button button-ghost" data-testid="revoke-token"
-                                            on:click=move |_| { revoke.dispatch(id); }>"Revoke"</button>
+                                        <form method="post" action=RevokeAccessToken::url()
+                                            on:submit=move |ev: leptos::ev::SubmitEvent| {
+                                                ev.prevent_default();
+                                                revoke.dispatch(id);
+                                            }>
+                                            <input type="hidden" name="id" value=id.to_string()/>
+                                            <button type="submit" class="button button-ghost" data-testid="revoke-token">"Revoke"</button>
+                                        </form>
                                     })}
                                 </td>
                             </tr>

@@ -1,15 +1,16 @@
 //! The Announcements page (banners and email to all users), and the banners every page shows.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
 use super::{
-    Announcement, Announcements, MAX_BODY_CHARS, MAX_MESSAGE_CHARS, MAX_SUBJECT_CHARS, SentEmail,
-    THEMES, create_announcement, delete_announcement, email_all_users, get_announcements,
-    get_outbox,
+    Announcement, Announcements, CreateAnnouncement, DeleteAnnouncement, EmailAllUsers,
+    MAX_BODY_CHARS, MAX_MESSAGE_CHARS, MAX_SUBJECT_CHARS, SentEmail, THEMES, create_announcement,
+    delete_announcement, email_all_users, get_announcements, get_outbox,
 };
 use crate::components::time::Time;
-use crate::components::{ErrorNotice, PageHeader, loaded, plural};
+use crate::components::{ErrorNotice, FormRefusal, PageHeader, loaded, plural};
 use crate::licensing::Feature;
 use crate::licensing::view::PaidFeature;
 
@@ -56,13 +57,16 @@ pub fn AnnouncementsPage() -> impl IntoView {
             {loaded(data, move |data: Announcements| view! {
                 <NewBanner on_change=reload/>
                 <BannerList messages=data.messages on_change=reload/>
-                <EmailAllUsers transport=data.transport active_users=data.active_users on_change=reload/>
+                <EmailForm transport=data.transport active_users=data.active_users on_change=reload/>
                 <SentEmails emails=data.emails show=set_shown outbox/>
             })}
         </PaidFeature>
     }
 }
 
+/// Each form also posts itself before the bundle has loaded (or without JavaScript): its fields
+/// are named as the server function's arguments, and the server sends the browser back here,
+/// where a refusal shows above the form.
 #[component]
 fn NewBanner(on_change: Callback<()>) -> impl IntoView {
     let (message, set_message) = signal(String::new());
@@ -80,20 +84,22 @@ fn NewBanner(on_change: Callback<()>) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="new-banner-heading">
             <h2 id="new-banner-heading">"Add a banner"</h2>
-            <form class="form-stack" on:submit=move |ev: leptos::ev::SubmitEvent| {
+            <FormRefusal path={<CreateAnnouncement as ServerFn>::PATH}/>
+            <form class="form-stack" method="post" action=CreateAnnouncement::url()
+                on:submit=move |ev: leptos::ev::SubmitEvent| {
                 ev.prevent_default();
                 create.dispatch((message.get_untracked(), theme.get_untracked(), days.get_untracked().parse().unwrap_or(0)));
             }>
                 <label for="banner-message">"Message"</label>
-                <textarea id="banner-message" rows="2" required maxlength=MAX_MESSAGE_CHARS.to_string()
+                <textarea id="banner-message" name="message" rows="2" required maxlength=MAX_MESSAGE_CHARS.to_string()
                     data-testid="banner-message"
                     prop:value=message on:input=move |ev| set_message.set(event_target_value(&ev))></textarea>
                 <label for="banner-theme">"Colour"</label>
-                <select id="banner-theme" data-testid="banner-theme" on:change=move |ev| set_theme.set(event_target_value(&ev))>
+                <select id="banner-theme" name="theme" data-testid="banner-theme" on:change=move |ev| set_theme.set(event_target_value(&ev))>
                     {THEMES.iter().map(|t| view! { <option value=*t>{*t}</option> }).collect_view()}
                 </select>
                 <label for="banner-days">"Show for (days)"</label>
-                <input id="banner-days" type="number" min="1" max=super::MAX_DAYS.to_string() data-testid="banner-days"
+                <input id="banner-days" name="days" type="number" value="7" min="1" max=super::MAX_DAYS.to_string() data-testid="banner-days"
                     prop:value=days on:input=move |ev| set_days.set(event_target_value(&ev))/>
                 <div><button type="submit" class="button button-primary" data-testid="banner-create"
                     disabled=move || create.pending().get()>"Add banner"</button></div>
@@ -114,6 +120,7 @@ fn BannerList(messages: Vec<Announcement>, on_change: Callback<()>) -> impl Into
     view! {
         <section class="card" aria-labelledby="banners-heading">
             <h2 id="banners-heading">"Banners"</h2>
+            <FormRefusal path={<DeleteAnnouncement as ServerFn>::PATH}/>
             {if messages.is_empty() {
                 view! { <p class="empty-state">"No banners yet."</p> }.into_any()
             } else {
@@ -129,8 +136,16 @@ fn BannerList(messages: Vec<Announcement>, on_change: Callback<()>) -> impl Into
                                         <td>{m.theme}</td>
                                         <td><Time at=m.ends_at/></td>
                                         <td>{if m.active { "Showing" } else { "Ended" }}</td>
-                                        <td><button type="button" class="button button-secondary" data-testid="banner-delete"
-                                            on:click=move |_| { delete.dispatch(id); }>"Delete"</button></td>
+                                        <td>
+                                            <form method="post" action=DeleteAnnouncement::url()
+                                                on:submit=move |ev: leptos::ev::SubmitEvent| {
+                                                    ev.prevent_default();
+                                                    delete.dispatch(id);
+                                                }>
+                                                <input type="hidden" name="id" value=id.to_string()/>
+                                                <button type="submit" class="button button-secondary" data-testid="banner-delete">"Delete"</button>
+                                            </form>
+                                        </td>
                                     </tr>
                                 }
                             }).collect_view()}
@@ -144,7 +159,7 @@ fn BannerList(messages: Vec<Announcement>, on_change: Callback<()>) -> impl Into
 }
 
 #[component]
-fn EmailAllUsers(transport: String, active_users: i64, on_change: Callback<()>) -> impl IntoView {
+fn EmailForm(transport: String, active_users: i64, on_change: Callback<()>) -> impl IntoView {
     let (subject, set_subject) = signal(String::new());
     let (body, set_body) = signal(String::new());
     let send = Action::new(|(subject, body): &(String, String)| {
@@ -169,15 +184,17 @@ fn EmailAllUsers(transport: String, active_users: i64, on_change: Callback<()>) 
         <section class="card" aria-labelledby="email-heading">
             <h2 id="email-heading">"Email all users"</h2>
             <p class="muted" data-testid="email-audience">{audience}</p>
-            <form class="form-stack" on:submit=move |ev: leptos::ev::SubmitEvent| {
+            <FormRefusal path={<EmailAllUsers as ServerFn>::PATH}/>
+            <form class="form-stack" method="post" action=EmailAllUsers::url()
+                on:submit=move |ev: leptos::ev::SubmitEvent| {
                 ev.prevent_default();
                 send.dispatch((subject.get_untracked(), body.get_untracked()));
             }>
                 <label for="email-subject">"Subject"</label>
-                <input id="email-subject" type="text" required maxlength=MAX_SUBJECT_CHARS.to_string() data-testid="email-subject"
+                <input id="email-subject" name="subject" type="text" required maxlength=MAX_SUBJECT_CHARS.to_string() data-testid="email-subject"
                     prop:value=subject on:input=move |ev| set_subject.set(event_target_value(&ev))/>
                 <label for="email-body">"Message"</label>
-                <textarea id="email-body" rows="5" required maxlength=MAX_BODY_CHARS.to_string() data-testid="email-body"
+                <textarea id="email-body" name="body" rows="5" required maxlength=MAX_BODY_CHARS.to_string() data-testid="email-body"
                     prop:value=body on:input=move |ev| set_body.set(event_target_value(&ev))></textarea>
                 <div><button type="submit" class="button button-primary" data-testid="email-send"
                     disabled=move || send.pending().get()>"Send email"</button></div>
