@@ -31,6 +31,8 @@ pub struct Settings {
     pub licensing: LicensingSettings,
     pub email: EmailSettings,
     pub log: LogSettings,
+    /// Who may read `/-/metrics` (the dashboard's, or the collector's).
+    pub monitoring: service_ping_web::metrics::MonitoringSettings,
     /// Scheduled backups of this process's database (the instance's, or the collector's).
     pub backup: service_ping_database::backup::Schedule,
 }
@@ -178,6 +180,7 @@ impl Default for Settings {
             licensing: LicensingSettings::default(),
             email: EmailSettings::default(),
             log: LogSettings::default(),
+            monitoring: service_ping_web::metrics::MonitoringSettings::default(),
             backup: service_ping_database::backup::Schedule::default(),
         }
     }
@@ -478,6 +481,7 @@ impl Settings {
             max_connections: self.database.max_connections,
             settings: self.collector.clone(),
             backup: self.backup.clone(),
+            monitoring: self.monitoring.clone(),
         }
     }
 

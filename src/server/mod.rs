@@ -5,6 +5,7 @@ pub mod assets;
 pub mod cli;
 pub mod commands;
 pub mod forms;
+pub mod monitoring;
 pub mod routes;
 pub mod security;
 pub mod sessions;

@@ -1,6 +1,6 @@
 //! The dashboard's router: the Leptos pages and server functions, each slice's own routes, the
-//! health check, and the layers every request passes (session, the admin-page guard, security
-//! headers, a trace span keyed on the matched route).
+//! health check and `/-/metrics`, and the layers every request passes (session, the admin-page
+//! guard, security headers, a trace span keyed on the matched route, the request counters).
 
 use std::sync::Arc;
 
@@ -45,8 +45,10 @@ pub fn router(state: AppState, session_store: Sessions, assets: Arc<SiteAssets>)
         .filter(|route| route.path() != "/")
         .collect();
     let leptos_state = state.clone();
+    let (monitoring, metrics) = super::monitoring::monitoring(&state);
     let pages = Router::new()
         .route("/-/health", get(health))
+        .merge(metrics)
         .route(
             "/pkg/{*file}",
             get(move |request: Request<Body>| assets.clone().serve(request)),
@@ -95,16 +97,17 @@ pub fn router(state: AppState, session_store: Sessions, assets: Arc<SiteAssets>)
         header::CACHE_CONTROL,
         HeaderValue::from_static("no-cache, private"),
     ));
-    service_ping_web::with_security_headers(pages).layer(TraceLayer::new_for_http().make_span_with(
-        |request: &Request<_>| {
+    let pages = service_ping_web::with_security_headers(pages).layer(
+        TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let route = request
                 .extensions()
                 .get::<MatchedPath>()
                 .map(MatchedPath::as_str)
                 .unwrap_or("(unmatched)");
             tracing::info_span!("request", method = %request.method(), route)
-        },
-    ))
+        }),
+    );
+    monitoring.record_requests(pages)
 }
 
 fn session_layer(settings: &Settings, store: Sessions) -> SessionManagerLayer<Sessions> {

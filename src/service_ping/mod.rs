@@ -5,6 +5,7 @@
 pub mod db;
 pub mod facts;
 pub mod generate;
+pub mod health;
 pub mod rollups;
 pub mod schedule;
 pub mod submit;

@@ -307,3 +307,157 @@ async fn the_new_server_functions_are_for_administrators_only() {
     }
     app.stop().await.unwrap();
 }
+
+/// The `value` of the sample `name` (with its labels) in Prometheus's text format.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_on_both_sides_report_a_send_and_a_refused_ping() {
+    let collector = crate::support::spawn_collector(|_| {}).await;
+    let collector_url = collector.url("/");
+    let app = crate::support::spawn_app_with(move |settings, _| {
+        settings.collector.url = Some(collector_url.parse().unwrap());
+    })
+    .await;
+    app.sign_in_as_root().await;
+    let scrape = |url: String| async move {
+        let response = reqwest::get(url).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
+        response.text().await.unwrap()
+    };
+
+    let before = scrape(app.url("/-/metrics")).await;
+    assert_eq!(
+        sample(&before, "service_ping_enabled"),
+        Some(1.0),
+        "{before}"
+    );
+    assert_eq!(
+        sample(&before, "service_ping_last_success_timestamp_seconds"),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(
+            &before,
+            r#"service_ping_submission_attempts_total{outcome="sent"}"#
+        ),
+        Some(0.0)
+    );
+
+    let status = send_now_and_wait(&app).await;
+    assert_eq!(status["error"], Value::Null, "{status}");
+    let history = json(app.call("payload_history", &[]).await).await;
+    let after = scrape(app.url("/-/metrics")).await;
+    assert_eq!(
+        sample(
+            &after,
+            r#"service_ping_submission_attempts_total{outcome="sent"}"#
+        ),
+        Some(1.0),
+        "{after}"
+    );
+    let sent_at = chrono::DateTime::parse_from_rfc3339(history[0]["sent_at"].as_str().unwrap())
+        .unwrap()
+        .timestamp();
+    let last_success = sample(&after, "service_ping_last_success_timestamp_seconds").unwrap();
+    assert_eq!(last_success.trunc() as i64, sent_at);
+    assert_eq!(
+        sample(&after, "service_ping_payload_bytes"),
+        history[0]["size_bytes"].as_f64()
+    );
+    assert_eq!(
+        sample(&after, "service_ping_payload_failed_metrics"),
+        history[0]["metrics_failed"].as_f64()
+    );
+    assert!(
+        sample(
+            &after,
+            r#"http_requests_total{route="/api/send_now",method="POST",status="2xx"}"#
+        ) == Some(1.0),
+        "{after}"
+    );
+
+    // The collector: the ping accepted, a malformed one refused, both timed.
+    let refused = reqwest::Client::new()
+        .post(collector.url("/usage_data"))
+        .header("content-type", "application/json")
+        .body("{ not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let fleet = scrape(collector.url("/-/metrics")).await;
+    for (name, value) in [
+        (
+            r#"collector_pings_total{endpoint="/usage_data",outcome="accepted"}"#,
+            1.0,
+        ),
+        (
+            r#"collector_pings_total{endpoint="/usage_data",outcome="malformed"}"#,
+            1.0,
+        ),
+        ("collector_instances", 1.0),
+        ("collector_silent_instances", 0.0),
+        (
+            r#"http_request_duration_seconds_count{route="/usage_data"}"#,
+            2.0,
+        ),
+    ] {
+        assert_eq!(sample(&fleet, name), Some(value), "{name} in {fleet}");
+    }
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn metrics_are_refused_outside_the_allowed_addresses_without_the_token() {
+    let app = crate::support::spawn_app_with(|settings, _| {
+        settings.monitoring.allowed_addresses = Vec::new();
+        settings.monitoring.token = Some("scrape-token-for-tests".to_string().into());
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let refused = client.get(app.url("/-/metrics")).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("monitoring.allowed_addresses")
+    );
+    let wrong = client
+        .get(app.url("/-/metrics"))
+        .bearer_auth("another-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    let admitted = client
+        .get(app.url("/-/metrics"))
+        .bearer_auth("scrape-token-for-tests")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admitted.status(), StatusCode::OK);
+    assert!(
+        admitted
+            .text()
+            .await
+            .unwrap()
+            .contains("service_ping_enabled 1")
+    );
+    app.stop().await.unwrap();
+
+    let off =
+        crate::support::spawn_app_with(|settings, _| settings.monitoring.enabled = false).await;
+    let missing = client.get(off.url("/-/metrics")).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    off.stop().await.unwrap();
+}

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod db;
 pub mod fleet;
 pub mod licenses;
+pub mod monitoring;
 pub mod openapi;
 pub mod pages;
 pub mod refusal;

@@ -1,4 +1,5 @@
-//! The collector's routes: the ping endpoints instances send to, the pages, the OpenAPI document.
+//! The collector's routes: the ping endpoints instances send to, the pages, the OpenAPI document,
+//! and `/-/metrics`.
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{Method, StatusCode};
@@ -7,10 +8,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use service_ping_web::client::{ClientAddress, with_client_address};
+use service_ping_web::metrics::METRICS_PATH;
 use tower_http::trace::TraceLayer;
 
 use crate::state::CollectorState;
-use crate::{api, openapi, pages};
+use crate::{api, monitoring, openapi, pages};
 
 /// The collector's routes.
 pub fn router(state: CollectorState) -> Router {
@@ -36,6 +38,7 @@ pub fn router(state: CollectorState) -> Router {
             "/usage_ping_errors",
             post(api::receive_error).layer(DefaultBodyLimit::max(api::MAX_DOCUMENT_BYTES)),
         )
+        .route(METRICS_PATH, get(monitoring::scrape))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -44,10 +47,18 @@ pub fn router(state: CollectorState) -> Router {
         .layer(axum::middleware::from_fn(
             service_ping_web::refuse_cross_site_writes,
         ))
+        // Outside the refusals above, so that a ping they refuse is counted too.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            monitoring::count_pings,
+        ))
         // The multipart upload carries a little more than the file itself.
         .layer(DefaultBodyLimit::max(body_limit + 64 * 1024));
+    let metrics = state.metrics.monitoring.clone();
     let routes = with_client_address(routes, state.trusted_proxies.clone()).with_state(state);
-    service_ping_web::with_security_headers(routes).layer(TraceLayer::new_for_http())
+    metrics.record_requests(
+        service_ping_web::with_security_headers(routes).layer(TraceLayer::new_for_http()),
+    )
 }
 
 /// Counts every write against its client address before its body is read (429 over the limit).

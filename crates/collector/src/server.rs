@@ -38,7 +38,8 @@ impl Collector {
             .with_context(|| format!("listening on {}", config.listen))?;
         Ok(Self {
             listener,
-            state: CollectorState::new(db, writer, &config.settings),
+            state: CollectorState::new(db, writer, &config.settings)
+                .with_monitoring(&config.monitoring),
             backups: ScheduledBackups {
                 url: config.database_url(),
                 data_dir: config.data_dir.clone(),

@@ -143,6 +143,8 @@ pub struct CollectorConfig {
     pub settings: CollectorSettings,
     /// `[backup]`: the collector's scheduled backups.
     pub backup: service_ping_database::backup::Schedule,
+    /// `[monitoring]`: who may read the collector's `/-/metrics`.
+    pub monitoring: service_ping_web::metrics::MonitoringSettings,
 }
 
 impl CollectorConfig {

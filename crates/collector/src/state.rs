@@ -20,8 +20,10 @@ use service_ping_protocol::devops_score::{self, Values};
 use service_ping_protocol::ingest::IngestLimits;
 
 use service_ping_web::client::{ClientAddress, TrustedProxies};
+use service_ping_web::metrics::MonitoringSettings;
 
 use crate::db;
+use crate::monitoring::CollectorMetrics;
 use crate::refusal::Refusal;
 use crate::settings::CollectorSettings;
 use crate::writer::PingWriter;
@@ -47,6 +49,8 @@ pub struct CollectorState {
     /// Counted in KiB.
     address_bytes: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     scoring: Arc<Scoring>,
+    /// What `/-/metrics` reports, and who may read it.
+    pub metrics: CollectorMetrics,
 }
 
 /// How the collector computes DevOps Scores and cohorts, and the figures it computed last.
@@ -137,6 +141,15 @@ impl CollectorState {
                 settings.max_bytes_per_address_per_hour / 1024,
             ))),
             scoring: Arc::new(Scoring::new(settings)),
+            metrics: CollectorMetrics::new(&MonitoringSettings::default()),
+        }
+    }
+
+    /// With `/-/metrics` read by whom `settings` says (by default this machine only).
+    pub fn with_monitoring(self, settings: &MonitoringSettings) -> Self {
+        Self {
+            metrics: CollectorMetrics::new(settings),
+            ..self
         }
     }
 

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod metrics;
 
 use axum::Json;
 use axum::extract::Request;

@@ -44,5 +44,6 @@ pub async fn config_on(
         max_connections,
         settings,
         backup: Default::default(),
+        monitoring: Default::default(),
     }
 }

@@ -57,6 +57,7 @@ async fn build_with(url: SecretString) -> anyhow::Result<Collector> {
         max_connections: 2,
         settings: CollectorSettings::default(),
         backup: Default::default(),
+        monitoring: Default::default(),
     })
     .await
 }

@@ -64,6 +64,7 @@ pub async fn spawn_collector_on(
         max_connections: 8,
         settings,
         backup: Default::default(),
+        monitoring: Default::default(),
     };
     let collector = Collector::build(&config).await.unwrap();
     let address = collector.local_addr();

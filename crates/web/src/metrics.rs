@@ -1,0 +1,321 @@
+//! `/-/metrics`: both roles' own figures in Prometheus's text format, for the operator's
+//! Prometheus to scrape like everything else it watches.
+//!
+//! Each role builds a [`Monitoring`] from its `[monitoring]` settings, registers its own figures
+//! in [`Monitoring::registry`] before serving, and wraps its router in
+//! [`Monitoring::record_requests`]: every request is counted by matched route (never the raw
+//! path, which is unbounded and may carry a token), method and status class, and timed in a
+//! histogram per route. Figures that live in the database (the last send, the silent instances)
+//! are read when Prometheus scrapes, so they are right after a restart and cost nothing between
+//! scrapes.
+//!
+//! Who may scrape: a client in `allowed_addresses` (by default this machine only, as GitLab's
+//! monitoring allow-list), or anyone presenting `Authorization: Bearer <token>` when a `token`
+//! is set. Anyone else gets 403 with the reason, and the figures are not read.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ipnet::IpNet;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// The `[monitoring]` section, the same for the dashboard and the collector.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitoringSettings {
+    /// Whether `/-/metrics` exists and requests are counted. Off: the route answers 404 and no
+    /// request pays for the counting.
+    pub enabled: bool,
+    /// Client addresses (or CIDR ranges) that may scrape without a token. The client is the
+    /// one `trusted_proxies` names behind a reverse proxy.
+    pub allowed_addresses: Vec<IpNet>,
+    /// A bearer token that lets any address scrape. Secret: never logged.
+    pub token: Option<SecretString>,
+}
+
+impl Default for MonitoringSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            allowed_addresses: ["127.0.0.0/8", "::1/128"]
+                .iter()
+                .map(|net| net.parse().expect("a valid CIDR range"))
+                .collect(),
+            token: None,
+        }
+    }
+}
+
+/// The path both roles serve their figures at.
+pub const METRICS_PATH: &str = "/-/metrics";
+
+/// A request, as counted.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    /// `2xx`, `3xx`, `4xx` or `5xx`.
+    status: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+/// Seconds, from a millisecond to ten seconds: a dashboard page takes a few milliseconds, a
+/// ping's ingest tens, a payload download of a large platform seconds.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The registry a role's figures are in, who may read it, and the request counters.
+#[derive(Clone)]
+pub struct Monitoring {
+    registry: Arc<Registry>,
+    access: Arc<Access>,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    enabled: bool,
+}
+
+struct Access {
+    allowed: Vec<IpNet>,
+    token_digest: Option<[u8; 32]>,
+}
+
+impl Monitoring {
+    /// Builds the request counters; `register` adds the role's own figures before the registry
+    /// is shared.
+    pub fn new(settings: &MonitoringSettings, register: impl FnOnce(&mut Registry)) -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency: Family<RouteLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(|| Histogram::new(LATENCY_BUCKETS));
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by matched route, method and status class",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time from a request's arrival to its response head, by matched route",
+            latency.clone(),
+        );
+        register(&mut registry);
+        Self {
+            registry: Arc::new(registry),
+            access: Arc::new(Access {
+                allowed: settings.allowed_addresses.clone(),
+                token_digest: settings
+                    .token
+                    .as_ref()
+                    .map(|token| Sha256::digest(token.expose_secret().as_bytes()).into()),
+            }),
+            requests,
+            latency,
+            enabled: settings.enabled,
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Counts and times every request the router answers (a no-op when monitoring is off).
+    pub fn record_requests(&self, router: axum::Router) -> axum::Router {
+        if !self.enabled {
+            return router;
+        }
+        let monitoring = self.clone();
+        router.layer(axum::middleware::from_fn(move |request, next| {
+            let monitoring = monitoring.clone();
+            async move { monitoring.record(request, next).await }
+        }))
+    }
+
+    async fn record(&self, request: Request, next: Next) -> Response {
+        let started = Instant::now();
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("(unmatched)", MatchedPath::as_str)
+            .to_owned();
+        let method = request.method().as_str().to_owned();
+        let response = next.run(request).await;
+        let status = status_class(response.status());
+        self.latency
+            .get_or_create(&RouteLabels {
+                route: route.clone(),
+            })
+            .observe(started.elapsed().as_secs_f64());
+        self.requests
+            .get_or_create(&RequestLabels {
+                route,
+                method,
+                status,
+            })
+            .inc();
+        response
+    }
+
+    /// Whether the client may read the figures.
+    pub fn admits(&self, client: Option<IpAddr>, headers: &HeaderMap) -> bool {
+        let allowed_address =
+            client.is_some_and(|ip| self.access.allowed.iter().any(|net| net.contains(&ip)));
+        allowed_address || self.presents_token(headers)
+    }
+
+    fn presents_token(&self, headers: &HeaderMap) -> bool {
+        let Some(expected) = &self.access.token_digest else {
+            return false;
+        };
+        // Digests are compared, so the time taken says nothing about the token's characters.
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .is_some_and(|token| Sha256::digest(token.trim().as_bytes()).as_slice() == expected)
+    }
+
+    /// The answer to a client [`Monitoring::admits`] refused.
+    pub fn refusal() -> Response {
+        let reason = "metrics are served to the addresses in monitoring.allowed_addresses, \
+                      or with the bearer token monitoring.token";
+        (
+            StatusCode::FORBIDDEN,
+            Json(serde_json::json!({ "reason": reason })),
+        )
+            .into_response()
+    }
+
+    /// Every figure, in Prometheus's text format.
+    pub fn render(&self) -> Response {
+        let mut text = String::new();
+        if let Err(error) =
+            prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry)
+        {
+            return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response();
+        }
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            )],
+            text,
+        )
+            .into_response()
+    }
+}
+
+fn status_class(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    fn monitoring(token: Option<&str>) -> Monitoring {
+        let settings = MonitoringSettings {
+            token: token.map(SecretString::from),
+            ..MonitoringSettings::default()
+        };
+        Monitoring::new(&settings, |_| {})
+    }
+
+    #[test]
+    fn this_machine_or_the_token_may_scrape_and_nobody_else() {
+        let with_token = monitoring(Some("s3cret-token"));
+        let none = HeaderMap::new();
+        let stranger = Some("203.0.113.9".parse().unwrap());
+        assert!(with_token.admits(Some("127.0.0.1".parse().unwrap()), &none));
+        assert!(with_token.admits(Some("::1".parse().unwrap()), &none));
+        assert!(!with_token.admits(stranger, &none));
+        assert!(!with_token.admits(None, &none));
+        let bearer = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+            headers
+        };
+        assert!(with_token.admits(stranger, &bearer("Bearer s3cret-token")));
+        assert!(!with_token.admits(stranger, &bearer("Bearer s3cret-tokeN")));
+        assert!(!with_token.admits(stranger, &bearer("s3cret-token")));
+        // Without a token configured, no header opens it.
+        assert!(!monitoring(None).admits(stranger, &bearer("Bearer ")));
+    }
+
+    #[tokio::test]
+    async fn requests_are_counted_by_matched_route_and_timed() {
+        let monitoring = monitoring(None);
+        let router = axum::Router::new()
+            .route("/items/{id}", get(|| async { "item" }))
+            .fallback(|| async { StatusCode::NOT_FOUND });
+        let router = monitoring.record_requests(router);
+        for uri in ["/items/1", "/items/2", "/nowhere?token=abc"] {
+            let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
+            router.clone().oneshot(request).await.unwrap();
+        }
+        let response = monitoring.render();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            text.contains(
+                r#"http_requests_total{route="/items/{id}",method="GET",status="2xx"} 2"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"http_requests_total{route="(unmatched)",method="GET",status="4xx"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"http_request_duration_seconds_count{route="/items/{id}"} 2"#),
+            "{text}"
+        );
+        assert!(!text.contains("token=abc"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn monitoring_off_counts_nothing() {
+        let settings = MonitoringSettings {
+            enabled: false,
+            ..MonitoringSettings::default()
+        };
+        let monitoring = Monitoring::new(&settings, |_| {});
+        let router =
+            monitoring.record_requests(axum::Router::new().route("/", get(|| async { "" })));
+        let request = Request::builder().uri("/").body(Body::empty()).unwrap();
+        router.oneshot(request).await.unwrap();
+        let body = axum::body::to_bytes(monitoring.render().into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert!(!String::from_utf8_lossy(&body).contains("http_requests_total{"));
+    }
+}

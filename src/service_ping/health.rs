@@ -1,0 +1,132 @@
+//! Service Ping's own health on `/-/metrics`, so an operator is alerted when the weekly ping stops
+//! arriving as they are for anything else: whether it is on, when a payload last reached the
+//! collector, the attempts by outcome, and the cost of the latest payload.
+//!
+//! Every figure is read from the database when Prometheus scrapes (one query each for the
+//! attempts and the latest payload, and the settings row): the history is the truth, it
+//! survives restarts, and a process that only serves pages still reports the weekly job's work.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::DateTime;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::config::Locks;
+use crate::db::{Db, on_pool};
+
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+/// The figures, registered once and refreshed on each scrape.
+#[derive(Clone, Default)]
+pub struct HealthFigures {
+    enabled: Gauge,
+    last_success: FloatGauge,
+    attempts: Family<OutcomeLabels, Counter>,
+    generation_seconds: FloatGauge,
+    payload_bytes: Gauge,
+    metrics_failed: Gauge,
+    metrics_total: Gauge,
+}
+
+/// What the submissions table says, in one row.
+#[derive(Debug, sqlx::FromRow)]
+struct Attempts {
+    last_sent_at: Option<String>,
+    sent: i64,
+    failed: i64,
+}
+
+impl HealthFigures {
+    pub fn register(&self, registry: &mut Registry) {
+        let prefixed = registry.sub_registry_with_prefix("service_ping");
+        prefixed.register(
+            "enabled",
+            "1 when Service Ping is on (stored choice or configuration lock), 0 when off",
+            self.enabled.clone(),
+        );
+        prefixed.register(
+            "last_success_timestamp_seconds",
+            "When a payload last reached the collector (Unix time); 0 when none has",
+            self.last_success.clone(),
+        );
+        prefixed.register(
+            "submission_attempts",
+            "Finished attempts to send a payload to the collector, by outcome (sent or failed)",
+            self.attempts.clone(),
+        );
+        prefixed.register(
+            "generation_seconds",
+            "How long the latest payload took to generate",
+            self.generation_seconds.clone(),
+        );
+        prefixed.register(
+            "payload_bytes",
+            "Size of the latest payload, byte for byte as it is sent",
+            self.payload_bytes.clone(),
+        );
+        prefixed.register(
+            "payload_failed_metrics",
+            "Metrics of the latest payload that failed and were sent as their error sentinel",
+            self.metrics_failed.clone(),
+        );
+        prefixed.register(
+            "payload_metrics",
+            "Metrics in the latest payload",
+            self.metrics_total.clone(),
+        );
+    }
+
+    /// Reads the figures from the database.
+    pub async fn refresh(&self, db: &Db, locks: &Locks) -> Result<(), sqlx::Error> {
+        let choices = crate::settings::db::stored_choices(db).await?;
+        self.enabled
+            .set(i64::from(choices.service_ping(locks).enabled));
+        let attempts = attempts(db).await?;
+        let last_success = attempts
+            .last_sent_at
+            .as_deref()
+            .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+            .map_or(0.0, |at| at.timestamp_millis() as f64 / 1000.0);
+        self.last_success.set(last_success);
+        set_counter(&self.attempts, "sent", attempts.sent);
+        set_counter(&self.attempts, "failed", attempts.failed);
+        if let Some(latest) = super::db::latest(db).await? {
+            self.generation_seconds
+                .set(latest.generation_ms as f64 / 1000.0);
+            self.payload_bytes.set(latest.size_bytes);
+            self.metrics_failed.set(latest.metrics_failed);
+            self.metrics_total.set(latest.metrics_total);
+        }
+        Ok(())
+    }
+}
+
+/// A counter that mirrors a count kept in the database: it only falls if history is deleted,
+/// which Prometheus reads as a counter reset.
+fn set_counter(family: &Family<OutcomeLabels, Counter>, outcome: &'static str, count: i64) {
+    let count = u64::try_from(count).unwrap_or(0);
+    family
+        .get_or_create(&OutcomeLabels { outcome })
+        .inner()
+        .store(count, Ordering::Relaxed);
+}
+
+async fn attempts(db: &Db) -> Result<Attempts, sqlx::Error> {
+    on_pool!(db, |p| sqlx::query_as(
+        "SELECT max(CASE WHEN status = 'sent' THEN finished_at END) AS last_sent_at, \
+                count(CASE WHEN status = 'sent' THEN 1 END) AS sent, \
+                count(CASE WHEN status = 'failed' THEN 1 END) AS failed \
+         FROM service_ping_submissions"
+    )
+    .fetch_one(p)
+    .await)
+}
