@@ -7,7 +7,8 @@
 // Chromium's network emulation (1.6 Mbit/s down, 750 kbit/s up, 150 ms latency), the time until
 // the overview is hydrated on a first visit (empty cache) and on a repeat visit (same browser,
 // a new tab), with the bytes received each time; then the median and 99th percentile of the
-// server time of /admin and /admin/usage_trends with 8 concurrent signed-in clients. Between
+// server time of /admin and /admin/usage_trends with 8 concurrent signed-in clients, as the
+// client sees it and as the server's own latency histogram (/-/metrics) records it. Between
 // the two, how long the pages with large tables (metric dictionary, payload history) hold the
 // main thread while they hydrate.
 import { spawn } from 'node:child_process';
@@ -150,6 +151,30 @@ async function latency(url, path, cookie, pid) {
   return { median: percentile(times, 50), p99: percentile(times, 99), cpuPerRequest };
 }
 
+/** The server's own latency histogram for `route` (`/-/metrics`, readable from this machine):
+ *  cumulative counts by upper bound in seconds. */
+async function serverHistogram(url, route) {
+  const text = await (await fetch(`${url}/-/metrics`)).text();
+  const buckets = new Map();
+  const prefix = `http_request_duration_seconds_bucket{route="${route}",le="`;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(prefix)) continue;
+    const [le, count] = line.slice(prefix.length).split('"} ');
+    buckets.set(le, Number(count));
+  }
+  return buckets;
+}
+
+/** The smallest bucket bound, in ms, under which `p` per cent of the requests between the
+ *  histograms `before` and `after` were answered, and the share answered within 10 ms: the
+ *  server's view, from a request's arrival to its response head, without the client's time. */
+function serverPercentile(before, after, p) {
+  const total = after.get('+Inf') - (before.get('+Inf') ?? 0);
+  const within = (le) => (after.get(le) - (before.get(le) ?? 0)) / total;
+  const bound = [...after.keys()].find((le) => within(le) >= p / 100);
+  return { bound: bound === '+Inf' ? Infinity : Number(bound) * 1000, within10ms: within('0.01') };
+}
+
 /** The user and system CPU seconds process `pid` has used. */
 function cpuSeconds(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -196,8 +221,11 @@ try {
 
   console.log(`\nserver time over loopback, ${CONCURRENCY} concurrent clients, ${REQUESTS} requests a page (target p99 < 10 ms):`);
   for (const path of ['/admin', '/admin/usage_trends']) {
+    const before = await serverHistogram(url, path);
     const { median, p99, cpuPerRequest } = await latency(url, path, cookie, server.pid);
+    const server99 = serverPercentile(before, await serverHistogram(url, path), 99);
     console.log(`${path.padEnd(22)} median ${median.toFixed(1)} ms   p99 ${p99.toFixed(1)} ms   server CPU ${cpuPerRequest.toFixed(2)} ms a request`);
+    console.log(`${''.padEnd(22)} server's own histogram: p99 within ${server99.bound} ms, ${(server99.within10ms * 100).toFixed(2)} % within 10 ms`);
   }
 } finally {
   server.kill();

@@ -73,6 +73,22 @@ test('Send now ends with a history row whose hash is the preview\'s', async ({ p
   await expect(page.getByTestId('payload-sha256')).toHaveText(shown);
 });
 
+test('delivery health shows the last success, and Test connection asks the collector and is audited', async ({ page }) => {
+  const errors = collectErrors(page);
+  await openUsageStatistics(page);
+  // "Send now ends with a history row" ran before: a payload has reached the collector.
+  await expect(page.getByTestId('last-success')).toHaveAttribute('datetime', /^\d{4}-\d{2}-\d{2}T/);
+  await expect(page.getByTestId('failure-streak')).toHaveCount(0);
+  await page.getByTestId('test-connection').click();
+  await expect(page.getByTestId('connection-result')).toHaveText(/^Reachable: HTTP 200 in \d+ ms$/);
+  await page.reload();
+  await waitForHydration(page);
+  const newest = page.getByTestId('audit-log').locator('tbody tr').first();
+  await expect(newest).toContainText('Collector connection test');
+  await expect(newest).toContainText('Reachable: HTTP 200');
+  expect(errors).toEqual([]);
+});
+
 test('the diff view lists what changed between two payloads', async ({ page }) => {
   await openUsageStatistics(page);
   await sendNow(page);

@@ -5,7 +5,7 @@
 //! hydrated, the browser rewrites it against its own clock and writes dates in its locale, so a
 //! page left open does not say "just now" an hour later.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use leptos::prelude::*;
 
 /// Within this, a moment reads relative to now; beyond it, as a date.
@@ -30,9 +30,11 @@ pub fn Time(
     .into_any()
 }
 
-/// "2026-12-04 02:15:56 UTC".
+/// "2026-12-04 02:15:56 UTC". Written field by field rather than with a `strftime` pattern,
+/// which would bring chrono's pattern formatter into the bundle for two fixed layouts.
 pub fn exact_utc(moment: DateTime<Utc>) -> String {
-    moment.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    let (h, m, s) = (moment.hour(), moment.minute(), moment.second());
+    format!("{} {h:02}:{m:02}:{s:02} UTC", iso_date(moment))
 }
 
 /// The moment relative to `now` when it is near, else as `date` writes it.
@@ -62,7 +64,8 @@ pub fn describe(
 }
 
 fn iso_date(moment: DateTime<Utc>) -> String {
-    moment.format("%Y-%m-%d").to_string()
+    let (y, m, d) = (moment.year(), moment.month(), moment.day());
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// The date in the browser's locale ("4 Dec 2026", "12/4/2026"); the ISO date elsewhere.

@@ -104,6 +104,37 @@ pub async fn insert(
     Ok(id)
 }
 
+/// What the sends so far say about delivery to the collector.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DeliveryRecord {
+    /// When a payload last reached the collector.
+    pub last_sent_at: Option<String>,
+    pub sent: i64,
+    pub failed: i64,
+    /// Failed attempts since the last success (all of them, if none succeeded).
+    pub failures_since_success: i64,
+    /// The error of the newest failed attempt.
+    pub last_failure: Option<String>,
+}
+
+/// One read of the submissions for [`DeliveryRecord`].
+#[tracing::instrument(skip_all, err)]
+pub async fn delivery_record(db: &Db) -> Result<DeliveryRecord, sqlx::Error> {
+    on_pool!(db, |p| sqlx::query_as(
+        "SELECT max(CASE WHEN status = 'sent' THEN finished_at END) AS last_sent_at, \
+                count(CASE WHEN status = 'sent' THEN 1 END) AS sent, \
+                count(CASE WHEN status = 'failed' THEN 1 END) AS failed, \
+                count(CASE WHEN status = 'failed' AND id > coalesce( \
+                    (SELECT max(id) FROM service_ping_submissions WHERE status = 'sent'), 0) \
+                    THEN 1 END) AS failures_since_success, \
+                (SELECT error FROM service_ping_submissions WHERE status = 'failed' \
+                 ORDER BY id DESC LIMIT 1) AS last_failure \
+         FROM service_ping_submissions"
+    )
+    .fetch_one(p)
+    .await)
+}
+
 #[tracing::instrument(skip_all, err)]
 pub async fn latest(db: &Db) -> Result<Option<RawUsageData>, sqlx::Error> {
     on_pool!(db, |p| sqlx::query_as(&format!(

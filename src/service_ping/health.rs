@@ -3,7 +3,7 @@
 //! collector, the attempts by outcome, and the cost of the latest payload.
 //!
 //! Every figure is read from the database when Prometheus scrapes (one query each for the
-//! attempts and the latest payload, and the settings row): the history is the truth, it
+//! submissions, the latest payload and the settings row): the history is the truth, it
 //! survives restarts, and a process that only serves pages still reports the weekly job's work.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +16,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::config::Locks;
-use crate::db::{Db, on_pool};
+use crate::db::Db;
 
 type FloatGauge = Gauge<f64, AtomicU64>;
 
@@ -31,18 +31,11 @@ pub struct HealthFigures {
     enabled: Gauge,
     last_success: FloatGauge,
     attempts: Family<OutcomeLabels, Counter>,
+    failure_streak: Gauge,
     generation_seconds: FloatGauge,
     payload_bytes: Gauge,
     metrics_failed: Gauge,
     metrics_total: Gauge,
-}
-
-/// What the submissions table says, in one row.
-#[derive(Debug, sqlx::FromRow)]
-struct Attempts {
-    last_sent_at: Option<String>,
-    sent: i64,
-    failed: i64,
 }
 
 impl HealthFigures {
@@ -62,6 +55,11 @@ impl HealthFigures {
             "submission_attempts",
             "Finished attempts to send a payload to the collector, by outcome (sent or failed)",
             self.attempts.clone(),
+        );
+        prefixed.register(
+            "failures_since_success",
+            "Failed attempts to send since the last one that reached the collector",
+            self.failure_streak.clone(),
         );
         prefixed.register(
             "generation_seconds",
@@ -90,7 +88,7 @@ impl HealthFigures {
         let choices = crate::settings::db::stored_choices(db).await?;
         self.enabled
             .set(i64::from(choices.service_ping(locks).enabled));
-        let attempts = attempts(db).await?;
+        let attempts = super::db::delivery_record(db).await?;
         let last_success = attempts
             .last_sent_at
             .as_deref()
@@ -99,6 +97,7 @@ impl HealthFigures {
         self.last_success.set(last_success);
         set_counter(&self.attempts, "sent", attempts.sent);
         set_counter(&self.attempts, "failed", attempts.failed);
+        self.failure_streak.set(attempts.failures_since_success);
         if let Some(latest) = super::db::latest(db).await? {
             self.generation_seconds
                 .set(latest.generation_ms as f64 / 1000.0);
@@ -118,15 +117,4 @@ fn set_counter(family: &Family<OutcomeLabels, Counter>, outcome: &'static str, c
         .get_or_create(&OutcomeLabels { outcome })
         .inner()
         .store(count, Ordering::Relaxed);
-}
-
-async fn attempts(db: &Db) -> Result<Attempts, sqlx::Error> {
-    on_pool!(db, |p| sqlx::query_as(
-        "SELECT max(CASE WHEN status = 'sent' THEN finished_at END) AS last_sent_at, \
-                count(CASE WHEN status = 'sent' THEN 1 END) AS sent, \
-                count(CASE WHEN status = 'failed' THEN 1 END) AS failed \
-         FROM service_ping_submissions"
-    )
-    .fetch_one(p)
-    .await)
 }

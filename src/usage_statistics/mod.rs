@@ -92,6 +92,19 @@ pub struct ScheduleInfo {
     pub status: String,
     pub attempts: i64,
     pub last_error: Option<String>,
+    /// When a payload last reached the collector, whoever sent it.
+    pub last_success: Option<String>,
+    /// Failed attempts (weekly or Send now) since then, and the newest one's error.
+    pub failures_since_success: i64,
+    pub last_failure: Option<String>,
+}
+
+/// The answer of "Test connection": whether the collector's health endpoint answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionTest {
+    pub reachable: bool,
+    /// `Reachable: HTTP 200 in 12 ms`, or why not; also what the audit log records.
+    pub summary: String,
 }
 
 /// Progress of the payload generation (and send) started from the dashboard.
@@ -224,7 +237,12 @@ async fn schedule_info(
     use crate::service_ping::schedule::{WeeklySlot, load_state, next_run};
     let slot = WeeklySlot::for_instance(&state.identity.uuid.to_string());
     let job = load_state(&state.db).await?;
+    let delivery = crate::service_ping::db::delivery_record(&state.db).await?;
+    let streak = delivery.failures_since_success;
     Ok(ScheduleInfo {
+        last_success: delivery.last_sent_at,
+        failures_since_success: streak,
+        last_failure: delivery.last_failure.filter(|_| streak > 0),
         weekly_slot: slot.describe(),
         next_run: next_run(&job, &slot, enabled, chrono::Utc::now())
             .map(service_ping_protocol::time::format_timestamp),
@@ -233,6 +251,59 @@ async fn schedule_info(
         last_error: job.last_error,
     })
 }
+
+/// "Test connection": a `GET` of the collector's `/-/health`, which carries nothing about this
+/// instance, recorded in the audit log with its outcome. Refused while Service Ping is off: off
+/// means no request goes to the collector, a test included.
+#[server(endpoint = "test_collector_connection")]
+pub async fn test_collector_connection() -> Result<ConnectionTest, ApiError> {
+    use crate::error::AppError;
+    let account = crate::auth::session::require_admin().await?;
+    let state = crate::state::app_state()?;
+    let service_ping = crate::settings::db::service_ping(&state.db, &state.locks)
+        .await
+        .map_err(AppError::from)?;
+    if !service_ping.enabled {
+        return Err(AppError::Conflict(
+            "Service Ping is off, so no request goes to the collector: turn it on to test the connection."
+                .into(),
+        )
+        .into());
+    }
+    let test = match state.collector.check_health().await {
+        Ok((status, took)) => ConnectionTest {
+            reachable: true,
+            summary: format!("Reachable: HTTP {status} in {} ms", took.as_millis()),
+        },
+        Err(error) => ConnectionTest {
+            reachable: false,
+            summary: format!("Not reachable: {error}"),
+        },
+    };
+    let at = service_ping_protocol::time::format_timestamp(chrono::Utc::now());
+    let who = crate::settings::db::Actor::new(&account, &at);
+    let mut tx = state.db.begin_write().await.map_err(AppError::from)?;
+    crate::settings::db::record(
+        &mut tx.conn(),
+        &who,
+        "connection_tested",
+        CONNECTION_TEST,
+        None,
+        Some(&test.summary),
+    )
+    .await
+    .map_err(AppError::from)?;
+    tx.commit().await.map_err(AppError::from)?;
+    tracing::info!(
+        reachable = test.reachable,
+        account = account.id,
+        "collector connection tested"
+    );
+    Ok(test)
+}
+
+/// The audit log's name for a connection test.
+pub const CONNECTION_TEST: &str = "Collector connection test";
 
 /// Starts generating a new payload in the background (one at a time) and answers at once with
 /// its progress; [`get_generation_status`] follows it. Works whether or not Service Ping is on:

@@ -7,7 +7,8 @@ use leptos_meta::Title;
 use super::json_tree::{Expansion, JsonTree, leaf_paths, path_matches};
 use super::{
     GenerationStatus, PayloadPreview, PayloadSummary, RegistrationFeatures, ScheduleInfo,
-    UsageStatistics, generate_preview, get_generation_status, get_usage_statistics, send_now,
+    TestCollectorConnection, UsageStatistics, generate_preview, get_generation_status,
+    get_usage_statistics, send_now,
 };
 use crate::components::time::Time;
 use crate::components::{
@@ -328,8 +329,47 @@ fn Schedule(schedule: ScheduleInfo, collector_url: Option<String>, enabled: bool
             <Fact label="Weekly at">{schedule.weekly_slot}</Fact>
             <Fact label="Next send"><Time at=next test_id="next-send"/></Fact>
             <Fact label="Last weekly send">{last}</Fact>
+            <Fact label="Last success">
+                <Time at=schedule.last_success.unwrap_or_else(|| "Never".into()) test_id="last-success"/>
+            </Fact>
         </dl>
         {schedule.last_error.map(|error| view! { <p class="muted">"Last error: "{error}</p> })}
+        {(schedule.failures_since_success > 0).then(|| view! {
+            <p class="flash flash-alert" role="status" data-testid="failure-streak">
+                {plural(usize::try_from(schedule.failures_since_success).unwrap_or(0), "failed attempt", "failed attempts")}
+                " since the last success"
+                {schedule.last_failure.map(|error| format!(": {error}"))}
+            </p>
+        })}
+        <TestConnection enabled/>
+    }
+}
+
+/// "Test connection": asks the collector's health endpoint whether it answers, sending nothing
+/// about this instance. Without JavaScript the form posts and the result is in the audit log
+/// ("Recent changes") of the page the browser is sent back to.
+#[component]
+fn TestConnection(enabled: bool) -> impl IntoView {
+    let test = ServerAction::<TestCollectorConnection>::new();
+    view! {
+        <FormRefusal path={<TestCollectorConnection as ServerFn>::PATH}/>
+        <ActionForm action=test>
+            <div class="button-row">
+            <button type="submit" class="button button-secondary" data-testid="test-connection"
+                disabled=move || test.pending().get() || !enabled
+                title=(!enabled).then_some("Turn Service Ping on to test the connection")>
+                "Test connection"
+            </button>
+            <span class="muted">"Asks the collector whether it answers; sends nothing about this instance."</span>
+            </div>
+        </ActionForm>
+        {move || test.value().get().map(|result| match result {
+            Ok(test) => view! {
+                <p class=if test.reachable { "flash flash-notice" } else { "flash flash-alert" }
+                    role="status" data-testid="connection-result">{test.summary}</p>
+            }.into_any(),
+            Err(error) => view! { <ErrorNotice error/> }.into_any(),
+        })}
     }
 }
 

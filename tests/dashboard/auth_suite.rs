@@ -89,6 +89,7 @@ const CALLS: &[(&str, Audience, Form)] = &[
     ("revoke_access_token", Audience::Admin, &[("id", "1")]),
     ("send_now", Audience::Admin, &[]),
     ("service_ping_notice", Audience::Admin, &[]),
+    ("test_collector_connection", Audience::Admin, &[]),
     (
         "update_maintenance_mode",
         Audience::Admin,

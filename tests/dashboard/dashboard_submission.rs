@@ -461,3 +461,99 @@ async fn metrics_are_refused_outside_the_allowed_addresses_without_the_token() {
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     off.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn test_connection_asks_the_collector_sends_nothing_and_is_audit_logged() {
+    let collector = crate::support::spawn_collector(|_| {}).await;
+    let collector_url = collector.url("/");
+    let app = crate::support::spawn_app_with(move |settings, _| {
+        settings.collector.url = Some(collector_url.parse().unwrap());
+    })
+    .await;
+    app.sign_in_as_root().await;
+    let test = json(app.call("test_collector_connection", &[]).await).await;
+    assert_eq!(test["reachable"], true, "{test}");
+    let summary = test["summary"].as_str().unwrap();
+    assert!(summary.starts_with("Reachable: HTTP 200 in "), "{summary}");
+    assert_eq!(collector.ping_count().await, 0, "a test sends no ping");
+    let statistics = json(app.call("usage_statistics", &[]).await).await;
+    assert_eq!(
+        statistics["audit"][0]["target"],
+        "Collector connection test"
+    );
+    assert_eq!(statistics["audit"][0]["new_value"], summary);
+    assert_eq!(statistics["schedule"]["last_success"], Value::Null);
+
+    // Off means no request to the collector, a test included: refused, nothing recorded.
+    app.call(
+        "update_setting",
+        &[("setting", "ServicePing"), ("enabled", "false")],
+    )
+    .await;
+    let refused = app.call("test_collector_connection", &[]).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("turn it on to test the connection")
+    );
+    let statistics = json(app.call("usage_statistics", &[]).await).await;
+    assert_eq!(statistics["audit"][0]["target"], "Enable Service Ping");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn failed_sends_are_counted_as_a_streak_with_the_last_error() {
+    // A port nobody listens on: every send fails to connect.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let app = crate::support::spawn_app_with(move |settings, _| {
+        settings.collector.url = Some(format!("http://{closed}/").parse().unwrap());
+    })
+    .await;
+    app.sign_in_as_root().await;
+    for _ in 0..2 {
+        let status = send_now_and_wait(&app).await;
+        assert!(status["error"].is_string(), "{status}");
+    }
+    let schedule = json(app.call("usage_statistics", &[]).await).await["schedule"].clone();
+    assert_eq!(schedule["failures_since_success"], 2, "{schedule}");
+    assert!(
+        schedule["last_failure"]
+            .as_str()
+            .unwrap()
+            .contains("could not connect"),
+        "{schedule}"
+    );
+    assert_eq!(schedule["last_success"], Value::Null);
+    let test = json(app.call("test_collector_connection", &[]).await).await;
+    assert_eq!(test["reachable"], false);
+    assert!(
+        test["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Not reachable: could not connect")
+    );
+    let metrics = reqwest::get(app.url("/-/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        sample(&metrics, "service_ping_failures_since_success"),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"service_ping_submission_attempts_total{outcome="failed"}"#
+        ),
+        Some(2.0)
+    );
+    app.stop().await.unwrap();
+}

@@ -174,6 +174,27 @@ impl CollectorClient {
         }
     }
 
+    /// `GET /-/health`: whether the collector answers, sending nothing about this instance (the
+    /// dashboard's "Test connection"). Answers the HTTP status and how long it took.
+    pub async fn check_health(&self) -> Result<(u16, Duration), SendError> {
+        let started = std::time::Instant::now();
+        let response = self
+            .http
+            .get(self.endpoint("-/health")?)
+            .send()
+            .await
+            .map_err(|e| self.classify(e))?;
+        let status = response.status();
+        let body = self.read_reply(response).await?;
+        if !status.is_success() {
+            return Err(SendError::Status {
+                status: status.as_u16(),
+                reason: reason_in(&body),
+            });
+        }
+        Ok((status.as_u16(), started.elapsed()))
+    }
+
     /// `POST /usage_ping_metadata`.
     pub async fn send_metadata(&self, metadata: &MetadataDocument) -> Result<(), SendError> {
         self.post_json("usage_ping_metadata", metadata).await
