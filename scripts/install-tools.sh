@@ -3,7 +3,8 @@
 # the right version. Works on a machine that has only rustup's toolchain, Node and apt.
 #   scripts/install-tools.sh            build tools (wasm target, cargo-leptos, wasm-bindgen, wasm-opt)
 #   scripts/install-tools.sh --package  also cargo-deb and what checking the package needs
-#   scripts/install-tools.sh --test     all of that, and Chromium, PostgreSQL and the Playwright packages
+#   scripts/install-tools.sh --test     all of that, and Chromium, PostgreSQL, Prometheus and the
+#                                       Playwright packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -89,6 +90,16 @@ if [ "${1:-}" = "--test" ]; then
     echo "create_main_cluster = false" | as_root tee /etc/postgresql-common/createcluster.d/service-ping-tests.conf >/dev/null
     as_root apt-get update -q
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q postgresql postgresql-client
+  fi
+  if ! command -v prometheus >/dev/null 2>&1; then
+    say "installing Prometheus from Debian (the tests start their own, scraping the servers under test)"
+    # Without systemd (a container, CI) the package's own service never starts; with it, it is
+    # stopped and kept from starting: the tests run theirs on free ports.
+    as_root apt-get update -q
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q --no-install-recommends prometheus
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
+      as_root systemctl disable --now prometheus >/dev/null 2>&1 || true
+    fi
   fi
   if [ ! -d end2end/node_modules/@playwright/test ] || ! cmp -s end2end/package-lock.json end2end/node_modules/.package-lock-copy.json; then
     say "installing the Playwright packages"

@@ -13,6 +13,7 @@ mod collector_support;
 mod dashboard_submission;
 mod parity;
 mod payload;
+mod prometheus;
 mod registration_features;
 mod rollups;
 mod router;
