@@ -74,6 +74,7 @@ async fn main() -> anyhow::Result<()> {
         instance: &settings.instance,
         locks: &locks,
         vendor_key: None,
+        prometheus: &settings.prometheus,
     };
     let tables: Vec<&str> = dictionary.tables().into_iter().collect();
     let rows = count_rows(&db, &tables).await?.1;

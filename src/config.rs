@@ -31,6 +31,8 @@ pub struct Settings {
     pub licensing: LicensingSettings,
     pub email: EmailSettings,
     pub log: LogSettings,
+    /// The operator's Prometheus, which the payload's topology is read from.
+    pub prometheus: PrometheusSettings,
     /// Who may read `/-/metrics` (the dashboard's, or the collector's).
     pub monitoring: service_ping_web::metrics::MonitoringSettings,
     /// Scheduled backups of this process's database (the instance's, or the collector's).
@@ -113,6 +115,25 @@ pub struct ServicePingSettings {
     pub metrics_dir: PathBuf,
 }
 
+/// `[prometheus]`: where the operator's Prometheus answers queries.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrometheusSettings {
+    /// Its base URL (`http://prometheus:9090`). Unset: the payload's topology says so.
+    pub url: Option<url::Url>,
+    /// Each query's timeout; a slow Prometheus fails that query, never the payload.
+    pub timeout_seconds: u32,
+}
+
+impl Default for PrometheusSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            timeout_seconds: 10,
+        }
+    }
+}
+
 /// How this instance verifies licenses.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -180,6 +201,7 @@ impl Default for Settings {
             licensing: LicensingSettings::default(),
             email: EmailSettings::default(),
             log: LogSettings::default(),
+            prometheus: PrometheusSettings::default(),
             monitoring: service_ping_web::metrics::MonitoringSettings::default(),
             backup: service_ping_database::backup::Schedule::default(),
         }

@@ -72,6 +72,7 @@ impl Instance {
             instance: &settings.instance,
             locks,
             vendor_key: settings.licensing.vendor_key(),
+            prometheus: &settings.prometheus,
         }
     }
 }

@@ -13,6 +13,7 @@ pub fn gather(
     service_ping_enabled: bool,
     categories: &[DataCategory],
     entitlement: &Entitlement,
+    topology: serde_json::Value,
 ) -> Facts {
     Facts {
         uuid: identity.uuid.to_string(),
@@ -29,6 +30,7 @@ pub fn gather(
         include_optional_data: categories.contains(&DataCategory::Optional),
         collected_data_categories: categories.iter().map(|c| c.as_str().to_string()).collect(),
         license: entitlement.license_facts(),
+        topology,
     }
 }
 

@@ -91,14 +91,24 @@ pub async fn generate(
         recorded_at,
     )
     .await?;
+    let started = Instant::now();
+    // Prometheus is asked only when the payload reports the topology (optional data on).
+    let reports_topology = definitions
+        .iter()
+        .any(|d| d.instrumentation == Instrumentation::System(SystemValue::Topology));
+    let topology = if reports_topology {
+        super::topology::gather(deps.prometheus).await
+    } else {
+        serde_json::Value::Null
+    };
     let facts = facts::gather(
         deps.identity,
         deps.instance,
         service_ping.enabled,
         &categories,
         &entitlement,
+        topology,
     );
-    let started = Instant::now();
     let mut outcomes = evaluate(
         deps.db,
         &definitions,

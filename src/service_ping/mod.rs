@@ -9,6 +9,7 @@ pub mod health;
 pub mod rollups;
 pub mod schedule;
 pub mod submit;
+pub mod topology;
 
 pub use generate::{GenerationDeps, Trigger, TriggerKind, generate_and_store};
 pub use submit::{CollectorClient, SubmitError, submit_now};

@@ -22,6 +22,8 @@ pub struct GenerationDeps<'a> {
     pub locks: &'a Locks,
     /// Verifies the installed license, whose fields go in the payload.
     pub vendor_key: Option<ed25519_dalek::VerifyingKey>,
+    /// Where the topology section is read from.
+    pub prometheus: &'a crate::config::PrometheusSettings,
 }
 
 /// What a generation is doing, or how the last one ended.

@@ -56,6 +56,7 @@ impl AppState {
             instance: &self.settings.instance,
             locks: &self.locks,
             vendor_key: self.vendor_key,
+            prometheus: &self.settings.prometheus,
         }
     }
 

@@ -232,6 +232,7 @@ pub struct Instance {
     pub dictionary: service_ping_engine::Dictionary,
     pub settings: service_ping::config::InstanceSettings,
     pub locks: Locks,
+    pub prometheus: service_ping::config::PrometheusSettings,
 }
 
 impl Instance {
@@ -253,6 +254,7 @@ impl Instance {
                 ..Default::default()
             },
             locks,
+            prometheus: service_ping::config::PrometheusSettings::default(),
         }
     }
 
@@ -267,6 +269,7 @@ impl Instance {
             instance: &self.settings,
             locks: &self.locks,
             vendor_key: None,
+            prometheus: &self.prometheus,
         }
     }
 }

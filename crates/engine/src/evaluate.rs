@@ -57,6 +57,9 @@ pub struct Facts {
     pub collected_data_categories: Vec<String>,
     /// The installed license, in force or not.
     pub license: Option<LicenseFacts>,
+    /// The `topology` object, gathered before the evaluation (it asks Prometheus); `null` when
+    /// the payload does not report it.
+    pub topology: Value,
 }
 
 /// What the payload reports of the installed license.
@@ -331,6 +334,7 @@ fn system_outcome(
             .as_ref()
             .map_or(Value::Null, |license| license.value(field)),
         SystemValue::Deprecated => json!(DEPRECATED),
+        SystemValue::Topology => facts.topology.clone(),
     };
     MetricOutcome {
         key_path: definition.key_path.clone(),

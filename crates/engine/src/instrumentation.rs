@@ -116,6 +116,9 @@ pub enum SystemValue {
     CollectedDataCategories,
     ServicePingEnabled,
     IncludeOptionalData,
+    /// The installation's topology, read from Prometheus (an object; see the instance's
+    /// `service_ping::topology`).
+    Topology,
     /// A field of the installed license; every one is `null` without a license.
     License(LicenseField),
     /// A retired metric whose key is kept: GitLab's `-1000`.
@@ -224,6 +227,7 @@ const SYSTEM_CLASSES: &[(&str, SystemValue)] = &[
         SystemValue::IncludeOptionalData,
     ),
     ("DeprecatedMetric", SystemValue::Deprecated),
+    ("TopologyMetric", SystemValue::Topology),
 ];
 
 const LICENSE_FIELDS: &[(&str, LicenseField)] = &[

@@ -15,6 +15,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use axum::Json;
@@ -26,6 +27,7 @@ use ipnet::IpNet;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use secrecy::{ExposeSecret, SecretString};
@@ -89,7 +91,153 @@ pub struct Monitoring {
     access: Arc<Access>,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    process: ProcessFigures,
     enabled: bool,
+}
+
+/// This process, as Prometheus's client libraries report theirs (`process_*`), read from
+/// `/proc/self` on each scrape: what the payload's topology averages per service.
+#[derive(Clone, Default)]
+struct ProcessFigures {
+    resident_memory: Gauge,
+    unique_memory: Gauge,
+    proportional_memory: Gauge,
+    start_time: Gauge<f64, AtomicU64>,
+    cpu_seconds: Counter<f64, AtomicU64>,
+    workers: Family<ServerLabels, Gauge>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ServerLabels {
+    server: &'static str,
+}
+
+impl ProcessFigures {
+    fn register(&self, registry: &mut Registry) {
+        let process = registry.sub_registry_with_prefix("process");
+        process.register(
+            "resident_memory_bytes",
+            "Resident memory size in bytes",
+            self.resident_memory.clone(),
+        );
+        process.register(
+            "unique_memory_bytes",
+            "Memory only this process maps (USS: private clean and dirty pages), in bytes",
+            self.unique_memory.clone(),
+        );
+        process.register(
+            "proportional_memory_bytes",
+            "Proportional set size (PSS: shared pages divided among their users), in bytes",
+            self.proportional_memory.clone(),
+        );
+        process.register(
+            "start_time_seconds",
+            "Start time of the process since the Unix epoch in seconds",
+            self.start_time.clone(),
+        );
+        process.register(
+            "cpu_seconds",
+            "User and system CPU time spent in seconds",
+            self.cpu_seconds.clone(),
+        );
+        registry.register(
+            "app_server_workers",
+            "Worker threads of the application server, by server",
+            self.workers.clone(),
+        );
+    }
+
+    /// Reads `/proc/self/stat` (Linux); elsewhere the figures stay 0.
+    fn refresh(&self) {
+        let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+            return;
+        };
+        let Some(stat) = ProcStat::parse(&stat) else {
+            return;
+        };
+        // The kernel's clock ticks and page size are 100 and 4096 on every Linux we ship to.
+        const TICKS: f64 = 100.0;
+        const PAGE: i64 = 4096;
+        self.resident_memory.set(stat.rss_pages * PAGE);
+        let cpu = (stat.utime + stat.stime) as f64 / TICKS;
+        self.cpu_seconds
+            .inner()
+            .store(cpu.to_bits(), std::sync::atomic::Ordering::Relaxed);
+        if let Some(boot) = boot_time() {
+            self.start_time
+                .set(boot as f64 + stat.start_ticks as f64 / TICKS);
+        }
+        if let Ok(rollup) = std::fs::read_to_string("/proc/self/smaps_rollup") {
+            let memory = MemoryRollup::parse(&rollup);
+            self.unique_memory.set(memory.unique_bytes);
+            self.proportional_memory.set(memory.proportional_bytes);
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let workers = i64::try_from(runtime.metrics().num_workers()).unwrap_or(i64::MAX);
+            self.workers
+                .get_or_create(&ServerLabels { server: "axum" })
+                .set(workers);
+        }
+    }
+}
+
+/// USS and PSS from `/proc/self/smaps_rollup` (its figures are in kB).
+#[derive(Debug, PartialEq)]
+struct MemoryRollup {
+    unique_bytes: i64,
+    proportional_bytes: i64,
+}
+
+impl MemoryRollup {
+    fn parse(text: &str) -> Self {
+        let kilobytes = |field: &str| -> i64 {
+            text.lines()
+                .filter_map(|line| line.strip_prefix(field))
+                .filter_map(|rest| {
+                    rest.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<i64>()
+                        .ok()
+                })
+                .sum()
+        };
+        Self {
+            unique_bytes: (kilobytes("Private_Clean:") + kilobytes("Private_Dirty:")) * 1024,
+            proportional_bytes: kilobytes("Pss:") * 1024,
+        }
+    }
+}
+
+/// The fields of `/proc/self/stat` the figures need.
+struct ProcStat {
+    utime: u64,
+    stime: u64,
+    start_ticks: u64,
+    rss_pages: i64,
+}
+
+impl ProcStat {
+    /// Fields after the command name (which may hold spaces, so it is skipped to its last `)`).
+    fn parse(stat: &str) -> Option<Self> {
+        let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
+        // Counted from the state, the third field of the line: utime is the 14th.
+        let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<i64>().ok());
+        Some(Self {
+            utime: u64::try_from(field(14)?).ok()?,
+            stime: u64::try_from(field(15)?).ok()?,
+            start_ticks: u64::try_from(field(22)?).ok()?,
+            rss_pages: field(24)?,
+        })
+    }
+}
+
+/// When the machine booted (Unix time), from `/proc/stat`'s `btime`.
+fn boot_time() -> Option<u64> {
+    std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|line| line.strip_prefix("btime ")?.trim().parse().ok())
 }
 
 struct Access {
@@ -115,6 +263,8 @@ impl Monitoring {
             "Time from a request's arrival to its response head, by matched route",
             latency.clone(),
         );
+        let process = ProcessFigures::default();
+        process.register(&mut registry);
         register(&mut registry);
         Self {
             registry: Arc::new(registry),
@@ -127,6 +277,7 @@ impl Monitoring {
             }),
             requests,
             latency,
+            process,
             enabled: settings.enabled,
         }
     }
@@ -204,6 +355,7 @@ impl Monitoring {
 
     /// Every figure, in Prometheus's text format.
     pub fn render(&self) -> Response {
+        self.process.refresh();
         let mut text = String::new();
         if let Err(error) =
             prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry)
@@ -300,6 +452,31 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("token=abc"), "{text}");
+    }
+
+    #[test]
+    fn the_process_line_is_read_past_a_command_name_with_spaces() {
+        let line = "4242 (service ping) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 75 0 0 20 0 9 0 \
+                    123456 987654321 5120 18446744073709551615";
+        let stat = ProcStat::parse(line).unwrap();
+        assert_eq!((stat.utime, stat.stime), (250, 75));
+        assert_eq!(stat.start_ticks, 123456);
+        assert_eq!(stat.rss_pages, 5120);
+    }
+
+    #[test]
+    fn unique_and_proportional_memory_come_from_the_rollup() {
+        let rollup = "55d0c0000000-7ffd00000000 ---p 00000000 00:00 0 [rollup]\n\
+                      Rss:               20480 kB\nPss:               12288 kB\n\
+                      Pss_Anon:           8192 kB\nShared_Clean:       8192 kB\n\
+                      Private_Clean:      1024 kB\nPrivate_Dirty:      8192 kB\n";
+        assert_eq!(
+            MemoryRollup::parse(rollup),
+            MemoryRollup {
+                unique_bytes: 9216 * 1024,
+                proportional_bytes: 12288 * 1024
+            }
+        );
     }
 
     #[tokio::test]

@@ -56,6 +56,7 @@ fn facts() -> Facts {
         include_optional_data: true,
         collected_data_categories: vec!["standard".into(), "operational".into()],
         license: None,
+        topology: serde_json::Value::Null,
     }
 }
 
