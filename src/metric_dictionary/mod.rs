@@ -9,7 +9,7 @@ use crate::error::ApiError;
 pub mod view;
 
 /// One metric as the dictionary page lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetricRow {
     pub key_path: String,
     pub description: String,

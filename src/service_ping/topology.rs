@@ -97,7 +97,8 @@ impl Prometheus {
             .send()
             .await
             .map_err(transport)?;
-        let answer: Answer = response.json().await.map_err(|_| "bad_response")?;
+        let body = response.bytes().await.map_err(transport)?;
+        let answer: Answer = serde_json::from_slice(&body).map_err(|_| "bad_response")?;
         let result = match (answer.status.as_str(), answer.data) {
             ("success", Some(data)) => data.result,
             _ => return Err("query_error"),
