@@ -101,12 +101,7 @@ async fn settings_change_with_an_audit_entry_and_locked_ones_refuse() {
 #[tokio::test]
 async fn send_now_delivers_the_stored_bytes_and_history_shows_it_sent() {
     let collector = crate::support::spawn_collector(|_| {}).await;
-    let collector_url = collector.url("/");
-    let app = crate::support::spawn_app_with(move |settings, _| {
-        settings.collector.url = Some(collector_url.parse().unwrap());
-    })
-    .await;
-    app.sign_in_as_root().await;
+    let app = crate::support::spawn_app_signed_in_sending_to(&collector).await;
     let status = send_now_and_wait(&app).await;
     assert_eq!(status["error"], Value::Null, "{status}");
     let payload_id = status["payload_id"].as_i64().unwrap();
@@ -317,12 +312,7 @@ fn sample(text: &str, name: &str) -> Option<f64> {
 #[tokio::test]
 async fn metrics_on_both_sides_report_a_send_and_a_refused_ping() {
     let collector = crate::support::spawn_collector(|_| {}).await;
-    let collector_url = collector.url("/");
-    let app = crate::support::spawn_app_with(move |settings, _| {
-        settings.collector.url = Some(collector_url.parse().unwrap());
-    })
-    .await;
-    app.sign_in_as_root().await;
+    let app = crate::support::spawn_app_signed_in_sending_to(&collector).await;
     let scrape = |url: String| async move {
         let response = reqwest::get(url).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
@@ -465,12 +455,7 @@ async fn metrics_are_refused_outside_the_allowed_addresses_without_the_token() {
 #[tokio::test]
 async fn test_connection_asks_the_collector_sends_nothing_and_is_audit_logged() {
     let collector = crate::support::spawn_collector(|_| {}).await;
-    let collector_url = collector.url("/");
-    let app = crate::support::spawn_app_with(move |settings, _| {
-        settings.collector.url = Some(collector_url.parse().unwrap());
-    })
-    .await;
-    app.sign_in_as_root().await;
+    let app = crate::support::spawn_app_signed_in_sending_to(&collector).await;
     let test = json(app.call("test_collector_connection", &[]).await).await;
     assert_eq!(test["reachable"], true, "{test}");
     let summary = test["summary"].as_str().unwrap();

@@ -116,12 +116,7 @@ impl Drop for TestPrometheus {
 #[tokio::test]
 async fn prometheus_scrapes_the_dashboard_and_the_collector() {
     let collector = crate::support::spawn_collector(|_| {}).await;
-    let collector_url = collector.url("/");
-    let app = crate::support::spawn_app_with(move |settings, _| {
-        settings.collector.url = Some(collector_url.parse().unwrap());
-    })
-    .await;
-    app.sign_in_as_root().await;
+    let app = crate::support::spawn_app_signed_in_sending_to(&collector).await;
     let sent = app.call("send_now", &[]).await;
     assert!(sent.status().is_success());
     let collector_address = collector
@@ -176,27 +171,15 @@ async fn fake_node_exporter() -> std::net::SocketAddr {
 
 /// Generates a preview and answers the payload it stored.
 async fn latest_payload(app: &crate::support::TestApp) -> Value {
-    let started = app.call("generate_preview", &[]).await;
-    assert!(started.status().is_success());
-    for _ in 0..600 {
-        let status: Value = app
-            .call("generation_status", &[])
-            .await
-            .json()
-            .await
-            .unwrap();
-        if status["running"] == false {
-            let statistics: Value = app
-                .call("usage_statistics", &[])
-                .await
-                .json()
-                .await
-                .unwrap();
-            return serde_json::from_str(statistics["preview"]["text"].as_str().unwrap()).unwrap();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the preview did not finish in 30 s");
+    let status = crate::support::generate_preview_and_wait(app).await;
+    assert_eq!(status["error"], Value::Null, "{status}");
+    let statistics: Value = app
+        .call("usage_statistics", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    serde_json::from_str(statistics["preview"]["text"].as_str().unwrap()).unwrap()
 }
 
 #[tokio::test]

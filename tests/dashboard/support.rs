@@ -225,6 +225,38 @@ pub fn session_cookie(response: &reqwest::Response) -> String {
 /// test support.
 pub use crate::collector_support::spawn_collector;
 
+/// An instance sending to `collector`, with root signed in.
+pub async fn spawn_app_signed_in_sending_to(
+    collector: &crate::collector_support::TestCollector,
+) -> TestApp {
+    let collector_url = collector.url("/");
+    let app = spawn_app_with(move |settings, _| {
+        settings.collector.url = Some(collector_url.parse().unwrap());
+    })
+    .await;
+    app.sign_in_as_root().await;
+    app
+}
+
+/// Starts "Generate new preview" and waits for it to end; returns the final status.
+pub async fn generate_preview_and_wait(app: &TestApp) -> serde_json::Value {
+    let started = app.call("generate_preview", &[]).await;
+    assert!(started.status().is_success(), "{}", started.status());
+    for _ in 0..600 {
+        let status: serde_json::Value = app
+            .call("generation_status", &[])
+            .await
+            .json()
+            .await
+            .unwrap();
+        if status["running"] == false {
+            return status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the preview did not finish in 30 s");
+}
+
 /// What generating a payload needs, for tests that work on a database directly: the identity,
 /// the repository's metric dictionary, and the instance settings and locks.
 pub struct Instance {

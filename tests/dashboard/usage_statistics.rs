@@ -8,28 +8,11 @@ use service_ping::server::Application;
 use service_ping_protocol::hash::sha256_hex;
 
 async fn generate_and_wait(app: &crate::support::TestApp) -> i64 {
-    let started: Value = app
-        .call("generate_preview", &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert!(started["total"].is_number(), "{started}");
-    for _ in 0..600 {
-        let status: Value = app
-            .call("generation_status", &[])
-            .await
-            .json()
-            .await
-            .unwrap();
-        if status["running"] == false {
-            assert_eq!(status["error"], Value::Null, "{status}");
-            assert_eq!(status["done"], status["total"]);
-            return status["payload_id"].as_i64().unwrap();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the generation did not finish in 30 s");
+    let status = crate::support::generate_preview_and_wait(app).await;
+    assert_eq!(status["error"], Value::Null, "{status}");
+    assert_eq!(status["done"], status["total"]);
+    assert!(status["total"].is_number(), "{status}");
+    status["payload_id"].as_i64().unwrap()
 }
 
 #[tokio::test]

@@ -4,10 +4,8 @@
 
 use std::sync::atomic::AtomicU64;
 
-use axum::Extension;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode};
-use axum::middleware::Next;
+use axum::extract::MatchedPath;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -17,10 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use service_ping_database::{Db, on_pool};
 use service_ping_protocol::time::format_timestamp;
-use service_ping_web::client::ClientAddress;
 use service_ping_web::metrics::{Monitoring, MonitoringSettings};
-
-use crate::state::CollectorState;
 
 /// An instance that pinged before and has not for this long is silent (the fleet dashboards'
 /// definition too).
@@ -89,13 +84,6 @@ impl CollectorMetrics {
         }
     }
 
-    fn count_ping(&self, endpoint: &'static str, status: StatusCode) {
-        let outcome = outcome(status);
-        self.pings
-            .get_or_create(&PingLabels { endpoint, outcome })
-            .inc();
-    }
-
     async fn refresh(&self, db: &Db) -> Result<(), sqlx::Error> {
         let silent_since = format_timestamp(Utc::now() - SILENT_AFTER);
         let (instances, silent, newest): (i64, i64, Option<String>) = on_pool!(db, |p| {
@@ -134,42 +122,32 @@ fn outcome(status: StatusCode) -> &'static str {
     }
 }
 
-/// Counts each document posted to a ping endpoint by how it was answered.
-pub async fn count_pings(
-    State(state): State<CollectorState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let endpoint = (request.method() == Method::POST)
-        .then(|| request.extensions().get::<MatchedPath>())
-        .flatten()
-        .and_then(|path| PING_ROUTES.iter().find(|route| **route == path.as_str()))
-        .copied();
-    let response = next.run(request).await;
-    if let Some(endpoint) = endpoint {
-        state.metrics.count_ping(endpoint, response.status());
+/// The ping endpoint a request is for, if it posts to one.
+pub fn ping_endpoint(method: &Method, route: Option<&MatchedPath>) -> Option<&'static str> {
+    if method != Method::POST {
+        return None;
     }
-    response
+    let route = route?.as_str();
+    PING_ROUTES.iter().find(|known| **known == route).copied()
 }
 
-/// `GET /-/metrics`.
-pub async fn scrape(
-    State(state): State<CollectorState>,
-    Extension(address): Extension<ClientAddress>,
-    headers: HeaderMap,
-) -> Response {
-    let metrics = &state.metrics;
-    if !metrics.monitoring.enabled() {
-        return crate::api::not_found().await.into_response();
+impl CollectorMetrics {
+    /// Counts a document posted to `endpoint` by the status it was answered with.
+    pub fn count_ping(&self, endpoint: &'static str, status: StatusCode) {
+        let outcome = outcome(status);
+        self.pings
+            .get_or_create(&PingLabels { endpoint, outcome })
+            .inc();
     }
-    if !metrics.monitoring.admits(address.0, &headers) {
-        return Monitoring::refusal();
+
+    /// Every figure, the fleet's read from `db` now (503 when it cannot be read).
+    pub async fn render(&self, db: &Db) -> Response {
+        if let Err(error) = self.refresh(db).await {
+            tracing::error!(%error, "metrics: reading the fleet's figures from the database");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+        self.monitoring.render()
     }
-    if let Err(error) = metrics.refresh(&state.db).await {
-        tracing::error!(%error, "metrics: reading the fleet's figures from the database");
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
-    }
-    metrics.monitoring.render()
 }
 
 #[cfg(test)]

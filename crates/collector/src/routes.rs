@@ -1,23 +1,30 @@
 //! The collector's routes: the ping endpoints instances send to, the pages, the OpenAPI document,
 //! and `/-/metrics`.
 
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{Method, StatusCode};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use service_ping_web::client::{ClientAddress, with_client_address};
-use service_ping_web::metrics::METRICS_PATH;
+use service_ping_web::metrics::{METRICS_PATH, Monitoring};
 use tower_http::trace::TraceLayer;
 
+use crate::monitoring::ping_endpoint;
 use crate::state::CollectorState;
-use crate::{api, monitoring, openapi, pages};
+use crate::{api, openapi, pages};
 
 /// The collector's routes.
 pub fn router(state: CollectorState) -> Router {
     let body_limit = state.limits.max_body_bytes;
+    let metrics_route = if state.metrics.monitoring.enabled() {
+        Router::new().route(METRICS_PATH, get(scrape))
+    } else {
+        Router::new()
+    };
     let routes = Router::new()
+        .merge(metrics_route)
         .route("/", get(pages::index))
         .route("/collector.css", get(pages::stylesheet))
         .route("/-/health", get(health))
@@ -38,7 +45,6 @@ pub fn router(state: CollectorState) -> Router {
             "/usage_ping_errors",
             post(api::receive_error).layer(DefaultBodyLimit::max(api::MAX_DOCUMENT_BYTES)),
         )
-        .route(METRICS_PATH, get(monitoring::scrape))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -50,7 +56,7 @@ pub fn router(state: CollectorState) -> Router {
         // Outside the refusals above, so that a ping they refuse is counted too.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            monitoring::count_pings,
+            count_pings,
         ))
         // The multipart upload carries a little more than the file itself.
         .layer(DefaultBodyLimit::max(body_limit + 64 * 1024));
@@ -82,4 +88,30 @@ async fn health(State(state): State<CollectorState>) -> StatusCode {
         Ok(()) => StatusCode::OK,
         Err(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
+}
+
+/// Counts each document posted to a ping endpoint by how it was answered.
+async fn count_pings(
+    State(state): State<CollectorState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let endpoint = ping_endpoint(request.method(), request.extensions().get::<MatchedPath>());
+    let response = next.run(request).await;
+    if let Some(endpoint) = endpoint {
+        state.metrics.count_ping(endpoint, response.status());
+    }
+    response
+}
+
+/// `GET /-/metrics`, for the addresses or the token `[monitoring]` names.
+async fn scrape(
+    State(state): State<CollectorState>,
+    Extension(address): Extension<ClientAddress>,
+    headers: HeaderMap,
+) -> Response {
+    if !state.metrics.monitoring.admits(address.0, &headers) {
+        return Monitoring::refusal();
+    }
+    state.metrics.render(&state.db).await
 }

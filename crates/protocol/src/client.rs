@@ -107,6 +107,11 @@ impl CollectorClient {
             .send()
             .await
             .map_err(|e| self.classify(e))?;
+        self.answer(response).await
+    }
+
+    /// The status and body of a 2xx answer; any other status is an error with its reason.
+    async fn answer(&self, response: reqwest::Response) -> Result<(u16, Vec<u8>), SendError> {
         let status = response.status();
         let body = self.read_reply(response).await?;
         if !status.is_success() {
@@ -184,15 +189,8 @@ impl CollectorClient {
             .send()
             .await
             .map_err(|e| self.classify(e))?;
-        let status = response.status();
-        let body = self.read_reply(response).await?;
-        if !status.is_success() {
-            return Err(SendError::Status {
-                status: status.as_u16(),
-                reason: reason_in(&body),
-            });
-        }
-        Ok((status.as_u16(), started.elapsed()))
+        let (status, _) = self.answer(response).await?;
+        Ok((status, started.elapsed()))
     }
 
     /// `POST /usage_ping_metadata`.
