@@ -9,7 +9,7 @@ use super::{
     revoke_access_token,
 };
 use crate::components::time::Time;
-use crate::components::{ErrorNotice, FormRefusal, PageHeader, loaded};
+use crate::components::{ErrorNotice, FormRefusal, PageHeader, RowActionForm, loaded};
 
 #[component]
 pub fn AccessTokensPage() -> impl IntoView {
@@ -165,14 +165,9 @@ fn TokenTable(tokens: Vec<AccessToken>, on_revoked: Callback<()>) -> impl IntoVi
                                 }}</td>
                                 <td>
                                     {active.then(|| view! {
-                                        <form method="post" action=RevokeAccessToken::url()
-                                            on:submit=move |ev: leptos::ev::SubmitEvent| {
-                                                ev.prevent_default();
-                                                revoke.dispatch(id);
-                                            }>
-                                            <input type="hidden" name="id" value=id.to_string()/>
+                                        <RowActionForm url=RevokeAccessToken::url() id action=revoke>
                                             <button type="submit" class="button button-ghost" data-testid="revoke-token">"Revoke"</button>
-                                        </form>
+                                        </RowActionForm>
                                     })}
                                 </td>
                             </tr>

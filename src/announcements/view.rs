@@ -10,7 +10,7 @@ use super::{
     delete_announcement, email_all_users, get_announcements, get_outbox,
 };
 use crate::components::time::Time;
-use crate::components::{ErrorNotice, FormRefusal, PageHeader, loaded, plural};
+use crate::components::{ErrorNotice, FormRefusal, PageHeader, RowActionForm, loaded, plural};
 use crate::licensing::Feature;
 use crate::licensing::view::PaidFeature;
 
@@ -137,14 +137,9 @@ fn BannerList(messages: Vec<Announcement>, on_change: Callback<()>) -> impl Into
                                         <td><Time at=m.ends_at/></td>
                                         <td>{if m.active { "Showing" } else { "Ended" }}</td>
                                         <td>
-                                            <form method="post" action=DeleteAnnouncement::url()
-                                                on:submit=move |ev: leptos::ev::SubmitEvent| {
-                                                    ev.prevent_default();
-                                                    delete.dispatch(id);
-                                                }>
-                                                <input type="hidden" name="id" value=id.to_string()/>
+                                            <RowActionForm url=DeleteAnnouncement::url() id action=delete>
                                                 <button type="submit" class="button button-secondary" data-testid="banner-delete">"Delete"</button>
-                                            </form>
+                                            </RowActionForm>
                                         </td>
                                     </tr>
                                 }

@@ -21,6 +21,27 @@ pub fn PageHeader(
     }
 }
 
+/// A form acting on one row by its `id` (revoke, delete): with the bundle it dispatches `action`;
+/// before the bundle has loaded (or without JavaScript) it posts `id` to `url` itself, and the
+/// server sends the browser back to the page.
+#[component]
+pub fn RowActionForm(
+    url: &'static str,
+    id: i64,
+    action: Action<i64, Result<(), ApiError>>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <form method="post" action=url on:submit=move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            action.dispatch(id);
+        }>
+            <input type="hidden" name="id" value=id.to_string()/>
+            {children()}
+        </form>
+    }
+}
+
 /// One label/value pair in a `<dl class="facts">`.
 #[component]
 pub fn Fact(label: &'static str, children: Children) -> impl IntoView {

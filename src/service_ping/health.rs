@@ -8,12 +8,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use chrono::DateTime;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+
+use service_ping_web::metrics::unix_seconds;
 
 use crate::config::Locks;
 use crate::db::Db;
@@ -89,12 +90,8 @@ impl HealthFigures {
         self.enabled
             .set(i64::from(choices.service_ping(locks).enabled));
         let attempts = super::db::delivery_record(db).await?;
-        let last_success = attempts
-            .last_sent_at
-            .as_deref()
-            .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
-            .map_or(0.0, |at| at.timestamp_millis() as f64 / 1000.0);
-        self.last_success.set(last_success);
+        self.last_success
+            .set(unix_seconds(attempts.last_sent_at.as_deref()));
         set_counter(&self.attempts, "sent", attempts.sent);
         set_counter(&self.attempts, "failed", attempts.failed);
         self.failure_streak.set(attempts.failures_since_success);

@@ -213,9 +213,7 @@ async fn collect(
     ] {
         let rule = format!("gitlab_usage_ping:node_service_process_{rule}_memory_bytes:avg");
         let samples = run(client, failures, name, &one_week("avg", &rule)).await;
-        services.add(&samples, &format!("process_memory_{kind}"), |s| {
-            json!(s.value as i64)
-        });
+        services.add(&samples, &format!("process_memory_{kind}"), whole);
     }
     let counts = run(
         client,
@@ -224,7 +222,7 @@ async fn collect(
         &one_week("avg", "gitlab_usage_ping:node_service_process:count"),
     )
     .await;
-    services.add(&counts, "process_count", |s| json!(s.value as i64));
+    services.add(&counts, "process_count", whole);
     let workers = run(
         client,
         failures,
@@ -244,8 +242,8 @@ async fn collect(
     let by_node = |samples: &[Sample], value: fn(&Sample) -> Value| -> BTreeMap<String, Value> {
         samples.iter().map(|s| (s.node(), value(s))).collect()
     };
-    let memory = by_node(&memory, |s| json!(s.value as i64));
-    let cpus = by_node(&cpus, |s| json!(s.value as i64));
+    let memory = by_node(&memory, whole);
+    let cpus = by_node(&cpus, whole);
     let uname = by_node(&uname, |s| {
         json!({
             "machine": s.label("machine"),
@@ -276,6 +274,11 @@ async fn collect(
         })
         .collect();
     topology.insert("nodes".into(), Value::Array(nodes));
+}
+
+/// A sample's value as the whole number the topology reports (bytes, CPUs, processes).
+fn whole(sample: &Sample) -> Value {
+    json!(sample.value as i64)
 }
 
 /// Per node and scrape job, the service's figures as they come in.

@@ -15,7 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use service_ping_database::{Db, on_pool};
 use service_ping_protocol::time::format_timestamp;
-use service_ping_web::metrics::{Monitoring, MonitoringSettings};
+use service_ping_web::metrics::{Monitoring, MonitoringSettings, unix_seconds};
 
 /// An instance that pinged before and has not for this long is silent (the fleet dashboards'
 /// definition too).
@@ -98,11 +98,7 @@ impl CollectorMetrics {
         })?;
         self.instances.set(instances);
         self.silent.set(silent);
-        let newest = newest
-            .as_deref()
-            .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
-            .map_or(0.0, |at| at.timestamp_millis() as f64 / 1000.0);
-        self.newest_ping.set(newest);
+        self.newest_ping.set(unix_seconds(newest.as_deref()));
         Ok(())
     }
 }

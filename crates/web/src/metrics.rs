@@ -61,6 +61,14 @@ impl Default for MonitoringSettings {
     }
 }
 
+/// A stored RFC 3339 moment as Prometheus reports times (Unix seconds), 0 for none (or one that
+/// cannot be read): the convention of `*_timestamp_seconds` gauges.
+pub fn unix_seconds(stored: Option<&str>) -> f64 {
+    stored
+        .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+        .map_or(0.0, |at| at.timestamp_millis() as f64 / 1000.0)
+}
+
 /// The path both roles serve their figures at.
 pub const METRICS_PATH: &str = "/-/metrics";
 
@@ -452,6 +460,16 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("token=abc"), "{text}");
+    }
+
+    #[test]
+    fn a_stored_moment_is_unix_seconds_and_none_is_zero() {
+        assert_eq!(
+            unix_seconds(Some("2026-12-04T12:00:00.500Z")),
+            1_796_385_600.5
+        );
+        assert_eq!(unix_seconds(None), 0.0);
+        assert_eq!(unix_seconds(Some("yesterday")), 0.0);
     }
 
     #[test]
