@@ -2,8 +2,8 @@
 //! Ping's own health ([`HealthFigures`], read from the database on each scrape).
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
 use service_ping_web::client::ClientAddress;
@@ -42,7 +42,6 @@ async fn scrape(
     }
     if let Err(error) = health.refresh(&state.db, &state.locks).await {
         tracing::error!(%error, "metrics: reading Service Ping's health from the database");
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     monitoring.render()
 }

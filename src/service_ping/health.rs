@@ -29,6 +29,7 @@ struct OutcomeLabels {
 /// The figures, registered once and refreshed on each scrape.
 #[derive(Clone, Default)]
 pub struct HealthFigures {
+    database_up: Gauge,
     enabled: Gauge,
     last_success: FloatGauge,
     attempts: Family<OutcomeLabels, Counter>,
@@ -42,6 +43,11 @@ pub struct HealthFigures {
 impl HealthFigures {
     pub fn register(&self, registry: &mut Registry) {
         let prefixed = registry.sub_registry_with_prefix("service_ping");
+        prefixed.register(
+            "database_up",
+            "1 when the figures below were read from the database at this scrape; 0 when it did not answer (they keep their last values)",
+            self.database_up.clone(),
+        );
         prefixed.register(
             "enabled",
             "1 when Service Ping is on (stored choice or configuration lock), 0 when off",
@@ -84,8 +90,15 @@ impl HealthFigures {
         );
     }
 
-    /// Reads the figures from the database.
+    /// Reads the figures from the database; when it does not answer, says so in `database_up`
+    /// and keeps the last figures, so the scrape still carries the request figures.
     pub async fn refresh(&self, db: &Db, locks: &Locks) -> Result<(), sqlx::Error> {
+        let read = self.read(db, locks).await;
+        self.database_up.set(i64::from(read.is_ok()));
+        read
+    }
+
+    async fn read(&self, db: &Db, locks: &Locks) -> Result<(), sqlx::Error> {
         let choices = crate::settings::db::stored_choices(db).await?;
         self.enabled
             .set(i64::from(choices.service_ping(locks).enabled));

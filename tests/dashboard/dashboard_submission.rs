@@ -533,6 +533,7 @@ async fn failed_sends_are_counted_as_a_streak_with_the_last_error() {
         sample(&metrics, "service_ping_failures_since_success"),
         Some(2.0)
     );
+    assert_eq!(sample(&metrics, "service_ping_database_up"), Some(1.0));
     assert_eq!(
         sample(
             &metrics,
