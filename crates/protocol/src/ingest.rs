@@ -467,6 +467,12 @@ impl<'de> serde::de::Visitor<'de> for Check<'_> {
         };
         let mut seen = std::collections::HashSet::new();
         while let Some(name) = map.next_key_seed(Key)? {
+            // GitLab's one list among the stage counters: one object per Geo secondary site.
+            let expected = if expected == Expected::Counters && name == "geo_node_usage" {
+                Expected::Any
+            } else {
+                expected
+            };
             let child = self.child(&name, expected);
             if !seen.insert(name.clone()) {
                 return child.reject(Rejection::DuplicateKey { key: child.path() });
@@ -603,6 +609,20 @@ mod tests {
         assert_eq!(accepted.hostname.as_deref(), Some("git.example"));
         assert_eq!(accepted.edition.as_deref(), Some("EE Free"));
         assert_eq!(accepted.version, "1.2.0");
+    }
+
+    #[test]
+    fn the_geo_node_list_is_the_one_list_among_the_stage_counters() {
+        let nodes = r#"[{"git_fetch_event_count_weekly":3,"git_push_event_count_weekly":null}]"#;
+        let body = ping(&format!(
+            r#","usage_activity_by_stage_monthly":{{"enablement":{{"geo_node_usage":{nodes}}}}}"#
+        ));
+        assert!(validate(&body, LIMITS).is_ok());
+        let elsewhere = ping(r#","usage_activity_by_stage_monthly":{"enablement":{"other":[1]}}"#);
+        assert!(matches!(
+            validate(&elsewhere, LIMITS),
+            Err(Rejection::WrongType { .. })
+        ));
     }
 
     #[test]
