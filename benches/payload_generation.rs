@@ -75,6 +75,7 @@ async fn main() -> anyhow::Result<()> {
         locks: &locks,
         vendor_key: None,
         prometheus: &settings.prometheus,
+        geo: &settings.geo,
     };
     let tables: Vec<&str> = dictionary.tables().into_iter().collect();
     let rows = count_rows(&db, &tables).await?.1;

@@ -3,7 +3,8 @@
 # PostgreSQL database when the suite runs under a test server, as `make e2e` does), the demo
 # platform seeded at scale 1, and a regular (non-admin) account besides the generated `root`.
 # It sends to the collector start-collector.sh runs, and "Include optional data" is locked by
-# the environment so the tests can see a locked control. `exec` keeps the server's pid the one
+# the environment so the tests can see a locked control. It is a Geo primary with two secondaries
+# (geo.spec.ts signs statuses for them with the same secret). `exec` keeps the server's pid the one
 # Playwright started, so Playwright stops exactly this process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,4 +29,14 @@ env -u SERVICE_PING__DATABASE__URL "$bin" --data-dir "$vendor" collector license
 export SERVICE_PING__LICENSING__PUBLIC_KEY="$public_key"
 export SERVICE_PING__COLLECTOR__URL=http://127.0.0.1:3101
 export SERVICE_PING__SERVICE_PING__INCLUDE_OPTIONAL_DATA=true
-exec "$bin" --data-dir "$data" --listen 127.0.0.1:3100 serve
+mkdir -p "$data"
+cat > "$data/geo.toml" <<'TOML'
+[geo]
+role = "primary"
+secret = "playwright-geo-secret-of-at-least-32-characters"
+sites = [
+  { name = "site-b", url = "http://site-b.example" },
+  { name = "site-c", url = "http://site-c.example" },
+]
+TOML
+exec "$bin" --config "$data/geo.toml" --data-dir "$data" --listen 127.0.0.1:3100 serve

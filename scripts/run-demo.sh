@@ -5,6 +5,8 @@
 # stopped by the pid started here when the instance stops.
 set -euo pipefail
 bin=$1 data=$2 listen=$3 collector_listen=$4
+# An optional configuration file for the dashboard (`make run-primary` passes the Geo primary's).
+config=(${5:+--config "$5"})
 "$bin" --data-dir "$data" migrate
 "$bin" --data-dir "$data" seed --scale 1 --if-empty
 "$bin" --data-dir "$data" collector seed-fleet --instances 200 --if-empty
@@ -23,4 +25,4 @@ export SERVICE_PING__COLLECTOR__URL="${SERVICE_PING__COLLECTOR__URL:-http://$col
 echo "Dashboard: http://$listen/admin  (user root, password in $data/initial_root_password on first start)"
 echo "Collector: http://$collector_listen/  (receives this instance's pings; upload page at /usage_data/new)"
 echo "License:   $data/demo-premium.license  (paste it on the License page for EEP)"
-"$bin" --data-dir "$data" --listen "$listen" serve
+"$bin" "${config[@]}" --data-dir "$data" --listen "$listen" serve

@@ -99,6 +99,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("password") view=ChangePasswordPage/>
                     <Route path=path!("user_permissions") view=UserPermissionsPage/>
                     <Route path=path!("devops_adoption") view=DevopsAdoptionPage/>
+                    <Route path=path!("geo/sites") view=crate::geo::view::GeoSitesPage/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -37,6 +37,8 @@ pub struct Settings {
     pub monitoring: service_ping_web::metrics::MonitoringSettings,
     /// Scheduled backups of this process's database (the instance's, or the collector's).
     pub backup: service_ping_database::backup::Schedule,
+    /// Geo: this instance as a primary site with secondaries, or as a secondary site.
+    pub geo: GeoSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -134,6 +136,132 @@ impl Default for PrometheusSettings {
     }
 }
 
+/// `[geo]`: this instance's place among Geo sites. A secondary sends its status (and its weekly
+/// Git traffic, read from its own Prometheus) to the primary, signed with the shared secret; the
+/// primary keeps each listed secondary's latest status and reports them in its payload.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeoSettings {
+    /// `primary` or `secondary`; unset, Geo is off.
+    pub role: Option<GeoRole>,
+    /// A secondary's name, as the primary lists it in `sites`.
+    pub name: Option<String>,
+    /// A secondary's primary (`https://primary.example.com`).
+    pub primary_url: Option<url::Url>,
+    /// The secret both sites sign and check status tokens with (at least 32 characters).
+    pub secret: Option<SecretString>,
+    /// The primary's secondaries. A status from a site not listed here is refused.
+    pub sites: Vec<GeoSite>,
+    /// How often a secondary sends its status.
+    pub status_interval_seconds: u32,
+    /// The primary shows a secondary unhealthy after this long without a status.
+    pub unhealthy_after_seconds: u32,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum GeoRole {
+    Primary,
+    Secondary,
+}
+
+/// A secondary site the primary knows.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct GeoSite {
+    pub name: String,
+    /// Where its dashboard is, shown on the Geo sites page.
+    pub url: url::Url,
+}
+
+impl Default for GeoSettings {
+    fn default() -> Self {
+        Self {
+            role: None,
+            name: None,
+            primary_url: None,
+            secret: None,
+            sites: Vec::new(),
+            status_interval_seconds: 60,
+            unhealthy_after_seconds: 600,
+        }
+    }
+}
+
+impl GeoSettings {
+    pub fn is_secondary(&self) -> bool {
+        self.role == Some(GeoRole::Secondary)
+    }
+
+    /// Shortest shared secret accepted: an HS256 key should be as long as its hash.
+    const MIN_SECRET_CHARS: usize = 32;
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let Some(role) = self.role else {
+            return Ok(());
+        };
+        let secret = self
+            .secret
+            .as_ref()
+            .map(|s| s.expose_secret().chars().count());
+        anyhow::ensure!(
+            secret.is_some_and(|chars| chars >= Self::MIN_SECRET_CHARS),
+            "geo.secret must be set to at least {} characters on both sites (its text is not shown)",
+            Self::MIN_SECRET_CHARS
+        );
+        anyhow::ensure!(
+            (1..=86_400).contains(&self.status_interval_seconds),
+            "geo.status_interval_seconds must be between 1 and 86400"
+        );
+        anyhow::ensure!(
+            self.unhealthy_after_seconds > 0,
+            "geo.unhealthy_after_seconds must be at least 1"
+        );
+        match role {
+            GeoRole::Secondary => {
+                anyhow::ensure!(
+                    self.name.as_deref().is_some_and(is_site_name),
+                    "geo.name must name this secondary site (letters, digits, `.`, `_` or `-`, at most 255)"
+                );
+                let url = self.primary_url.as_ref();
+                anyhow::ensure!(
+                    url.is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host()),
+                    "geo.primary_url must be the primary's http:// or https:// address"
+                );
+            }
+            GeoRole::Primary => {
+                for site in &self.sites {
+                    anyhow::ensure!(
+                        is_site_name(&site.name),
+                        "geo.sites: `{}` is not a site name (letters, digits, `.`, `_` or `-`, at most 255)",
+                        site.name
+                    );
+                    anyhow::ensure!(
+                        matches!(site.url.scheme(), "http" | "https"),
+                        "geo.sites: the url of `{}` must be http:// or https://",
+                        site.name
+                    );
+                }
+                let mut names: Vec<&str> = self.sites.iter().map(|s| s.name.as_str()).collect();
+                names.sort_unstable();
+                anyhow::ensure!(
+                    names.windows(2).all(|pair| pair[0] != pair[1]),
+                    "geo.sites names each site once"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A Geo site's name: what its status is keyed on and its token names.
+pub fn is_site_name(name: &str) -> bool {
+    (1..=255).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
 /// How this instance verifies licenses.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -204,6 +332,7 @@ impl Default for Settings {
             prometheus: PrometheusSettings::default(),
             monitoring: service_ping_web::metrics::MonitoringSettings::default(),
             backup: service_ping_database::backup::Schedule::default(),
+            geo: GeoSettings::default(),
         }
     }
 }
@@ -376,13 +505,20 @@ fn file_source(path: &Path) -> config::File<config::FileSourceFile, config::File
         .required(true)
 }
 
-/// `DO_NOT_TRACK` wins over everything (it can only lock *off*); then the environment, then
-/// the file.
+/// A Geo secondary never sends Service Ping (its figures travel in the primary's payload), and
+/// `DO_NOT_TRACK` wins over everything else (both can only lock *off*); then the environment,
+/// then the file.
 fn service_ping_lock(
     settings: &Settings,
     overrides: &Overrides,
     env: &Environment,
 ) -> Option<Lock> {
+    if settings.geo.is_secondary() {
+        return Some(Lock {
+            value: false,
+            reason: "this is a Geo secondary site: its usage is reported by the primary".into(),
+        });
+    }
     if env.get("DO_NOT_TRACK").is_some_and(is_truthy) {
         return Some(Lock {
             value: false,
@@ -473,6 +609,7 @@ impl Settings {
         );
         self.collector.validate()?;
         self.backup.validate()?;
+        self.geo.validate()?;
         anyhow::ensure!(
             self.service_ping.schedule_jitter_seconds <= 3600,
             "service_ping.schedule_jitter_seconds must be at most 3600"
@@ -644,6 +781,60 @@ mod tests {
                 value: false,
                 reason: "DO_NOT_TRACK is set in the environment".into()
             }
+        );
+    }
+
+    fn loaded_from(file: &str) -> anyhow::Result<LoadedConfig> {
+        let overrides = Overrides {
+            config_file: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)),
+            ..Default::default()
+        };
+        load(&overrides, &env(&[]))
+    }
+
+    #[test]
+    fn a_geo_secondary_is_locked_off_and_its_example_configurations_load() {
+        let primary = loaded_from("config/geo-primary.example.toml").unwrap();
+        assert_eq!(primary.settings.geo.role, Some(GeoRole::Primary));
+        assert_eq!(primary.settings.geo.sites.len(), 1);
+        assert_eq!(primary.locks.service_ping_enabled, None);
+        let secondary = loaded_from("config/geo-secondary.example.toml").unwrap();
+        assert_eq!(secondary.settings.geo.name.as_deref(), Some("secondary-1"));
+        let lock = secondary.locks.service_ping_enabled.unwrap();
+        assert!(!lock.value);
+        assert!(lock.reason.contains("Geo secondary"), "{}", lock.reason);
+    }
+
+    #[test]
+    fn geo_needs_a_long_secret_a_name_and_a_primary_and_never_shows_the_secret() {
+        let refused = |text: &str| {
+            let (_dir, path) = write_config(text);
+            let overrides = Overrides {
+                config_file: Some(path),
+                ..Default::default()
+            };
+            format!("{:#}", load(&overrides, &env(&[])).unwrap_err())
+        };
+        let short = refused("[geo]\nrole = \"primary\"\nsecret = \"hunter2-not-long\"\n");
+        assert!(short.contains("geo.secret"), "{short}");
+        assert!(!short.contains("hunter2"), "{short}");
+        let secret = "secret = \"0123456789abcdef0123456789abcdef\"\n";
+        let nameless = refused(&format!(
+            "[geo]\nrole = \"secondary\"\n{secret}primary_url = \"http://p.example\"\n"
+        ));
+        assert!(nameless.contains("geo.name"), "{nameless}");
+        let orphan = refused(&format!(
+            "[geo]\nrole = \"secondary\"\n{secret}name = \"b\"\n"
+        ));
+        assert!(orphan.contains("geo.primary_url"), "{orphan}");
+        let twice = refused(&format!(
+            "[geo]\nrole = \"primary\"\n{secret}sites = [{{ name = \"b\", url = \"http://b\" }}, {{ name = \"b\", url = \"http://c\" }}]\n"
+        ));
+        assert!(twice.contains("once"), "{twice}");
+        let role = refused("[geo]\nrole = \"tertiary\"\n");
+        assert!(
+            role.contains("geo.role") || role.contains("tertiary"),
+            "{role}"
         );
     }
 

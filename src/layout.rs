@@ -39,6 +39,10 @@ const NAVIGATION: &[NavEntry] = &[
         label: "Metric dictionary",
     },
     NavEntry {
+        href: "/admin/geo/sites",
+        label: "Geo sites",
+    },
+    NavEntry {
         href: "/admin/access_tokens",
         label: "Access tokens",
     },

@@ -27,6 +27,7 @@ pub mod db;
 pub mod devops_adoption;
 pub mod devops_score;
 pub mod error;
+pub mod geo;
 pub mod layout;
 pub mod license;
 pub mod licensing;
@@ -37,6 +38,8 @@ pub mod password_rules;
 pub mod payload_history;
 #[cfg(feature = "ssr")]
 pub mod platform;
+#[cfg(feature = "ssr")]
+pub mod prometheus;
 #[cfg(feature = "ssr")]
 pub mod service_ping;
 pub mod settings;

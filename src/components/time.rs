@@ -37,6 +37,24 @@ pub fn exact_utc(moment: DateTime<Utc>) -> String {
     format!("{} {h:02}:{m:02}:{s:02} UTC", iso_date(moment))
 }
 
+/// The markup [`Time`] renders on the server, for pages the server writes whole (`at` is
+/// RFC 3339; text that is not a timestamp is written as it is, escaped).
+#[cfg(feature = "ssr")]
+pub fn time_html(at: &str, now: DateTime<Utc>) -> String {
+    let escaped = super::escape(at);
+    match DateTime::parse_from_rfc3339(at) {
+        Ok(moment) => {
+            let moment = moment.with_timezone(&Utc);
+            format!(
+                r#"<time datetime="{escaped}" title="{}">{}</time>"#,
+                exact_utc(moment),
+                describe(moment, now, iso_date)
+            )
+        }
+        Err(_) => escaped,
+    }
+}
+
 /// The moment relative to `now` when it is near, else as `date` writes it.
 pub fn describe(
     moment: DateTime<Utc>,

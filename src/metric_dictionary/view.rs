@@ -108,6 +108,7 @@ fn rows_html(rows: &[MetricRow]) -> String {
 }
 
 fn row_html(html: &mut String, metric: &MetricRow) {
+    use crate::components::escape;
     use std::fmt::Write;
     let status_class = match metric.status.as_str() {
         "active" => "badge badge-success",
@@ -139,22 +140,6 @@ fn row_html(html: &mut String, metric: &MetricRow) {
         value = escape(&value),
         took = escape(&format_duration(metric.last_duration_us)),
     );
-}
-
-/// `text` safe as an element's text or a double-quoted attribute's value.
-fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
 }
 
 /// Microseconds as a person reads them.

@@ -73,6 +73,7 @@ impl Instance {
             locks,
             vendor_key: settings.licensing.vendor_key(),
             prometheus: &settings.prometheus,
+            geo: &settings.geo,
         }
     }
 }

@@ -158,6 +158,7 @@ impl Application {
             self.state.settings.backup.clone(),
             stop.clone().cancelled_owned(),
         ));
+        let mut geo = tokio::spawn(run_geo_secondary(self.state.clone(), stop.clone()));
         tokio::select! {
             () = shutdown => tracing::info!("shutdown requested"),
             result = &mut server => log_task_end("web server", result),
@@ -166,13 +167,31 @@ impl Application {
             result = &mut trends => log_task_end("usage trends", result.map(Ok)),
             result = &mut rollups => log_task_end("metric rollups", result.map(Ok)),
             result = &mut backups => log_task_end("scheduled backups", result.map(Ok)),
+            result = &mut geo => log_task_end("Geo secondary", result.map(Ok)),
         }
         stop.cancel();
-        let (server, ..) = tokio::join!(server, cleanup, weekly, trends, rollups, backups);
+        let (server, ..) = tokio::join!(server, cleanup, weekly, trends, rollups, backups, geo);
         server.context("web server task")??;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// On a Geo secondary, its weekly usage collection and its status reports until `stop`; on any
+/// other instance, nothing (it waits for `stop`, so it never ends the process).
+async fn run_geo_secondary(state: AppState, stop: CancellationToken) {
+    let geo = &state.settings.geo;
+    if !geo.is_secondary() {
+        return stop.cancelled().await;
+    }
+    let usage = crate::geo::secondary::run_usage_job(
+        state.db.clone(),
+        state.settings.prometheus.clone(),
+        state.schedule_owner.clone(),
+        stop.clone(),
+    );
+    let reports = crate::geo::secondary::run_status_reporter(state.db.clone(), geo.clone(), stop);
+    tokio::join!(usage, reports);
 }
 
 /// Deletes expired sessions every five minutes until `stop`. A failure (the database busy

@@ -58,6 +58,7 @@ pub fn router(state: AppState, session_store: Sessions, assets: Arc<SiteAssets>)
         .merge(crate::access_tokens::routes())
         .merge(crate::user_permissions::routes())
         .merge(crate::usage_trends::routes())
+        .merge(crate::geo::routes())
         .leptos_routes_with_context(
             &state,
             routes,

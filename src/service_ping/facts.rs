@@ -14,6 +14,7 @@ pub fn gather(
     categories: &[DataCategory],
     entitlement: &Entitlement,
     topology: serde_json::Value,
+    (geo_enabled, geo_node_usage): (bool, serde_json::Value),
 ) -> Facts {
     Facts {
         uuid: identity.uuid.to_string(),
@@ -31,6 +32,8 @@ pub fn gather(
         collected_data_categories: categories.iter().map(|c| c.as_str().to_string()).collect(),
         license: entitlement.license_facts(),
         topology,
+        geo_enabled,
+        geo_node_usage,
     }
 }
 

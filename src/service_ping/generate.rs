@@ -101,6 +101,7 @@ pub async fn generate(
     } else {
         serde_json::Value::Null
     };
+    let geo = crate::geo::status::payload_facts(deps.db, deps.geo).await?;
     let facts = facts::gather(
         deps.identity,
         deps.instance,
@@ -108,6 +109,7 @@ pub async fn generate(
         &categories,
         &entitlement,
         topology,
+        geo,
     );
     let mut outcomes = evaluate(
         deps.db,

@@ -8,12 +8,12 @@
 //! `failures: [{"prometheus": "not_configured"}]`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::config::PrometheusSettings;
+use crate::prometheus::{Failure, Prometheus, Sample};
 
 /// Scrape jobs the topology reports, by the service name it reports them under; any other job
 /// is someone else's and left out.
@@ -26,105 +26,18 @@ const SERVICES: &[(&str, &str)] = &[
     ("node", "node-exporter"),
 ];
 
-/// One sample of an instant query's vector.
-#[derive(Debug, Clone)]
-struct Sample {
-    labels: BTreeMap<String, String>,
-    value: f64,
-}
-
-impl Sample {
-    fn label(&self, name: &str) -> &str {
-        self.labels.get(name).map_or("", String::as_str)
-    }
-
-    /// The node it was measured on: the `instance` label without its port, and `localhost` for
-    /// a loopback or unspecified address (as GitLab names it).
-    fn node(&self) -> String {
-        let instance = self.label("instance");
-        let host = match instance.rsplit_once(':') {
-            Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
-            _ => instance,
-        };
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        match bare.parse::<std::net::IpAddr>() {
-            Ok(ip) if ip.is_loopback() || ip.is_unspecified() => "localhost".into(),
-            _ => host.to_string(),
-        }
-    }
-}
-
-/// Why a query gave nothing, as `failures` names it.
-type Failure = &'static str;
-
-struct Prometheus {
-    http: reqwest::Client,
-    base: url::Url,
-}
-
-impl Prometheus {
-    async fn is_ready(&self) -> Result<(), Failure> {
-        let url = self.base.join("-/ready").map_err(|_| "bad_url")?;
-        let response = self.http.get(url).send().await.map_err(transport)?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            Err("not_ready")
-        }
-    }
-
-    /// An instant query; a vector with no sample is a failure (`empty_result`), as in GitLab.
-    async fn query(&self, promql: &str) -> Result<Vec<Sample>, Failure> {
-        #[derive(Deserialize)]
-        struct Answer {
-            status: String,
-            data: Option<Data>,
-        }
-        #[derive(Deserialize)]
-        struct Data {
-            result: Vec<RawSample>,
-        }
-        #[derive(Deserialize)]
-        struct RawSample {
-            metric: BTreeMap<String, String>,
-            value: (f64, String),
-        }
-        let url = self.base.join("api/v1/query").map_err(|_| "bad_url")?;
-        let response = self
-            .http
-            .get(url)
-            .query(&[("query", promql)])
-            .send()
-            .await
-            .map_err(transport)?;
-        let body = response.bytes().await.map_err(transport)?;
-        let answer: Answer = serde_json::from_slice(&body).map_err(|_| "bad_response")?;
-        let result = match (answer.status.as_str(), answer.data) {
-            ("success", Some(data)) => data.result,
-            _ => return Err("query_error"),
-        };
-        let samples: Vec<Sample> = result
-            .into_iter()
-            .filter_map(|raw| {
-                Some(Sample {
-                    labels: raw.metric,
-                    value: raw.value.1.parse().ok()?,
-                })
-            })
-            .collect();
-        if samples.is_empty() {
-            Err("empty_result")
-        } else {
-            Ok(samples)
-        }
-    }
-}
-
-fn transport(error: reqwest::Error) -> Failure {
-    if error.is_timeout() {
-        "timeout"
-    } else {
-        "unreachable"
+/// The node a sample was measured on: its `instance` label without the port, and `localhost`
+/// for a loopback or unspecified address (as GitLab names it).
+fn node(sample: &Sample) -> String {
+    let instance = sample.label("instance");
+    let host = match instance.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => instance,
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) if ip.is_loopback() || ip.is_unspecified() => "localhost".into(),
+        _ => host.to_string(),
     }
 }
 
@@ -137,7 +50,7 @@ pub async fn gather(settings: &PrometheusSettings) -> Value {
     let started = Instant::now();
     let mut failures: Vec<(String, Failure)> = Vec::new();
     let mut topology = Map::new();
-    match prometheus(settings) {
+    match Prometheus::new(settings) {
         None => failures.push(("prometheus".into(), "not_configured")),
         Some(client) => match client.is_ready().await {
             Err(failure) => failures.push(("other".into(), failure)),
@@ -151,18 +64,6 @@ pub async fn gather(settings: &PrometheusSettings) -> Value {
         .collect();
     topology.insert("failures".into(), Value::Array(failures));
     Value::Object(topology)
-}
-
-fn prometheus(settings: &PrometheusSettings) -> Option<Prometheus> {
-    let base = settings.url.clone()?;
-    let timeout = Duration::from_secs(u64::from(settings.timeout_seconds.max(1)));
-    let http = reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .ok()?;
-    Some(Prometheus { http, base })
 }
 
 /// A named query's samples, or its failure noted.
@@ -240,7 +141,7 @@ async fn collect(
         );
     }
     let by_node = |samples: &[Sample], value: fn(&Sample) -> Value| -> BTreeMap<String, Value> {
-        samples.iter().map(|s| (s.node(), value(s))).collect()
+        samples.iter().map(|s| (node(s), value(s))).collect()
     };
     let memory = by_node(&memory, whole);
     let cpus = by_node(&cpus, whole);
@@ -289,7 +190,7 @@ impl ServiceFigures {
     fn add(&mut self, samples: &[Sample], key: &str, value: impl Fn(&Sample) -> Value) {
         for sample in samples {
             self.0
-                .entry(sample.node())
+                .entry(node(sample))
                 .or_default()
                 .entry(sample.label("job").to_string())
                 .or_default()
@@ -332,12 +233,12 @@ mod tests {
 
     #[test]
     fn a_node_is_its_instance_without_the_port_and_loopback_is_localhost() {
-        assert_eq!(sample("127.0.0.1:9100").node(), "localhost");
-        assert_eq!(sample("[::1]:9100").node(), "localhost");
-        assert_eq!(sample("0.0.0.0:3000").node(), "localhost");
-        assert_eq!(sample("10.0.0.7:9100").node(), "10.0.0.7");
-        assert_eq!(sample("git-1.example.com:9100").node(), "git-1.example.com");
-        assert_eq!(sample("git-1.example.com").node(), "git-1.example.com");
+        assert_eq!(node(&sample("127.0.0.1:9100")), "localhost");
+        assert_eq!(node(&sample("[::1]:9100")), "localhost");
+        assert_eq!(node(&sample("0.0.0.0:3000")), "localhost");
+        assert_eq!(node(&sample("10.0.0.7:9100")), "10.0.0.7");
+        assert_eq!(node(&sample("git-1.example.com:9100")), "git-1.example.com");
+        assert_eq!(node(&sample("git-1.example.com")), "git-1.example.com");
     }
 
     #[tokio::test]

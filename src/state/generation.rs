@@ -24,6 +24,8 @@ pub struct GenerationDeps<'a> {
     pub vendor_key: Option<ed25519_dalek::VerifyingKey>,
     /// Where the topology section is read from.
     pub prometheus: &'a crate::config::PrometheusSettings,
+    /// This instance's Geo role and secondaries, reported in the payload.
+    pub geo: &'a crate::config::GeoSettings,
 }
 
 /// What a generation is doing, or how the last one ended.

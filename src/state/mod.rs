@@ -57,6 +57,7 @@ impl AppState {
             locks: &self.locks,
             vendor_key: self.vendor_key,
             prometheus: &self.settings.prometheus,
+            geo: &self.settings.geo,
         }
     }
 

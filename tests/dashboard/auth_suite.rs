@@ -67,6 +67,7 @@ const CALLS: &[(&str, Audience, Form)] = &[
     ),
     ("generate_preview", Audience::Admin, &[]),
     ("generation_status", Audience::Admin, &[]),
+    ("geo_sites", Audience::Admin, &[]),
     ("instance_overview", Audience::Admin, &[]),
     ("license_overview", Audience::Admin, &[]),
     ("maintenance_mode", Audience::Admin, &[]),

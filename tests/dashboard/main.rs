@@ -11,6 +11,7 @@ mod bad_input;
 #[allow(dead_code)]
 mod collector_support;
 mod dashboard_submission;
+mod geo;
 mod parity;
 mod payload;
 mod prometheus;

@@ -26,7 +26,31 @@ impl TestPrometheus {
         targets: &[(&str, std::net::SocketAddr)],
         rules: Option<&std::path::Path>,
     ) -> Self {
+        Self::start_in(tempfile::tempdir().unwrap(), targets, rules).await
+    }
+
+    /// A Prometheus scraping nothing whose storage holds `history` (OpenMetrics text, with
+    /// timestamps in seconds), backfilled with `promtool` before it starts.
+    pub async fn with_history(history: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("history.om");
+        std::fs::write(&file, history).unwrap();
+        let status = Command::new("promtool")
+            .args(["tsdb", "create-blocks-from", "openmetrics"])
+            .arg(&file)
+            .arg(dir.path().join("data"))
+            .stdout(Stdio::null())
+            .status()
+            .expect("Debian's prometheus (with promtool) is installed");
+        assert!(status.success(), "promtool could not backfill the history");
+        Self::start_in(dir, &[], None).await
+    }
+
+    async fn start_in(
+        dir: tempfile::TempDir,
+        targets: &[(&str, std::net::SocketAddr)],
+        rules: Option<&std::path::Path>,
+    ) -> Self {
         let jobs: String = targets
             .iter()
             .map(|(job, address)| {
@@ -39,8 +63,16 @@ impl TestPrometheus {
         std::fs::write(
             &config,
             format!(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n{}scrape_configs:\n{jobs}",
-                rules.map_or(String::new(), |r| format!("rule_files: ['{}']\n", r.display()))
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n{}{}",
+                rules.map_or(String::new(), |r| format!(
+                    "rule_files: ['{}']\n",
+                    r.display()
+                )),
+                if jobs.is_empty() {
+                    String::new()
+                } else {
+                    format!("scrape_configs:\n{jobs}")
+                }
             ),
         )
         .unwrap();
@@ -55,6 +87,9 @@ impl TestPrometheus {
                 "--storage.tsdb.path={}",
                 dir.path().join("data").display()
             ))
+            // Backfilled history is up to a week old; the default (15 days) keeps it, said
+            // here so that a changed default cannot drop it.
+            .arg("--storage.tsdb.retention.time=30d")
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())

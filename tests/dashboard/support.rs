@@ -265,6 +265,7 @@ pub struct Instance {
     pub settings: service_ping::config::InstanceSettings,
     pub locks: Locks,
     pub prometheus: service_ping::config::PrometheusSettings,
+    pub geo: service_ping::config::GeoSettings,
 }
 
 impl Instance {
@@ -287,6 +288,7 @@ impl Instance {
             },
             locks,
             prometheus: service_ping::config::PrometheusSettings::default(),
+            geo: service_ping::config::GeoSettings::default(),
         }
     }
 
@@ -302,6 +304,7 @@ impl Instance {
             locks: &self.locks,
             vendor_key: None,
             prometheus: &self.prometheus,
+            geo: &self.geo,
         }
     }
 }

@@ -60,6 +60,10 @@ pub struct Facts {
     /// The `topology` object, gathered before the evaluation (it asks Prometheus); `null` when
     /// the payload does not report it.
     pub topology: Value,
+    /// Whether this instance is a Geo site.
+    pub geo_enabled: bool,
+    /// One object per Geo secondary site (an array, empty without secondaries).
+    pub geo_node_usage: Value,
 }
 
 /// What the payload reports of the installed license.
@@ -335,6 +339,8 @@ fn system_outcome(
             .map_or(Value::Null, |license| license.value(field)),
         SystemValue::Deprecated => json!(DEPRECATED),
         SystemValue::Topology => facts.topology.clone(),
+        SystemValue::GeoEnabled => json!(facts.geo_enabled),
+        SystemValue::GeoNodeUsage => facts.geo_node_usage.clone(),
     };
     MetricOutcome {
         key_path: definition.key_path.clone(),

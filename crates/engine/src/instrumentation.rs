@@ -119,6 +119,11 @@ pub enum SystemValue {
     /// The installation's topology, read from Prometheus (an object; see the instance's
     /// `service_ping::topology`).
     Topology,
+    /// Whether this instance is a Geo site (GitLab's `geo_enabled`).
+    GeoEnabled,
+    /// One object per Geo secondary site, with the weekly Git traffic it last reported (an
+    /// array; see the instance's `geo`).
+    GeoNodeUsage,
     /// A field of the installed license; every one is `null` without a license.
     License(LicenseField),
     /// A retired metric whose key is kept: GitLab's `-1000`.
@@ -228,6 +233,8 @@ const SYSTEM_CLASSES: &[(&str, SystemValue)] = &[
     ),
     ("DeprecatedMetric", SystemValue::Deprecated),
     ("TopologyMetric", SystemValue::Topology),
+    ("GeoEnabledMetric", SystemValue::GeoEnabled),
+    ("GeoNodeUsageMetric", SystemValue::GeoNodeUsage),
 ];
 
 const LICENSE_FIELDS: &[(&str, LicenseField)] = &[

@@ -57,6 +57,8 @@ fn facts() -> Facts {
         collected_data_categories: vec!["standard".into(), "operational".into()],
         license: None,
         topology: serde_json::Value::Null,
+        geo_enabled: false,
+        geo_node_usage: serde_json::json!([]),
     }
 }
 
