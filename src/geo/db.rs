@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use service_ping_protocol::time::format_timestamp;
 
-use super::status::{SiteStatus, UsageFigures};
+use super::wire::{SiteStatus, UsageFigures};
 use crate::db::{Db, execute, on_pool};
 
 /// A usage row as stored: GitLab's `payload` JSON and when it was collected.

@@ -26,6 +26,8 @@ pub mod status;
 #[cfg(feature = "ssr")]
 pub mod token;
 pub mod view;
+#[cfg(feature = "ssr")]
+pub mod wire;
 
 /// What the Geo sites page shows of this instance. The page is written on the server
 /// ([`get_geo_sites`] answers its markup): the browser bundle carries none of these types.
@@ -96,7 +98,7 @@ pub async fn get_geo_sites() -> Result<String, ApiError> {
 #[cfg(feature = "ssr")]
 pub fn routes() -> axum::Router<crate::state::AppState> {
     axum::Router::new().route(
-        status::STATUS_PATH,
+        wire::STATUS_PATH,
         axum::routing::post(status::receive_status),
     )
 }

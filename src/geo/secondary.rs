@@ -13,7 +13,7 @@ use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 
 use super::db;
-use super::status::{STATUS_PATH, SecondaryUsage, SiteStatus, UsageFigures};
+use super::wire::{STATUS_PATH, SecondaryUsage, SiteStatus, UsageFigures};
 use crate::config::{GeoSettings, PrometheusSettings};
 use crate::db::Db;
 use crate::prometheus::Prometheus;
