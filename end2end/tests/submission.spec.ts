@@ -68,7 +68,7 @@ test('Send now ends with a history row whose hash is the preview\'s', async ({ p
 
   // The payload's own page lists the attempt the collector accepted.
   await first.getByRole('link').first().click();
-  await expect(page.getByTestId('submissions')).toContainText('sent');
+  await expect(page.getByTestId('submissions')).toContainText(`sent · collector confirmed ${shown}`);
   await expect(page.getByTestId('submissions')).toContainText('201');
   await expect(page.getByTestId('payload-sha256')).toHaveText(shown);
 });

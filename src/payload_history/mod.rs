@@ -121,10 +121,14 @@ pub async fn get_payload_detail(id: i64) -> Result<PayloadDetail, ApiError> {
         .map_err(crate::error::AppError::from)?
         .into_iter()
         .map(|s| SubmissionRow {
+            status: result_text(
+                &s.status,
+                s.confirmed_sha256.as_deref(),
+                &preview.summary.sha256,
+            ),
             started_at: s.started_at,
             trigger: s.trigger,
             triggered_by: s.triggered_by,
-            status: s.status,
             http_status: s.http_status,
             error: s.error,
             duration_ms: s.duration_ms,
@@ -158,9 +162,38 @@ pub async fn get_payload_diff(from: i64, to: i64) -> Result<PayloadDiff, ApiErro
     })
 }
 
+/// An attempt's result as its row says it: a sent attempt the collector confirmed names the hash
+/// it stored; one whose hash is not the payload's is an alarm.
+#[cfg(feature = "ssr")]
+fn result_text(status: &str, confirmed_sha256: Option<&str>, payload_sha256: &str) -> String {
+    match confirmed_sha256 {
+        Some(stored) if status == "sent" && stored == payload_sha256 => {
+            format!("sent · collector confirmed {stored}")
+        }
+        Some(stored) if status == "sent" => {
+            format!("sent · ALARM: the collector stored other bytes ({stored})")
+        }
+        _ => status.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn a_sent_attempt_names_the_hash_the_collector_confirmed_and_a_different_one_is_an_alarm() {
+        let ours = "a".repeat(64);
+        assert_eq!(
+            result_text("sent", Some(&ours), &ours),
+            format!("sent · collector confirmed {ours}")
+        );
+        let theirs = "b".repeat(64);
+        assert!(result_text("sent", Some(&theirs), &ours).contains("ALARM"));
+        assert_eq!(result_text("sent", None, &ours), "sent");
+        assert_eq!(result_text("failed", None, &ours), "failed");
+    }
     use serde_json::json;
 
     #[test]

@@ -219,6 +219,8 @@ pub struct SubmissionEnd {
     pub duration_ms: i64,
     /// The collector's id on success, else why it failed.
     pub result: Result<i64, String>,
+    /// The hash of the bytes the collector says it stored, when it says.
+    pub confirmed_sha256: Option<String>,
 }
 
 /// Records how attempt `id` of payload `raw_usage_data_id` ended. On success the payload is
@@ -248,7 +250,7 @@ pub async fn finish_submission(
         db,
         sqlx::query(
             "UPDATE service_ping_submissions SET finished_at = $2, status = $3, http_status = $4, \
-         error = $5, duration_ms = $6, usage_data_id = $7 WHERE id = $1",
+         error = $5, duration_ms = $6, usage_data_id = $7, confirmed_sha256 = $8 WHERE id = $1",
         )
         .bind(id)
         .bind(timestamp(now))
@@ -257,6 +259,7 @@ pub async fn finish_submission(
         .bind(error)
         .bind(end.duration_ms)
         .bind(usage_data_id)
+        .bind(&end.confirmed_sha256)
     )
     .map(|_| ())
 }
@@ -275,6 +278,7 @@ pub struct Submission {
     pub error: Option<String>,
     pub duration_ms: Option<i64>,
     pub usage_data_id: Option<i64>,
+    pub confirmed_sha256: Option<String>,
 }
 
 /// Every attempt to send payload `raw_usage_data_id`, oldest first.
@@ -282,7 +286,8 @@ pub struct Submission {
 pub async fn submissions(db: &Db, raw_usage_data_id: i64) -> Result<Vec<Submission>, sqlx::Error> {
     on_pool!(db, |p| sqlx::query_as(
         "SELECT s.id, s.raw_usage_data_id, s.trigger, a.username AS triggered_by, s.started_at, \
-         s.finished_at, s.status, s.http_status, s.error, s.duration_ms, s.usage_data_id \
+         s.finished_at, s.status, s.http_status, s.error, s.duration_ms, s.usage_data_id, \
+         s.confirmed_sha256 \
          FROM service_ping_submissions AS s LEFT JOIN accounts AS a ON a.id = s.triggered_by \
          WHERE s.raw_usage_data_id = $1 ORDER BY s.id",
     )

@@ -68,6 +68,7 @@ pub async fn send_stored(
         .await?
         .ok_or_else(|| anyhow::anyhow!("payload #{payload_id} does not exist"))?;
     let document: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let sha256 = service_ping_protocol::hash::sha256_hex(&bytes);
     require_enabled(deps).await?;
     let attempt = db::start_submission(
         deps.db,
@@ -90,6 +91,7 @@ pub async fn send_stored(
             .as_ref()
             .map(|a| a.usage_data_id)
             .map_err(ToString::to_string),
+        confirmed_sha256: result.as_ref().ok().and_then(|a| a.stored_sha256.clone()),
     };
     let recorded = crate::db::retrying_busy(|| {
         db::finish_submission(deps.db, attempt, payload_id, &end, Utc::now())
@@ -104,6 +106,14 @@ pub async fn send_stored(
             );
             if let Err(error) = recorded {
                 tracing::error!(%error, payload_id, "the collector accepted the payload, but recording that failed");
+            }
+            if let Some(stored) = accepted.stored_sha256.as_deref().filter(|s| *s != sha256) {
+                tracing::error!(
+                    payload_id,
+                    sent_sha256 = %sha256,
+                    stored_sha256 = %stored,
+                    "the collector says it stored other bytes than the payload this instance sent and showed"
+                );
             }
             after_acceptance(deps, client, payload_id, &accepted, &document).await;
             Ok(Sent {

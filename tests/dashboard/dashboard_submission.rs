@@ -147,7 +147,12 @@ async fn send_now_delivers_the_stored_bytes_and_history_shows_it_sent() {
             .await,
     )
     .await;
-    assert_eq!(detail["submissions"][0]["status"], "sent");
+    // The collector confirmed the bytes it stored: the payload's own hash.
+    let sha256 = detail["preview"]["summary"]["sha256"].as_str().unwrap();
+    assert_eq!(
+        detail["submissions"][0]["status"],
+        format!("sent · collector confirmed {sha256}")
+    );
     assert_eq!(detail["submissions"][0]["http_status"], 201);
     assert_eq!(collector.ping_count().await, 2);
 

@@ -243,6 +243,50 @@ async fn an_answer_larger_than_the_cap_is_a_failed_send() {
     assert!(error.to_string().contains("larger than"), "{error}");
 }
 
+/// Sends one payload to a collector that answers `reply`, and answers the attempt recorded.
+async fn attempt_answered(reply: serde_json::Value) -> raw_usage_data::Submission {
+    let (db, _dir) = crate::support::database().await;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/usage_data"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(reply))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+    let instance = Instance::new(&db).await;
+    let client = client_for(&server.uri(), 5);
+    let trigger = Trigger {
+        kind: TriggerKind::Cli,
+        account_id: None,
+    };
+    let sent = submit_now(instance.deps(&db), &client, trigger, &|_| {})
+        .await
+        .unwrap();
+    let mut attempts = raw_usage_data::submissions(&db, sent.payload_id)
+        .await
+        .unwrap();
+    assert_eq!(attempts.len(), 1);
+    attempts.remove(0)
+}
+
+#[tokio::test]
+async fn the_hash_the_collector_says_it_stored_is_kept_with_the_attempt_whatever_it_is() {
+    let other = "ab".repeat(32);
+    let attempt =
+        attempt_answered(json!({"conv_index": {"usage_data_id": 5}, "sha256": other})).await;
+    assert_eq!(attempt.status, "sent");
+    assert_eq!(attempt.confirmed_sha256.as_deref(), Some(other.as_str()));
+    // GitLab's collector says nothing; a malformed hash counts as nothing said.
+    let gitlab = attempt_answered(json!({"conv_index": {"usage_data_id": 5}})).await;
+    assert_eq!(gitlab.confirmed_sha256, None);
+    let garbled =
+        attempt_answered(json!({"conv_index": {"usage_data_id": 5}, "sha256": "xyz"})).await;
+    assert_eq!(garbled.confirmed_sha256, None);
+}
+
 #[tokio::test]
 async fn a_retry_that_succeeds_marks_the_payload_sent_and_reports_its_timings() {
     let (db, _dir) = crate::support::database().await;

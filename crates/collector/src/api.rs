@@ -48,15 +48,17 @@ fn require_json(headers: &HeaderMap) -> Result<(), Refusal> {
 }
 
 /// The answer to an accepted ping: `conv_index` with GitLab's 30 DevOps Score numbers and
-/// `usage_data_id`, exactly as GitLab's collector answers; and, when cohorts are on, `cohort`:
-/// where the instance stands among organizations of its size (a client that knows only GitLab's
-/// reply ignores it).
+/// `usage_data_id`, exactly as GitLab's collector answers; `sha256`, the hash of the bytes it
+/// keeps, so the instance can confirm that what it showed is what was stored; and, when cohorts
+/// are on, `cohort`: where the instance stands among organizations of its size (a client that
+/// knows only GitLab's reply ignores both).
 pub fn accepted(
     status: StatusCode,
     conv_index: serde_json::Value,
+    sha256: &str,
     cohort: Option<CohortReport>,
 ) -> Response {
-    let mut reply = json!({ "conv_index": conv_index });
+    let mut reply = json!({ "conv_index": conv_index, "sha256": sha256 });
     if let Some(cohort) = cohort {
         reply["cohort"] = json!(cohort);
     }
@@ -72,6 +74,8 @@ pub struct Received {
     pub usage: devops_score::Values,
     pub active_users: i64,
     pub edition: Option<String>,
+    /// The hash of the stored bytes (a resend's are the same).
+    pub sha256: String,
 }
 
 /// Validates, rate-limits and stores a ping; the same path for the API and the upload page.
@@ -92,12 +96,14 @@ pub async fn ingest(
     );
     let (usage, active_users) = (pending.usage, pending.active_users);
     let edition = pending.new.ping.edition.clone();
+    let sha256 = pending.new.sha256.clone();
     let received = |status, id| Received {
         status,
         id,
         usage,
         active_users,
         edition,
+        sha256,
     };
     match state
         .pings
@@ -153,6 +159,7 @@ pub async fn receive_usage_data(
     Ok(accepted(
         received.status,
         devops_score::conv_index(&score, received.id),
+        &received.sha256,
         cohort,
     ))
 }

@@ -111,6 +111,10 @@ pub fn document() -> Value {
                         "type": "object", "required": ["usage_data_id"],
                         "properties": { "usage_data_id": { "type": "integer", "minimum": 1 } }
                     },
+                    "sha256": {
+                        "description": "Hex SHA-256 of the bytes stored for this ping (of the body, byte for byte): the instance compares it with the payload it showed. GitLab's collector does not send it.",
+                        "type": "string", "pattern": "^[0-9a-f]{64}$"
+                    },
                     "cohort": {
                         "description": "Where the instance stands among organizations of its size (absent when collector.cohorts is off). Groups of fewer than collector.min_cohort_size instances are never reported: `fallback` says which wider group was used instead, and `comparison` is absent when none is large enough.",
                         "type": "object",

@@ -54,6 +54,9 @@ pub struct Accepted {
     /// The `cohort` object beside it, as received: how the instance compares with organizations
     /// of its size (`crate::cohort::CohortReport`). Our collector sends it; GitLab's does not.
     pub cohort: Option<Value>,
+    /// The hash of the bytes the collector says it stored (`sha256`, 64 hex digits); none from a
+    /// collector that does not say (GitLab's).
+    pub stored_sha256: Option<String>,
 }
 
 /// The HTTP client for the collector's endpoints.
@@ -172,6 +175,11 @@ impl CollectorClient {
                 http_status,
                 conv_index,
                 cohort: reply.get("cohort").filter(|c| c.is_object()).cloned(),
+                stored_sha256: reply
+                    .get("sha256")
+                    .and_then(Value::as_str)
+                    .filter(|hash| hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .map(str::to_ascii_lowercase),
             }),
             _ => Err(SendError::InvalidUsageDataId(
                 id.map_or_else(|| "missing".into(), Value::to_string),

@@ -51,10 +51,12 @@ async fn a_ping_is_stored_as_its_exact_bytes_and_a_resend_stores_nothing(backend
         .unwrap()
         .unwrap();
     assert_eq!(stored, body);
+    assert_eq!(reply["sha256"], sha256_hex(&body), "the reply names the stored bytes");
 
     let (status, reply) = post(&collector, "/usage_data", body.clone()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(reply["conv_index"]["usage_data_id"].as_i64(), Some(id));
+    assert_eq!(reply["sha256"], sha256_hex(&body));
     assert_eq!(collector.ping_count().await, 1);
     let pings = service_ping_collector::db::recent_pings(&collector.db, 10)
         .await
