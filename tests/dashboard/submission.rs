@@ -243,19 +243,24 @@ async fn an_answer_larger_than_the_cap_is_a_failed_send() {
     assert!(error.to_string().contains("larger than"), "{error}");
 }
 
+/// Makes `server` accept pings with `reply`, and the metadata and error documents with 201.
+async fn accept_pings_answering(server: &MockServer, reply: serde_json::Value) {
+    Mock::given(method("POST"))
+        .and(path("/usage_data"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(reply))
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(server)
+        .await;
+}
+
 /// Sends one payload to a collector that answers `reply`, and answers the attempt recorded.
 async fn attempt_answered(reply: serde_json::Value) -> raw_usage_data::Submission {
     let (db, _dir) = crate::support::database().await;
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/usage_data"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(reply))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(201))
-        .mount(&server)
-        .await;
+    accept_pings_answering(&server, reply).await;
     let instance = Instance::new(&db).await;
     let client = client_for(&server.uri(), 5);
     let trigger = Trigger {
@@ -297,17 +302,7 @@ async fn a_retry_that_succeeds_marks_the_payload_sent_and_reports_its_timings() 
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/usage_data"))
-        .respond_with(
-            ResponseTemplate::new(201).set_body_json(json!({"conv_index": {"usage_data_id": 77}})),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(201))
-        .mount(&server)
-        .await;
+    accept_pings_answering(&server, json!({"conv_index": {"usage_data_id": 77}})).await;
     let instance = Instance::new(&db).await;
     let client = client_for(&server.uri(), 5);
     let t0 = first_slot(&instance, &db, &client).await;
