@@ -255,7 +255,7 @@ impl GeoSettings {
 }
 
 /// A Geo site's name: what its status is keyed on and its token names.
-pub fn is_site_name(name: &str) -> bool {
+fn is_site_name(name: &str) -> bool {
     (1..=255).contains(&name.len())
         && name
             .chars()

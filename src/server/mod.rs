@@ -184,6 +184,13 @@ async fn run_geo_secondary(state: AppState, stop: CancellationToken) {
     if !geo.is_secondary() {
         return stop.cancelled().await;
     }
+    // A first collection (when due) before the first status, so that status carries it.
+    let (db, prometheus, owner) = (&state.db, &state.settings.prometheus, &state.schedule_owner);
+    if let Err(error) =
+        crate::geo::secondary::collect_if_due(db, prometheus, owner, Utc::now()).await
+    {
+        tracing::warn!(%error, "Geo usage collection failed; trying again in a minute");
+    }
     let usage = crate::geo::secondary::run_usage_job(
         state.db.clone(),
         state.settings.prometheus.clone(),
