@@ -225,7 +225,7 @@ impl GeoSettings {
                 );
                 let url = self.primary_url.as_ref();
                 anyhow::ensure!(
-                    url.is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host()),
+                    url.is_some_and(is_web_address),
                     "geo.primary_url must be the primary's http:// or https:// address"
                 );
             }
@@ -237,7 +237,7 @@ impl GeoSettings {
                         site.name
                     );
                     anyhow::ensure!(
-                        matches!(site.url.scheme(), "http" | "https"),
+                        is_web_address(&site.url),
                         "geo.sites: the url of `{}` must be http:// or https://",
                         site.name
                     );
@@ -252,6 +252,11 @@ impl GeoSettings {
         }
         Ok(())
     }
+}
+
+/// An `http://` or `https://` address with a host.
+fn is_web_address(url: &url::Url) -> bool {
+    matches!(url.scheme(), "http" | "https") && url.has_host()
 }
 
 /// A Geo site's name: what its status is keyed on and its token names.
@@ -567,7 +572,7 @@ impl Settings {
         );
         if let Some(url) = &self.server.public_url {
             anyhow::ensure!(
-                matches!(url.scheme(), "http" | "https") && url.has_host(),
+                is_web_address(url),
                 "server.public_url must be an http:// or https:// address"
             );
         }

@@ -5,9 +5,10 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
+use super::status::allowed_silence;
 use super::{GeoOverview, ReportRow, SiteRow, UsageRow};
+use crate::components::escape;
 use crate::components::time::time_html;
-use crate::components::{escape, plural};
 
 pub fn page(overview: &GeoOverview, now: DateTime<Utc>) -> String {
     match overview {
@@ -33,7 +34,7 @@ const NO_SITES: &str = r#"<section class="card" data-testid="geo-no-sites"><h2>N
 fn primary(sites: &[SiteRow], unhealthy_after_seconds: u32, now: DateTime<Utc>) -> String {
     let mut html = format!(
         r#"<section class="card"><div class="card-header"><h2>Secondary sites</h2><span class="badge badge-info">This is the primary</span></div><p class="muted">A site is unhealthy when it says so, or after {} without a status.</p><div class="table-scroll"><table class="data-table" data-testid="geo-sites"><thead><tr><th>Site</th><th>Health</th><th>Last status</th><th>Last event</th><th class="numeric">Git fetches (week)</th><th class="numeric">Git pushes (week)</th><th>Usage collected</th></tr></thead><tbody>"#,
-        silence(unhealthy_after_seconds)
+        allowed_silence(unhealthy_after_seconds)
     );
     for site in sites {
         site_row(&mut html, site, now);
@@ -123,15 +124,6 @@ fn moment(at: Option<&str>, now: DateTime<Utc>) -> String {
         || r#"<span class="muted">—</span>"#.to_string(),
         |at| time_html(at, now),
     )
-}
-
-/// `10 minutes`, `90 seconds`.
-fn silence(seconds: u32) -> String {
-    if seconds.is_multiple_of(60) {
-        plural((seconds / 60) as usize, "minute", "minutes")
-    } else {
-        format!("{seconds} seconds")
-    }
 }
 
 #[cfg(test)]

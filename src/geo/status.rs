@@ -205,13 +205,23 @@ fn unhealthy_because(
         return Some(format!(
             "No status for {} (allowed: {})",
             minutes(silent.num_seconds()),
-            minutes(i64::from(unhealthy_after_seconds))
+            allowed_silence(unhealthy_after_seconds)
         ));
     }
     (!status.healthy).then(|| status.health.clone())
 }
 
-/// `12 minutes`, `1 minute`, `40 seconds`.
+/// The configured `unhealthy_after_seconds` as the page and the reasons word it, exactly:
+/// `10 minutes`, `90 seconds`.
+pub fn allowed_silence(seconds: u32) -> String {
+    if seconds.is_multiple_of(60) {
+        crate::components::plural((seconds / 60) as usize, "minute", "minutes")
+    } else {
+        format!("{seconds} seconds")
+    }
+}
+
+/// A measured silence, in whole minutes past the first: `12 minutes`, `1 minute`, `40 seconds`.
 fn minutes(seconds: i64) -> String {
     match seconds {
         s if s < 60 => format!("{s} seconds"),
