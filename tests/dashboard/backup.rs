@@ -10,19 +10,14 @@ use chrono::NaiveDate;
 use secrecy::SecretString;
 use service_ping::db::{Db, ROLE};
 use service_ping::service_ping::submit::CollectorClient;
-use service_ping::service_ping::{Trigger, TriggerKind, submit_now};
+use service_ping::service_ping::submit_now;
 use service_ping_database::backup::{
     self, Schedule, Target, next_due, scheduled_backups, take_scheduled,
 };
 use service_ping_database::testing::{self, backend_under_test, every_row};
 use service_ping_protocol::hash::sha256_hex;
 
-use crate::support::{Instance, database, settings};
-
-const CLI: Trigger = Trigger {
-    kind: TriggerKind::Cli,
-    account_id: None,
-};
+use crate::support::{CLI, Instance, database, settings};
 
 /// A seeded instance with one payload already sent, its database URL and data directory (with a
 /// secret of its own), and a collector to send to.

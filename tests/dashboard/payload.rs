@@ -1,17 +1,12 @@
 //! Generating and storing whole payloads from the repository's metric dictionary over a seeded
 //! platform: byte-exact storage, no personal data, categories and statuses honoured.
 
-use crate::support::Instance;
+use crate::support::{CLI, Instance};
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
 use service_ping::db::{Db, execute, on_pool};
-use service_ping::service_ping::{Trigger, TriggerKind, db as raw_usage_data, generate_and_store};
+use service_ping::service_ping::{db as raw_usage_data, generate_and_store};
 use service_ping_protocol::hash::sha256_hex;
-
-const CLI: Trigger = Trigger {
-    kind: TriggerKind::Cli,
-    account_id: None,
-};
 
 async fn seeded(db: &Db) {
     let anchor = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();

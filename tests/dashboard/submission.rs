@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::support::Instance;
+use crate::support::{CLI, Instance};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use service_ping::config::{Lock, Locks};
@@ -263,11 +263,7 @@ async fn attempt_answered(reply: serde_json::Value) -> raw_usage_data::Submissio
     accept_pings_answering(&server, reply).await;
     let instance = Instance::new(&db).await;
     let client = client_for(&server.uri(), 5);
-    let trigger = Trigger {
-        kind: TriggerKind::Cli,
-        account_id: None,
-    };
-    let sent = submit_now(instance.deps(&db), &client, trigger, &|_| {})
+    let sent = submit_now(instance.deps(&db), &client, CLI, &|_| {})
         .await
         .unwrap();
     let mut attempts = raw_usage_data::submissions(&db, sent.payload_id)
@@ -433,18 +429,14 @@ async fn a_resend_of_the_same_payload_stores_nothing_twice() {
     let collector = crate::support::spawn_collector(|_| {}).await;
     let instance = Instance::new(&db).await;
     let client = client_for(&collector.url("/"), 5);
-    let trigger = Trigger {
-        kind: TriggerKind::Cli,
-        account_id: None,
-    };
-    let sent = submit_now(instance.deps(&db), &client, trigger, &|_| {})
+    let sent = submit_now(instance.deps(&db), &client, CLI, &|_| {})
         .await
         .unwrap();
     let again = service_ping::service_ping::submit::send_stored(
         instance.deps(&db),
         &client,
         sent.payload_id,
-        trigger,
+        CLI,
     )
     .await
     .unwrap();

@@ -16,6 +16,12 @@ pub struct TestApp {
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
+/// A payload asked for from the command line (`service-ping payload` / `submit`).
+pub const CLI: service_ping::service_ping::Trigger = service_ping::service_ping::Trigger {
+    kind: service_ping::service_ping::TriggerKind::Cli,
+    account_id: None,
+};
+
 pub fn settings(data_dir: &std::path::Path) -> Settings {
     let mut settings = Settings {
         data_dir: data_dir.to_owned(),

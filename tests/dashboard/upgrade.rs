@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use service_ping::db::{Db, ROLE, on_pool};
 use service_ping::service_ping::db as raw_usage_data;
-use service_ping::service_ping::{Trigger, TriggerKind, submit_now};
+use service_ping::service_ping::submit_now;
 use service_ping_database::Backend;
 use service_ping_database::backup::{self, Target};
 use service_ping_database::testing::backend_under_test;
@@ -150,12 +150,8 @@ async fn write_upgrade_fixture() {
         std::time::Duration::from_secs(10),
     )
     .unwrap();
-    let cli = Trigger {
-        kind: TriggerKind::Cli,
-        account_id: None,
-    };
     for _ in 0..2 {
-        submit_now(instance.deps(&db), &client, cli, &|_| {})
+        submit_now(instance.deps(&db), &client, crate::support::CLI, &|_| {})
             .await
             .unwrap();
     }
