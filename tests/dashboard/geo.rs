@@ -410,6 +410,24 @@ async fn the_primary_refuses_unsigned_stale_altered_or_unknown_statuses_and_a_si
     assert!(page.contains("No status for 3 seconds"), "{page}");
 }
 
+/// The secondary's own overview once it has recorded a status report.
+async fn secondary_once_reported(db: &service_ping::db::Db, geo: &GeoSettings) -> GeoOverview {
+    for _ in 0..100 {
+        let own = overview(db, geo, Utc::now()).await.unwrap();
+        if matches!(
+            &own,
+            GeoOverview::Secondary {
+                last_report: Some(_),
+                ..
+            }
+        ) {
+            return own;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the secondary recorded no status report in 10 s")
+}
+
 fn secondary_geo(primary: &support::TestApp) -> GeoSettings {
     GeoSettings {
         role: Some(GeoRole::Secondary),
@@ -452,6 +470,8 @@ async fn a_secondary_with_prometheus_down_reports_null_figures_and_never_sends_s
         "Prometheus is down: both figures are null"
     );
 
+    // The secondary records how a status went once the primary has answered it: wait for that.
+    let own = secondary_once_reported(&secondary.db().await, &secondary_geo(&primary)).await;
     let GeoOverview::Secondary {
         name,
         usage:
@@ -461,11 +481,9 @@ async fn a_secondary_with_prometheus_down_reports_null_figures_and_never_sends_s
             }),
         last_report: Some(report),
         ..
-    } = overview(&secondary.db().await, &secondary_geo(&primary), Utc::now())
-        .await
-        .unwrap()
+    } = own
     else {
-        panic!("the secondary holds a usage row with null figures and a report");
+        panic!("the secondary holds a usage row with null figures and a report: {own:?}");
     };
     assert_eq!(name, "site-b");
     assert!(
